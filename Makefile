@@ -1,0 +1,117 @@
+# evcrawl — plain Makefile. `make` builds build/evcrawl and the libraries;
+# `make test` runs every test; `make demo` crawls the bundled local site.
+# SANITIZE=1 builds everything with ASan+UBSan under build/sanitize/.
+
+VERSION := $(shell sed -n "s/^#define EVC_VERSION_\(MAJOR\|MINOR\|PATCH\) //p" include/evcrawl/version.h | paste -sd.)
+SONAME_MAJOR := 0
+
+CC ?= cc
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD := build/sanitize
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1 -g
+else
+BUILD := build
+SANFLAGS :=
+OPT := -O2 -g
+endif
+
+# Dependencies come from Debian packages (scripts/install-deps); llhttp is
+# compiled from node-llhttp's generated C sources in place.
+LLHTTP_DIR := /usr/share/llhttp
+LLHTTP_INC := /usr/share/include/llhttp
+PKGS := libcares openssl zlib liburiparser
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+BASE_CFLAGS := -std=gnu11 $(OPT) -fPIC -fvisibility=hidden $(SANFLAGS) -D_GNU_SOURCE \
+	-DEVC_VERSION_STRING='"$(VERSION)"'
+CFLAGS_OURS = $(BASE_CFLAGS) $(WARN) -Iinclude -Isrc -I$(LLHTTP_INC) $(PKG_CFLAGS)
+CFLAGS_LLHTTP = $(BASE_CFLAGS) -w -I$(LLHTTP_INC)
+LDFLAGS_ALL = $(SANFLAGS)
+
+LIB_SRCS := $(wildcard src/loop/*.c src/util/*.c src/net/*.c src/http/*.c src/crawl/*.c)
+CLI_SRCS := $(wildcard src/cli/*.c)
+LLHTTP_SRCS := llhttp.c api.c http.c
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(LLHTTP_SRCS:%.c=$(BUILD)/obj/llhttp/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+
+Q := @
+ifeq ($(V),1)
+Q :=
+endif
+
+.PHONY: all build deps test demo lint format clean bench-loop
+# Dependencies first, then the build in a second make, so that pkg-config
+# answers (and -j builds) only ever see an installed system.
+all: deps
+	$(Q)$(MAKE) --no-print-directory build
+
+build: $(BUILD)/evcrawl $(BUILD)/libevcrawl.a $(BUILD)/libevcrawl.so
+
+# Installs only what is missing; fast when everything is there.
+deps:
+	$(Q)scripts/install-deps
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_OURS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      llhttp/$(notdir $<)"
+	$(Q)$(CC) $(CFLAGS_LLHTTP) -c $< -o $@
+
+$(BUILD)/libevcrawl.a: $(LIB_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libevcrawl.so: $(LIB_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared -Wl,-soname,libevcrawl.so.$(SONAME_MAJOR) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/evcrawl: $(CLI_OBJS) $(BUILD)/libevcrawl.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(BUILD)/libevcrawl.a $(PKG_LIBS) -lm
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libevcrawl.a
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_OURS) -o $@ $< $(BUILD)/libevcrawl.a $(PKG_LIBS) $(CMOCKA_LIBS) $(LDFLAGS_ALL) -lm
+
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libevcrawl.a
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_OURS) -o $@ $< $(BUILD)/libevcrawl.a $(PKG_LIBS) $(LDFLAGS_ALL) -lm
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory build $(UNIT_BINS) $(TOOL_BINS)
+	$(Q)tests/run $(BUILD)
+
+demo: all
+	$(Q)scripts/demo $(BUILD)
+
+bench-loop: deps
+	$(Q)$(MAKE) --no-print-directory build $(BUILD)/tools/bench_loop
+	$(Q)scripts/bench-loop
+
+lint:
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc -D__linux__ src tests/unit tests/tools
+
+format:
+	$(Q)clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(TOOL_SRCS) $(wildcard include/evcrawl/*.h src/*/*.h)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
