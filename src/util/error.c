@@ -14,7 +14,7 @@ const char *evc_strerror(int code)
 	case EVC_EFDSETSIZE:
 		return "file descriptor too large for select (FD_SETSIZE); use epoll or poll";
 	case EVC_EBADURL:
-		return "bad URL";
+		return "not a valid absolute http or https URL";
 	case EVC_EDNS:
 		return "name could not be resolved";
 	case EVC_ETIMEDOUT:

@@ -1,0 +1,128 @@
+/*
+ * The crawler: fetches many URLs at once on an evcrawl loop.
+ *
+ * URLs go into per-host queues; at most `concurrency` fetches are in flight
+ * in total and `per_host` per (scheme, host, port), taken round-robin across
+ * hosts so that one slow host never holds the others back. Connections are
+ * kept alive and reused per host. Each URL ends in exactly one result
+ * callback, whatever happens to it (see fetch.h).
+ *
+ * A crawler runs inside the loop's thread, alongside the caller's own fds
+ * and timers; evc_loop_run() drives it. All functions must be called from
+ * that thread, and are safe inside the crawler's own callbacks.
+ */
+#ifndef EVCRAWL_CRAWLER_H
+#define EVCRAWL_CRAWLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fetch.h"
+#include "loop.h"
+#include "resolver.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct evc_crawler evc_crawler_t;
+
+typedef struct evc_crawl_opts {
+	unsigned concurrency;     /* fetches in flight in total (100) */
+	unsigned per_host;        /* ... per scheme+host+port (8) */
+	unsigned timeout_ms;      /* whole fetch incl. redirects and retries (60000) */
+	unsigned connect_timeout_ms; /* TCP connect (10000) */
+	unsigned idle_timeout_ms; /* no byte received while waiting (30000) */
+	unsigned dns_timeout_ms;  /* one lookup (10000) */
+	unsigned retries;         /* extra attempts after a retryable failure (2) */
+	unsigned max_redirects;   /* (10) */
+	uint64_t max_body;        /* decoded body bytes (64 MiB); 0: no limit */
+	const char *dns_servers;  /* "IP[:PORT],..." or NULL for the system's */
+	const char *user_agent;   /* NULL: "evcrawl/VERSION" */
+	const char *const *headers; /* extra "Name: value" lines, NULL-terminated */
+	bool compressed;          /* ask for gzip/deflate and decode */
+	const char *output_dir;   /* save bodies under DIR/HOST/...; NULL: discard */
+	unsigned max_queued;      /* URLs queued but not started before the
+				     feed callback stops being asked (0: auto) */
+	unsigned retry_base_ms;   /* first retry backoff (250), doubled each time */
+	unsigned retry_max_wait_ms; /* cap on Retry-After and backoff (10000) */
+} evc_crawl_opts_t;
+
+/** Fill opts with the defaults above. */
+EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
+
+/** Called once per URL with its result (see fetch.h for what is valid). */
+typedef void (*evc_result_cb)(evc_crawler_t *c, const evc_result_t *result, void *arg);
+
+/**
+ * Called when the crawler has room for more URLs (queued below max_queued):
+ * add some with evc_crawler_add() and return, or call evc_crawler_close_input()
+ * when there are no more. Lets a caller stream a huge list in bounded memory.
+ */
+typedef void (*evc_feed_cb)(evc_crawler_t *c, void *arg);
+
+/**
+ * Create a crawler on loop. opts may be NULL for defaults; it is copied (its
+ * strings too). on_result is required. Returns 0 and stores the crawler in
+ * *out, or a negative code (EVC_EDNS for a bad dns_servers list, -EINVAL,
+ * -ENOMEM). Free it with evc_crawler_free().
+ */
+EVC_API int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_t *opts,
+			    evc_result_cb on_result, void *arg);
+
+/**
+ * Free the crawler. URLs still pending get no result: call
+ * evc_crawler_cancel() and run the loop first to have them reported. Must
+ * not be called from inside the crawler's callbacks.
+ */
+EVC_API void evc_crawler_free(evc_crawler_t *c);
+
+/**
+ * Add a URL (copied). user comes back in its result. Never fails for a bad
+ * URL (that becomes a bad_url result); returns 0, or -ENOMEM, or
+ * EVC_ECANCELLED after evc_crawler_cancel().
+ */
+EVC_API int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user);
+
+/** Ask for URLs through feed when there is room (NULL to stop asking). */
+EVC_API void evc_crawler_set_feed(evc_crawler_t *c, evc_feed_cb feed, void *arg);
+
+/**
+ * Say no more URLs will come; once all are done, the crawler stops keeping
+ * the loop alive (its idle connections are closed).
+ */
+EVC_API void evc_crawler_close_input(evc_crawler_t *c);
+
+/**
+ * Cancel everything: queued and in-flight URLs finish with error
+ * "cancelled" (their results come from the loop, soon), and further adds
+ * are refused.
+ */
+EVC_API void evc_crawler_cancel(evc_crawler_t *c);
+
+/**
+ * The crawler's resolver, e.g. to add overrides (evc_resolver_add_override)
+ * before adding URLs. Owned by the crawler.
+ */
+EVC_API evc_resolver_t *evc_crawler_resolver(evc_crawler_t *c);
+
+/** Live counters, for progress displays and the summary. */
+typedef struct evc_crawl_stats {
+	uint64_t added, done, ok;
+	uint64_t errors[EVC_ERR__COUNT]; /* by kind */
+	uint64_t bytes;                  /* body bytes delivered */
+	unsigned in_flight, queued, waiting; /* waiting: backoff before retry */
+	unsigned connections;            /* open, idle ones included */
+	uint64_t connections_opened, requests;
+} evc_crawl_stats_t;
+
+EVC_API void evc_crawler_stats(const evc_crawler_t *c, evc_crawl_stats_t *out);
+
+/** Whether every added URL has its result and input is closed. */
+EVC_API bool evc_crawler_finished(const evc_crawler_t *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

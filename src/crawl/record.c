@@ -1,0 +1,194 @@
+/*
+ * The result record as one line of JSON (design.md's contract).
+ *
+ * A cheap writer: one pass, no allocation, strings escaped as they are
+ * copied. Bytes that are not valid UTF-8 (URLs from the wild may hold
+ * anything) become U+FFFD, so every line is valid JSON.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "evcrawl/fetch.h"
+
+static const char *const kind_names[EVC_ERR__COUNT] = {
+	[EVC_OK] = "ok",
+	[EVC_ERR_BAD_URL] = "bad_url",
+	[EVC_ERR_DNS] = "dns",
+	[EVC_ERR_CONNECT] = "connect",
+	[EVC_ERR_TLS] = "tls",
+	[EVC_ERR_TIMEOUT] = "timeout",
+	[EVC_ERR_PROTOCOL] = "protocol",
+	[EVC_ERR_TOO_LARGE] = "too_large",
+	[EVC_ERR_REDIRECT] = "redirect",
+	[EVC_ERR_IO] = "io",
+	[EVC_ERR_CANCELLED] = "cancelled",
+};
+
+const char *evc_error_kind_name(evc_error_kind_t kind)
+{
+	return kind >= 0 && kind < EVC_ERR__COUNT ? kind_names[kind] : "unknown";
+}
+
+/* Output cursor: writes while there is room, always counts. */
+struct out {
+	char *p, *end;
+	size_t len;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	if (o->p && (size_t)(o->end - o->p) > n) {
+		memcpy(o->p, s, n);
+		o->p += n;
+	} else if (o->p) {
+		o->end = o->p; /* out of room: keep counting only */
+	}
+	o->len += n;
+}
+
+static void puts_(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	unsigned min;
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	if (c < 0xe0)
+		len = 2, min = 0x80;
+	else if (c < 0xf0)
+		len = 3, min = 0x800;
+	else
+		len = 4, min = 0x10000;
+	if (len > n)
+		return 0;
+	unsigned cp = c & (0x3f >> (len - 1));
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+static void put_string(struct out *o, const char *str)
+{
+	if (!str) {
+		put(o, "null", 4);
+		return;
+	}
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), run = 0;
+	put(o, "\"", 1);
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			i++, run++;
+			continue;
+		}
+		put(o, (const char *)s + i - run, run);
+		run = 0;
+		if (c == '"' || c == '\\') {
+			char esc[2] = {'\\', (char)c};
+			put(o, esc, 2);
+			i++;
+		} else if (c < 0x20) {
+			char esc[8];
+			snprintf(esc, sizeof esc, "\\u%04x", c);
+			put(o, esc, 6);
+			i++;
+		} else {
+			size_t len = utf8_len(s + i, n - i);
+			if (len) {
+				put(o, (const char *)s + i, len);
+				i += len;
+			} else {
+				put(o, "\\ufffd", 6);
+				i++;
+			}
+		}
+	}
+	put(o, (const char *)s + n - run, run);
+	put(o, "\"", 1);
+}
+
+static void put_ms(struct out *o, double ms)
+{
+	if (ms < 0) {
+		put(o, "null", 4);
+		return;
+	}
+	char num[32];
+	int len = snprintf(num, sizeof num, "%.3f", ms);
+	put(o, num, (size_t)len);
+}
+
+static void put_uint(struct out *o, unsigned long long v)
+{
+	char num[24];
+	char *p = num + sizeof num;
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, p, (size_t)(num + sizeof num - p));
+}
+
+size_t evc_result_to_json(const evc_result_t *r, char *buf, size_t cap)
+{
+	struct out o = {buf, buf + cap, 0};
+	if (!buf || cap == 0)
+		o.p = NULL;
+	puts_(&o, "{\"url\":");
+	put_string(&o, r->url);
+	puts_(&o, ",\"final_url\":");
+	put_string(&o, r->final_url);
+	puts_(&o, ",\"status\":");
+	if (r->status > 0)
+		put_uint(&o, (unsigned)r->status);
+	else
+		puts_(&o, "null");
+	puts_(&o, ",\"bytes\":");
+	put_uint(&o, r->bytes);
+	puts_(&o, ",\"content_type\":");
+	put_string(&o, r->content_type);
+	puts_(&o, ",\"redirects\":");
+	put_uint(&o, (unsigned)r->redirects);
+	puts_(&o, ",\"attempts\":");
+	put_uint(&o, (unsigned)r->attempts);
+	puts_(&o, ",\"time_ms\":{\"dns\":");
+	put_ms(&o, r->dns_ms);
+	puts_(&o, ",\"connect\":");
+	put_ms(&o, r->connect_ms);
+	puts_(&o, ",\"tls\":");
+	put_ms(&o, r->tls_ms);
+	puts_(&o, ",\"ttfb\":");
+	put_ms(&o, r->ttfb_ms);
+	puts_(&o, ",\"total\":");
+	put_ms(&o, r->total_ms);
+	puts_(&o, "},\"error\":");
+	if (r->error == EVC_OK) {
+		puts_(&o, "null");
+	} else {
+		puts_(&o, "{\"kind\":");
+		put_string(&o, evc_error_kind_name(r->error));
+		puts_(&o, ",\"message\":");
+		put_string(&o, r->error_message ? r->error_message : "");
+		puts_(&o, "}");
+	}
+	if (r->saved) {
+		puts_(&o, ",\"saved\":");
+		put_string(&o, r->saved);
+	}
+	puts_(&o, "}\n");
+	if (o.p)
+		*o.p = '\0';
+	return o.len;
+}

@@ -1,0 +1,33 @@
+/*
+ * Where bodies go when they are kept: files under an output directory,
+ * DIR/HOST/path, named by evc__url_save_path(). Bodies are written as they
+ * stream in; a body that ends in an error is removed again.
+ */
+#ifndef EVC_SINK_H
+#define EVC_SINK_H
+
+#include <stddef.h>
+
+#include "util/url.h"
+
+struct evc__file_sink {
+	int fd;     /* -1 when closed */
+	char *path; /* malloc'd, relative to the output dir's parent as given */
+};
+
+/**
+ * Create the file for u under dir (directories made as needed). A name that
+ * is taken (a second URL mapping to it, a directory of that name, or a
+ * file where a directory is needed) gets "~" and 8 hex digits of the URL's
+ * hash, then ".1", ".2", ... : the same inputs always give the same names.
+ * Returns 0, or -errno.
+ */
+int evc__sink_open(struct evc__file_sink *s, const char *dir, const struct evc__url *u);
+
+/** Write all of data. Returns 0 or -errno. */
+int evc__sink_write(struct evc__file_sink *s, const char *data, size_t len);
+
+/** Close; remove the file too when discard is set. Frees path unless kept. */
+void evc__sink_close(struct evc__file_sink *s, int discard);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * Request bytes. The headers that are the same for every request of a crawl
+ * (User-Agent, Accept, Accept-Encoding, Connection, the user's -H lines) are
+ * assembled once; a request is then the request line, Host, and that block.
+ */
+#ifndef EVC_REQUEST_H
+#define EVC_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/url.h"
+
+/**
+ * Assemble the fixed header block ("Name: value\r\n" lines). headers are
+ * the user's "Name: value" lines (NULL-terminated, may be NULL); one naming
+ * a default header replaces it, and "Name:" with an empty value removes it,
+ * as with curl's -H. Host cannot be set this way. Returns 0 and a malloc'd
+ * block in *out, -EINVAL for a header that is not "Name: value" or holds
+ * CR/LF/NUL (*bad then points at it), or -ENOMEM.
+ */
+int evc__request_headers(char **out, const char *user_agent, const char *const *headers,
+			 bool compressed, const char **bad);
+
+/**
+ * Write "METHOD target HTTP/1.1", Host and the fixed block into buf.
+ * Returns the length, or EVC_ETOOLARGE when it does not fit in cap.
+ */
+int evc__request_build(char *buf, size_t cap, const char *method, const struct evc__url *u,
+		       const char *fixed, size_t fixed_len);
+
+/** Whether name (len bytes) is a valid HTTP header field name (a token). */
+bool evc__header_name_ok(const char *name, size_t len);
+
+#endif
