@@ -88,11 +88,11 @@ EVC_API int evc_resolver_add_override(evc_resolver_t *r, const char *host, uint1
 				      const char *address);
 
 /**
- * Answer from what is known without waiting: a numeric address, an
- * override, or a cached answer that has not expired. Returns 1 and stores a
- * new reference in *addrs (the caller unrefs it); EVC_EDNS for a cached
- * failure (with *errmsg set when errmsg is not NULL); 0 when a lookup is
- * needed.
+ * Answer from what is known without waiting. Returns 2 for a numeric
+ * address or an override (no lookup at all), 1 for a cached answer that has
+ * not expired, storing a new reference in *addrs in both cases (the caller
+ * unrefs it); EVC_EDNS for a cached failure (with *errmsg set when errmsg
+ * is not NULL); 0 when a lookup is needed.
  */
 EVC_API int evc_resolver_cached(evc_resolver_t *r, const char *host, uint16_t port,
 				evc_addrs_t **addrs, const char **errmsg);

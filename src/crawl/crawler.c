@@ -1004,8 +1004,9 @@ static void start_task(evc_crawler_t *c, struct task *t)
 	t->phase_ns = evc_hrtime();
 	const char *errmsg = NULL;
 	int rc = evc_resolver_cached(c->resolver, t->url.host, t->url.port, &t->addrs, &errmsg);
-	if (rc == 1) {
-		t->dns_ms = elapsed_ms(t->phase_ns, evc_hrtime());
+	if (rc > 0) {
+		/* A numeric host or an override did no lookup: no dns time. */
+		t->dns_ms = rc == 2 ? -1 : elapsed_ms(t->phase_ns, evc_hrtime());
 		t->addr_index = 0;
 		connect_next(t);
 		return;

@@ -461,11 +461,11 @@ int evc_resolver_cached(evc_resolver_t *r, const char *host, uint16_t port, evc_
 	for (struct override *o = r->overrides; o; o = o->next) {
 		if ((o->port == 0 || o->port == port) && strcmp(o->host, host) == 0) {
 			*addrs = evc_addrs_ref(o->addrs);
-			return 1;
+			return 2;
 		}
 	}
 	if ((*addrs = numeric_addrs(host)) != NULL)
-		return 1;
+		return 2;
 	struct entry *e = find(r, host);
 	if (!e || e->state != ANSWERED || e->expires <= evc_now(r->loop))
 		return 0;
@@ -493,7 +493,7 @@ int evc_resolve(evc_resolver_t *r, const char *host, uint16_t port, evc_resolve_
 	evc_addrs_t *known = NULL;
 	const char *errmsg = NULL;
 	int rc = evc_resolver_cached(r, host, port, &known, &errmsg);
-	if (rc != 0) {
+	if (rc != 0) { /* known now, but the callback still comes from the loop */
 		make_ready(r, q, known, errmsg);
 		evc_addrs_unref(known);
 		return 0;
