@@ -210,9 +210,12 @@ static void run_io(evc_loop_t *loop)
 static int run_once(evc_loop_t *loop, int may_wait)
 {
 	evc_update_time(loop);
-	evc__timers_run(loop);
+	int ran = evc__timers_run(loop);
+	/* Wait only if this iteration has done nothing yet: after a timer
+	 * callback, a RUN_ONCE caller must get control back to look at what
+	 * changed, not sleep until the next event. */
 	int timeout = 0;
-	if (may_wait && !loop->stop)
+	if (may_wait && !loop->stop && ran == 0)
 		timeout = evc__timers_next_timeout(loop);
 	if (timeout != 0 && loop->nwatched == 0 && loop->nheap == 0)
 		return 0; /* nothing could ever wake us */

@@ -96,6 +96,6 @@ static inline void evc__loop_fire(evc_loop_t *loop, int fd, int events)
 
 /* Timers (timer.c), used by the loop's run function. */
 int evc__timers_next_timeout(const evc_loop_t *loop); /* ms, -1: none */
-void evc__timers_run(evc_loop_t *loop);
+int evc__timers_run(evc_loop_t *loop); /* returns how many ran */
 
 #endif

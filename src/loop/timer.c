@@ -163,8 +163,9 @@ int evc__timers_next_timeout(const evc_loop_t *loop)
 	return wait > INT_MAX ? INT_MAX : (int)wait;
 }
 
-void evc__timers_run(evc_loop_t *loop)
+int evc__timers_run(evc_loop_t *loop)
 {
+	int ran = 0;
 	/* Collect: pop every expired timer, in heap order, onto the due list. */
 	evc_timer_t **tail = &loop->due;
 	while (loop->nheap > 0 && loop->heap[0]->deadline <= loop->now) {
@@ -182,5 +183,7 @@ void evc__timers_run(evc_loop_t *loop)
 		if (t->repeat > 0)
 			evc_timer_start(t, t->repeat, t->repeat);
 		t->cb(t, t->arg); /* t may be freed here: do not touch it after */
+		ran++;
 	}
+	return ran;
 }
