@@ -364,6 +364,8 @@ static void task_detach(struct task *t, bool close_conn)
 static void finish(struct task *t)
 {
 	evc_crawler_t *c = t->c;
+	if (t->conn && t->conn->resp.head_done)
+		t->bytes = t->conn->resp.body_bytes; /* what came before the failure */
 	task_detach(t, true);
 	release_slot(t);
 	if (t->state == T_QUEUED && evc__list_linked(&t->link)) {
@@ -737,8 +739,13 @@ static void on_readable(struct task *t)
 		t->ttfb_ms = elapsed_ms(t->request_ns, evc_hrtime());
 	}
 	int rc = evc__response_feed(&k->resp, c->rbuf, (size_t)n, NULL);
-	if (rc >= 0 && k->resp.head_done && !t->head_handled && on_head(t) < 0)
-		rc = -EIO;
+	if (k->resp.head_done && !t->head_handled) {
+		if (rc >= 0 && on_head(t) < 0)
+			rc = -EIO;
+		/* The record shows the head even when the body failed. */
+		t->status = k->resp.status;
+		memcpy(t->content_type, k->resp.content_type, sizeof t->content_type);
+	}
 	if (rc == 1) {
 		on_complete(t);
 	} else if (rc == EVC_ETOOLARGE) {
