@@ -28,30 +28,6 @@ extern "C" {
 
 typedef struct evc_crawler evc_crawler_t;
 
-typedef struct evc_crawl_opts {
-	unsigned concurrency;     /* fetches in flight in total (100) */
-	unsigned per_host;        /* ... per scheme+host+port (8) */
-	unsigned timeout_ms;      /* whole fetch incl. redirects and retries (60000) */
-	unsigned connect_timeout_ms; /* TCP connect (10000) */
-	unsigned idle_timeout_ms; /* no byte received while waiting (30000) */
-	unsigned dns_timeout_ms;  /* one lookup (10000) */
-	unsigned retries;         /* extra attempts after a retryable failure (2) */
-	unsigned max_redirects;   /* (10) */
-	uint64_t max_body;        /* decoded body bytes (64 MiB); 0: no limit */
-	const char *dns_servers;  /* "IP[:PORT],..." or NULL for the system's */
-	const char *user_agent;   /* NULL: "evcrawl/VERSION" */
-	const char *const *headers; /* extra "Name: value" lines, NULL-terminated */
-	bool compressed;          /* ask for gzip/deflate and decode */
-	const char *output_dir;   /* save bodies under DIR/HOST/...; NULL: discard */
-	unsigned max_queued;      /* URLs queued but not started before the
-				     feed callback stops being asked (0: auto) */
-	unsigned retry_base_ms;   /* first retry backoff (250), doubled each time */
-	unsigned retry_max_wait_ms; /* cap on Retry-After and backoff (10000) */
-} evc_crawl_opts_t;
-
-/** Fill opts with the defaults above. */
-EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
-
 /** Called once per URL with its result (see fetch.h for what is valid). */
 typedef void (*evc_result_cb)(evc_crawler_t *c, const evc_result_t *result, void *arg);
 

@@ -5,6 +5,7 @@
 #ifndef EVCRAWL_FETCH_H
 #define EVCRAWL_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,44 @@ typedef struct evc_result {
 	const char *saved;         /* file the body was saved to, or NULL */
 	void *user;                /* the pointer given with the URL */
 } evc_result_t;
+
+/**
+ * What a fetch may do: the evcrawl command's options as a struct. Fill it
+ * with evc_crawl_opts_init() and change what you need; strings are copied
+ * by whoever takes the options.
+ */
+typedef struct evc_crawl_opts {
+	unsigned concurrency;     /* fetches in flight in total (100) */
+	unsigned per_host;        /* ... per scheme+host+port (8) */
+	unsigned timeout_ms;      /* whole fetch incl. redirects and retries (60000) */
+	unsigned connect_timeout_ms; /* TCP connect (10000) */
+	unsigned idle_timeout_ms; /* no byte received while waiting (30000) */
+	unsigned dns_timeout_ms;  /* one lookup (10000) */
+	unsigned retries;         /* extra attempts after a retryable failure (2) */
+	unsigned max_redirects;   /* (10) */
+	uint64_t max_body;        /* decoded body bytes (64 MiB); 0: no limit */
+	const char *dns_servers;  /* "IP[:PORT],..." or NULL for the system's */
+	const char *const *resolve; /* "HOST:PORT:ADDR" overrides like curl's
+				       --resolve (PORT may be "*"), NULL-terminated */
+	const char *user_agent;   /* NULL: "evcrawl/VERSION" */
+	const char *const *headers; /* extra "Name: value" lines, NULL-terminated */
+	bool compressed;          /* ask for gzip/deflate and decode */
+	const char *output_dir;   /* save bodies under DIR/HOST/...; NULL: discard */
+	unsigned max_queued;      /* URLs queued but not started before the
+				     feed callback stops being asked (0: auto) */
+	unsigned retry_base_ms;   /* first retry backoff (250), doubled each time */
+	unsigned retry_max_wait_ms; /* cap on Retry-After and backoff (10000) */
+} evc_crawl_opts_t;
+
+/** Fill opts with the defaults above. */
+EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
+
+/**
+ * Check opts as evc_crawler_new()/evc_fetcher_new() would: 0, or -EINVAL with
+ * *what naming the bad field ("headers: 'X'", "resolve: 'Y'", ...; static or
+ * pointing into opts).
+ */
+EVC_API int evc_crawl_opts_check(const evc_crawl_opts_t *opts, const char **what);
 
 /**
  * Write r as one JSON object (design.md's record) followed by '\n' into buf.

@@ -461,35 +461,6 @@ static uint64_t parse_bytes(const char *opt, const char *v)
 	return (uint64_t)n << shift;
 }
 
-/* --resolve HOST:PORT:ADDR; ADDR may be an IPv6 address, with or without
- * brackets. */
-static void add_resolve(struct app *a, const char *v)
-{
-	const char *c1 = strchr(v, ':');
-	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-	if (!c1 || !c2 || c1 == v)
-		usage_error("--resolve wants HOST:PORT:ADDR, not '%s'", v);
-	char host[256], port[16], addr[64];
-	snprintf(host, sizeof host, "%.*s", (int)(c1 - v), v);
-	snprintf(port, sizeof port, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
-	const char *ad = c2 + 1;
-	size_t alen = strlen(ad);
-	if (alen > 2 && ad[0] == '[' && ad[alen - 1] == ']')
-		snprintf(addr, sizeof addr, "%.*s", (int)alen - 2, ad + 1);
-	else
-		snprintf(addr, sizeof addr, "%s", ad);
-	unsigned p = strcmp(port, "*") == 0 ? 0 : parse_count("--resolve port", port, 1);
-	if (p > 65535)
-		usage_error("--resolve: bad port in '%s'", v);
-	for (char *s = host; *s; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s = (char)(*s + 32);
-	int rc = evc_resolver_add_override(evc_crawler_resolver(a->crawler), host,
-					   (uint16_t)p, addr);
-	if (rc < 0)
-		usage_error("--resolve: '%s' is not a numeric IP address", addr);
-}
-
 enum {
 	OPT_PER_HOST = 256,
 	OPT_TIMEOUT,
@@ -541,6 +512,25 @@ struct parsed {
 	int nresolves;
 	int progress; /* -1: auto */
 };
+
+/* mkdir -p: -o DIR creates its parents, as wget2 -P does. */
+static int make_dirs(const char *path)
+{
+	char *p = strdup(path);
+	if (!p)
+		return -1;
+	int rc = 0;
+	for (char *s = strchr(p + 1, '/'); s && rc == 0; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (rc == 0 && mkdir(p, 0755) < 0 && errno != EEXIST)
+		rc = -1;
+	free(p);
+	return rc;
+}
 
 static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 {
@@ -625,13 +615,17 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		}
 	}
 	o->headers = p->headers;
+	o->resolve = p->resolves;
+	const char *what;
+	if (evc_crawl_opts_check(o, &what) < 0)
+		usage_error("%s", what);
 	if (p->input && optind < argc)
 		usage_error("give URLs as arguments or with -i FILE, not both");
 	if (!p->input && optind >= argc)
 		usage_error("no URLs: give them as arguments or with -i FILE");
 	if (o->output_dir) {
 		struct stat st;
-		if (mkdir(o->output_dir, 0755) < 0 && errno != EEXIST)
+		if (make_dirs(o->output_dir) < 0)
 			usage_error("cannot create output directory %s: %s", o->output_dir,
 				    strerror(errno));
 		if (stat(o->output_dir, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -663,13 +657,10 @@ int main(int argc, char **argv)
 		usage_error("cannot use selector '%s': %s", a->selector ? a->selector : "auto",
 			    evc_strerror(rc));
 	rc = evc_crawler_new(&a->crawler, a->loop, &a->opts, on_result, a);
-	if (rc == -EINVAL)
-		usage_error("bad option value (a header must look like 'Name: value')");
+	if (rc == EVC_EDNS)
+		usage_error("bad --dns-server '%s'", a->opts.dns_servers);
 	if (rc < 0)
-		usage_error("cannot start: %s%s", evc_strerror(rc),
-			    rc == EVC_EDNS ? " (check --dns-server)" : "");
-	for (int i = 0; i < p.nresolves; i++)
-		add_resolve(a, p.resolves[i]);
+		usage_error("cannot start: %s", evc_strerror(rc));
 	if (p.input) {
 		open_input(a, p.input);
 	} else {

@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "crawl/common.h"
 #include "crawl/sink.h"
 #include "evcrawl/crawler.h"
 #include "http/request.h"
@@ -154,25 +155,6 @@ static void send_request(struct task *t);
 static void on_conn_io(evc_loop_t *loop, int fd, int events, void *arg);
 static void fail(struct task *t, evc_error_kind_t kind, bool retryable, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-
-/* ---- options -------------------------------------------------------------- */
-
-void evc_crawl_opts_init(evc_crawl_opts_t *o)
-{
-	*o = (evc_crawl_opts_t){
-		.concurrency = 100,
-		.per_host = 8,
-		.timeout_ms = 60000,
-		.connect_timeout_ms = 10000,
-		.idle_timeout_ms = 30000,
-		.dns_timeout_ms = 10000,
-		.retries = 2,
-		.max_redirects = 10,
-		.max_body = 64ull << 20,
-		.retry_base_ms = 250,
-		.retry_max_wait_ms = 10000,
-	};
-}
 
 static double elapsed_ms(uint64_t from_ns, uint64_t to_ns)
 {
@@ -477,6 +459,7 @@ static void on_task_timer(evc_timer_t *timer, void *arg)
 	}
 	switch (t->state) {
 	case T_RESOLVING:
+		t->dns_ms = elapsed_ms(t->phase_ns, evc_hrtime());
 		finish_error(t, EVC_ERR_DNS, "DNS lookup of %s timed out after %u ms", t->url.host,
 			     c->o.dns_timeout_ms);
 		return;
@@ -500,12 +483,7 @@ static bool schedule_retry(struct task *t, int retry_after_s)
 	evc_crawler_t *c = t->c;
 	if (t->attempts > c->o.retries || c->cancelled)
 		return false;
-	uint64_t wait = (uint64_t)c->o.retry_base_ms << (t->attempts > 1 ? t->attempts - 1 : 0);
-	wait = wait / 2 + (uint64_t)random() % (wait / 2 + 1); /* jitter: 50-100% */
-	if (retry_after_s >= 0)
-		wait = (uint64_t)retry_after_s * 1000;
-	if (wait > c->o.retry_max_wait_ms)
-		wait = c->o.retry_max_wait_ms;
+	uint64_t wait = evc__backoff_ms(&c->o, t->attempts, retry_after_s);
 	uint64_t now = evc_now(c->loop);
 	if (now + wait >= t->deadline)
 		return false;
@@ -562,16 +540,6 @@ static bool retry_stale(struct task *t)
 
 /* ---- the exchange ------------------------------------------------------------ */
 
-static bool is_redirect(int status)
-{
-	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
-static bool is_retry_status(int status)
-{
-	return status == 429 || status == 502 || status == 503 || status == 504;
-}
-
 /* The head is complete: keep what the record shows, and open the file for
  * a body we keep (not for a redirect we follow or a response we retry).
  * Runs before the first body byte is delivered. Returns 0, or -EIO with
@@ -583,9 +551,8 @@ static int on_head(struct task *t)
 	t->head_handled = true;
 	t->status = resp->status;
 	memcpy(t->content_type, resp->content_type, sizeof t->content_type);
-	bool follow = is_redirect(resp->status) && resp->location;
-	bool retry = is_retry_status(resp->status) && t->attempts <= c->o.retries;
-	if (!c->o.output_dir || follow || retry || t->saving)
+	if (t->saving || !evc__body_wanted(&c->o, resp->status, resp->location != NULL,
+					   t->attempts, t->redirects))
 		return 0;
 	int rc = evc__sink_open(&t->sink, c->o.output_dir, &t->url);
 	if (rc < 0) {
@@ -613,43 +580,22 @@ static int on_body(void *arg, const char *data, size_t len)
 	return 0;
 }
 
-static bool visited_before(struct task *t, uint64_t h)
-{
-	for (unsigned i = 0; i < t->redirects; i++)
-		if (t->visited[i] == h)
-			return true;
-	return false;
-}
-
 /* Follow resp's Location: queue the task again on the target's host. */
 static void follow_redirect(struct task *t, const char *location)
 {
 	evc_crawler_t *c = t->c;
-	if (t->redirects >= c->o.max_redirects) {
-		finish_error(t, EVC_ERR_REDIRECT, "too many redirects (more than %u)",
-			     c->o.max_redirects);
-		return;
-	}
-	struct evc__url next;
-	int rc = evc__url_resolve(&next, &t->url, location, strlen(location));
-	if (rc < 0) {
-		finish_error(t, EVC_ERR_REDIRECT, "%s redirect to %.200s",
-			     rc == EVC_EREDIRECT ? "unsupported" : "bad", location);
-		return;
-	}
-	uint64_t here = evc__hash64(t->url.href, strlen(t->url.href));
-	uint64_t there = evc__hash64(next.href, strlen(next.href));
 	if (!t->visited)
 		t->visited = calloc(c->o.max_redirects + 1, sizeof *t->visited);
 	if (!t->visited) {
-		evc__url_free(&next);
 		finish_error(t, EVC_ERR_IO, "out of memory");
 		return;
 	}
-	t->visited[t->redirects++] = here;
-	if (there == here || visited_before(t, there)) {
-		evc__url_free(&next);
-		finish_error(t, EVC_ERR_REDIRECT, "redirect loop at %.200s", location);
+	struct evc__url next;
+	char msg[300];
+	evc_error_kind_t kind = evc__redirect(&c->o, &t->url, location, t->visited,
+					      &t->redirects, &next, msg, sizeof msg);
+	if (kind != EVC_OK) {
+		finish_error(t, kind, "%s", msg);
 		return;
 	}
 	struct host *x = get_host(c, &next);
@@ -697,9 +643,9 @@ static void on_complete(struct task *t)
 	}
 	evc_timer_stop(t->timer);
 	t->error = EVC_OK;
-	if (is_redirect(status) && location) {
+	if (evc__is_redirect(status) && location) {
 		follow_redirect(t, location);
-	} else if (is_retry_status(status) && schedule_retry(t, retry_after)) {
+	} else if (evc__is_retry_status(status) && schedule_retry(t, retry_after)) {
 		t->status = 0;
 		t->bytes = 0;
 	} else {
@@ -1111,18 +1057,6 @@ static void on_housekeeping(evc_timer_t *timer, void *arg)
 
 /* ---- public API --------------------------------------------------------------- */
 
-static char *copy_opt(char **dst, char *p, const char *s)
-{
-	if (!s) {
-		*dst = NULL;
-		return p;
-	}
-	size_t n = strlen(s) + 1;
-	memcpy(p, s, n);
-	*dst = p;
-	return p + n;
-}
-
 int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_t *opts,
 		    evc_result_cb on_result, void *arg)
 {
@@ -1136,10 +1070,6 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 		c->o = *opts;
 	else
 		evc_crawl_opts_init(&c->o);
-	if (c->o.concurrency == 0 || c->o.per_host == 0) {
-		free(c);
-		return -EINVAL;
-	}
 	if (c->o.max_queued == 0)
 		c->o.max_queued = 10000 + 10 * c->o.concurrency;
 	c->loop = loop;
@@ -1151,27 +1081,20 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 	evc__list_init(&c->waiting);
 	evc__list_init(&c->running);
 
-	/* Own copies of the option strings (headers are used only below). */
-	size_t need = 0;
-	const char *strs[] = {c->o.dns_servers, c->o.user_agent, c->o.output_dir};
-	for (size_t i = 0; i < 3; i++)
-		need += strs[i] ? strlen(strs[i]) + 1 : 0;
-	c->strings = malloc(need + 1);
-	int rc = c->strings ? 0 : -ENOMEM;
-	if (rc == 0) {
-		char *p = c->strings;
-		p = copy_opt((char **)&c->o.dns_servers, p, strs[0]);
-		p = copy_opt((char **)&c->o.user_agent, p, strs[1]);
-		copy_opt((char **)&c->o.output_dir, p, strs[2]);
+	const char *what;
+	int rc = evc_crawl_opts_check(&c->o, &what);
+	if (rc == 0)
+		rc = evc__opts_copy(&c->o, &c->o, &c->strings);
+	if (rc == 0)
 		rc = evc__request_headers(&c->fixed_headers, c->o.user_agent, c->o.headers,
 					  c->o.compressed, NULL);
-	}
-	c->o.headers = NULL;
 	if (rc == 0) {
 		c->fixed_len = strlen(c->fixed_headers);
 		evc_resolver_opts_t ro = {.servers = c->o.dns_servers,
 					  .timeout_ms = c->o.dns_timeout_ms};
 		rc = evc_resolver_new(&c->resolver, loop, &ro);
+		if (rc == 0)
+			rc = evc__apply_resolve(c->resolver, &c->o);
 	}
 	if (rc == 0) {
 		c->nbuckets = 64;

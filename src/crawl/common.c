@@ -1,0 +1,221 @@
+/* Options and crawl policy shared by every I/O mode (see common.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crawl/common.h"
+#include "http/request.h"
+
+void evc_crawl_opts_init(evc_crawl_opts_t *o)
+{
+	*o = (evc_crawl_opts_t){
+		.concurrency = 100,
+		.per_host = 8,
+		.timeout_ms = 60000,
+		.connect_timeout_ms = 10000,
+		.idle_timeout_ms = 30000,
+		.dns_timeout_ms = 10000,
+		.retries = 2,
+		.max_redirects = 10,
+		.max_body = 64ull << 20,
+		.retry_base_ms = 250,
+		.retry_max_wait_ms = 10000,
+	};
+}
+
+int evc__parse_resolve(const char *spec, char host[256], uint16_t *port, char addr[64])
+{
+	const char *c1 = strchr(spec, ':');
+	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (!c1 || !c2 || c1 == spec || c1 - spec > 255)
+		return -EINVAL;
+	for (int i = 0; i < c1 - spec; i++) /* host names compare lower-case */
+		host[i] = (char)(spec[i] >= 'A' && spec[i] <= 'Z' ? spec[i] + 32 : spec[i]);
+	host[c1 - spec] = '\0';
+	if (c2 - c1 == 2 && c1[1] == '*') {
+		*port = 0;
+	} else {
+		char *end;
+		long p = strtol(c1 + 1, &end, 10);
+		if (end != c2 || p < 1 || p > 65535)
+			return -EINVAL;
+		*port = (uint16_t)p;
+	}
+	const char *a = c2 + 1;
+	size_t alen = strlen(a);
+	if (alen > 2 && a[0] == '[' && a[alen - 1] == ']')
+		a++, alen -= 2;
+	if (alen == 0 || alen >= 64)
+		return -EINVAL;
+	memcpy(addr, a, alen);
+	addr[alen] = '\0';
+	return 0;
+}
+
+int evc__apply_resolve(evc_resolver_t *r, const evc_crawl_opts_t *o)
+{
+	for (size_t i = 0; o->resolve && o->resolve[i]; i++) {
+		char host[256], addr[64];
+		uint16_t port;
+		int rc = evc__parse_resolve(o->resolve[i], host, &port, addr);
+		if (rc == 0)
+			rc = evc_resolver_add_override(r, host, port, addr);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
+{
+	static __thread char buf[300];
+	if (o->concurrency == 0 || o->per_host == 0) {
+		*what = o->concurrency == 0 ? "concurrency must be at least 1"
+					    : "per_host must be at least 1";
+		return -EINVAL;
+	}
+	char *block = NULL;
+	const char *bad = NULL;
+	if (evc__request_headers(&block, o->user_agent, o->headers, false, &bad) < 0) {
+		snprintf(buf, sizeof buf, "bad header '%.200s' (want 'Name: value')",
+			 bad ? bad : "?");
+		*what = buf;
+		return -EINVAL;
+	}
+	free(block);
+	for (size_t i = 0; o->resolve && o->resolve[i]; i++) {
+		char host[256], addr[64];
+		uint16_t port;
+		evc_sockaddr_t sa;
+		if (evc__parse_resolve(o->resolve[i], host, &port, addr) < 0 ||
+		    (inet_pton(AF_INET, addr, &sa.in4.sin_addr) != 1 &&
+		     inet_pton(AF_INET6, addr, &sa.in6.sin6_addr) != 1)) {
+			snprintf(buf, sizeof buf,
+				 "bad --resolve '%.200s' (want HOST:PORT:ADDR, ADDR numeric)",
+				 o->resolve[i]);
+			*what = buf;
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static size_t list_size(const char *const *list, size_t *count)
+{
+	size_t bytes = 0;
+	*count = 0;
+	for (; list && list[*count]; (*count)++)
+		bytes += strlen(list[*count]) + 1;
+	return bytes;
+}
+
+/* Copy s to *p (advancing it); NULL stays NULL. */
+static const char *put_str(char **p, const char *s)
+{
+	if (!s)
+		return NULL;
+	size_t n = strlen(s) + 1;
+	char *d = memcpy(*p, s, n);
+	*p += n;
+	return d;
+}
+
+static const char *const *put_list(char **p, const char *const *list, size_t count,
+				   const char ***slots)
+{
+	if (!list)
+		return NULL;
+	const char **out = *slots;
+	for (size_t i = 0; i < count; i++)
+		out[i] = put_str(p, list[i]);
+	out[count] = NULL;
+	*slots += count + 1;
+	return out;
+}
+
+int evc__opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **block)
+{
+	size_t nh, nr;
+	size_t bytes = list_size(src->headers, &nh) + list_size(src->resolve, &nr);
+	const char *strs[] = {src->dns_servers, src->user_agent, src->output_dir};
+	for (size_t i = 0; i < 3; i++)
+		bytes += strs[i] ? strlen(strs[i]) + 1 : 0;
+	size_t nslots = nh + nr + 2;
+	char *mem = malloc(nslots * sizeof(char *) + bytes + 1);
+	if (!mem)
+		return -ENOMEM;
+	const char **slots = (const char **)(void *)mem;
+	char *p = mem + nslots * sizeof(char *);
+	*dst = *src;
+	dst->dns_servers = put_str(&p, src->dns_servers);
+	dst->user_agent = put_str(&p, src->user_agent);
+	dst->output_dir = put_str(&p, src->output_dir);
+	dst->headers = put_list(&p, src->headers, nh, &slots);
+	dst->resolve = put_list(&p, src->resolve, nr, &slots);
+	*block = mem;
+	return 0;
+}
+
+bool evc__is_redirect(int status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+bool evc__is_retry_status(int status)
+{
+	return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+uint64_t evc__backoff_ms(const evc_crawl_opts_t *o, unsigned attempt, int retry_after_s)
+{
+	uint64_t wait;
+	if (retry_after_s >= 0) {
+		wait = (uint64_t)retry_after_s * 1000;
+	} else {
+		unsigned shift = attempt > 1 ? attempt - 1 : 0;
+		wait = (uint64_t)o->retry_base_ms << (shift < 20 ? shift : 20);
+		wait = wait / 2 + (uint64_t)random() % (wait / 2 + 1); /* jitter: 50-100 % */
+	}
+	return wait < o->retry_max_wait_ms ? wait : o->retry_max_wait_ms;
+}
+
+bool evc__body_wanted(const evc_crawl_opts_t *o, int status, bool has_location,
+		      unsigned attempts, unsigned redirects)
+{
+	bool follow = evc__is_redirect(status) && has_location && redirects < o->max_redirects;
+	bool retry = evc__is_retry_status(status) && attempts <= o->retries;
+	return o->output_dir && !follow && !retry;
+}
+
+evc_error_kind_t evc__redirect(const evc_crawl_opts_t *o, const struct evc__url *cur,
+			       const char *location, uint64_t *visited, unsigned *redirects,
+			       struct evc__url *next, char *msg, size_t cap)
+{
+	if (*redirects >= o->max_redirects) {
+		snprintf(msg, cap, "too many redirects (more than %u)", o->max_redirects);
+		return EVC_ERR_REDIRECT;
+	}
+	int rc = evc__url_resolve(next, cur, location, strlen(location));
+	if (rc == -ENOMEM) {
+		snprintf(msg, cap, "out of memory");
+		return EVC_ERR_IO;
+	}
+	if (rc < 0) {
+		snprintf(msg, cap, "%s redirect to %.200s",
+			 rc == EVC_EREDIRECT ? "unsupported" : "bad", location);
+		return EVC_ERR_REDIRECT;
+	}
+	uint64_t here = evc__hash64(cur->href, strlen(cur->href));
+	uint64_t there = evc__hash64(next->href, strlen(next->href));
+	visited[(*redirects)++] = here;
+	for (unsigned i = 0; i < *redirects; i++) {
+		if (visited[i] == there) {
+			evc__url_free(next);
+			snprintf(msg, cap, "redirect loop at %.200s", location);
+			return EVC_ERR_REDIRECT;
+		}
+	}
+	return EVC_OK;
+}

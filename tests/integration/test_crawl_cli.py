@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""The evcrawl command line: --help and --version, exit statuses and usage
+errors, the summary line, --progress kept off stdout, SIGTERM/SIGINT with
+fetches in flight, --resolve, input streamed from an open pipe, and the exact
+request bytes (-A, -H, --compressed, Host, no fragment) as a one-shot server
+on 127.0.0.1 sees them.
+
+Run: EVCRAWL=build/evcrawl python3 tests/integration/test_crawl_cli.py
+"""
+
+import http.client
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
+
+from tap import Tap                 # noqa: E402
+from world import World             # noqa: E402
+
+EVCRAWL = os.environ.get("EVCRAWL") or os.path.join(os.path.dirname(TESTS), "build", "evcrawl")
+t = Tap()
+
+
+# ---- helpers (each test_crawl_*.py carries its own copy) -------------------
+
+class Run:
+    """One finished evcrawl run: rc, stdout records, stderr text, seconds."""
+
+    def __init__(self, rc, out, err, secs):
+        self.rc, self.out, self.err, self.secs = rc, out, err.decode(errors="replace"), secs
+        self.records, self.bad = [], []
+        for line in out.decode(errors="replace").splitlines():
+            try:
+                rec = json.loads(line)
+                (self.records if isinstance(rec, dict) else self.bad).append(rec)
+            except ValueError:
+                self.bad.append(line)
+
+    def by_url(self):
+        return {r.get("url"): r for r in self.records}
+
+
+def evcrawl(*args, stdin=None, timeout=60, cwd=None):
+    t0 = time.monotonic()
+    p = subprocess.run([EVCRAWL] + [str(a) for a in args], input=stdin, cwd=cwd,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    return Run(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
+
+
+def jsonl_ok(run, desc):
+    """Every stdout line of a run is one JSON object (one check)."""
+    t.ok(run.out.endswith(b"\n") and not run.bad, "%s: every stdout line is a JSON object" % desc,
+         "bad lines: %r\nstderr: %s" % (run.bad[:3], run.err[-2000:]))
+
+
+def fields(rec, want):
+    """The fields of rec named in want; "kind" is error.kind (None when no error)."""
+    if rec is None:
+        return None
+    got = {}
+    for k in want:
+        if k == "kind":
+            got[k] = (rec.get("error") or {}).get("kind")
+        else:
+            got[k] = rec.get(k, "<missing>")
+    return got
+
+
+def expect(rec, want, desc):
+    t.eq(fields(rec, want), want, desc, rec)
+
+
+class Catcher:
+    """A tiny HTTP server on 127.0.0.1 (port 0) that records each request head
+    and answers 200 "hi" with Connection: close."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.heads = []
+        self.th = threading.Thread(target=self._serve, daemon=True)
+        self.th.start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            c.settimeout(5)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.heads.append(data)
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+            except OSError:
+                pass
+            c.close()
+
+    def take(self):
+        heads, self.heads = self.heads, []
+        return heads
+
+    def close(self):
+        self.sock.close()
+
+
+def parse_head(data):
+    """(request line, [(name, value)], anything after the blank line)."""
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:]]
+    return lines[0], hdrs, rest
+
+
+def fault_admin(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("GET", path, headers={"Host": "admin"})
+    body = c.getresponse().read()
+    c.close()
+    return body
+
+
+def wait_open(port, hostkey, n, deadline=10.0):
+    """Wait until faultd has n connections open for hostkey; True if so."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        st = json.loads(fault_admin(port, "/__stats"))
+        if st["hosts"].get(hostkey, {}).get("open") == n:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def interrupt(args, sig, hostkey, n_open, port):
+    """Start evcrawl, wait for n_open connections to hostkey on faultd, send
+    sig; return its Run."""
+    t0 = time.monotonic()
+    p = subprocess.Popen([EVCRAWL] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready = wait_open(port, hostkey, n_open)
+    # The one fast URL's record is out (flushed) before the signal.
+    first = b""
+    if select.select([p.stdout], [], [], 10)[0]:
+        first = p.stdout.readline()
+    p.send_signal(sig)
+    try:
+        out, err = p.communicate(timeout=20)
+        out = first + out
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        err += b"\n[test: killed, no exit 20 s after the signal]"
+    if not ready:
+        err += b"\n[test: the fetches never got in flight]"
+    return Run(p.returncode, out, err, time.monotonic() - t0)
+
+
+OPTIONS = ["-c", "--concurrency", "--per-host", "--timeout", "--connect-timeout",
+           "--idle-timeout", "--dns-timeout", "--retries", "--max-redirects", "--max-body",
+           "--dns-server", "--resolve", "-A", "--user-agent", "-H", "--header", "--compressed",
+           "-o", "--output-dir", "--progress", "--no-progress", "-q", "--quiet", "-i",
+           "--input", "--help", "--version"]
+
+# ---- --help, --version, usage errors (no servers needed) --------------------
+run = evcrawl("--help")
+helptext = run.out.decode(errors="replace")
+t.eq(run.rc, 0, "--help: exit 0")
+missing = [o for o in OPTIONS if not re.search(r"(^|[\s,])%s\b" % re.escape(o), helptext)]
+t.eq(missing, [], "--help lists every option of the command (%d)" % len(OPTIONS), helptext)
+run = evcrawl("--version")
+version = run.out.decode(errors="replace")
+t.ok(run.rc == 0 and re.fullmatch(r"evcrawl \d+\.\d+\.\d+\n", version),
+     "--version: 'evcrawl X.Y.Z', exit 0", (run.rc, version))
+VERSION = version.split()[-1] if version.split() else "?"
+
+url = "http://127.0.0.1:1/x"
+usage = [
+    (["--concurrency", "x", url], "--concurrency", "x"),
+    (["-c", "0", url], "concurrency", "0"),
+    (["--per-host", "-3", url], "--per-host", "-3"),
+    (["--timeout", "abc", url], "--timeout", "abc"),
+    (["--retries", "many", url], "--retries", "many"),
+    (["--max-body", "1Q", url], "--max-body", "1Q"),
+    (["--resolve", "nonsense", url], "--resolve", "nonsense"),
+    (["--dns-server", "not-an-ip", url], "--dns-server", ""),
+    (["-H", "no colon here", url], "header", ""),
+    (["-i", "/nonexistent/urls.txt"], "/nonexistent/urls.txt", "No such file"),
+    (["-i", "/"], "/", "directory"),
+]
+for args, name, what in usage:
+    run = evcrawl(*args, timeout=20)
+    lines = run.err.splitlines()
+    t.ok(run.rc == 2 and run.out == b"" and len(lines) == 1 and name in lines[0]
+         and what in lines[0],
+         "usage error %s: exit 2, one stderr line naming %s%s"
+         % (" ".join(args[:2]), name, " and '%s'" % what if what else ""),
+         (run.rc, run.out[:200], run.err))
+run = evcrawl("--no-such-option", url, timeout=20)
+t.ok(run.rc == 2 and run.out == b"" and "--no-such-option" in run.err,
+     "unknown option: exit 2, stderr names it", (run.rc, run.err))
+run = evcrawl(timeout=20)
+t.ok(run.rc == 2 and run.out == b"" and len(run.err.splitlines()) == 1,
+     "no URLs at all: exit 2 with one line", (run.rc, run.err))
+
+# ---- the request bytes ------------------------------------------------------
+catcher = Catcher()
+C = catcher.port
+run = evcrawl("-q", "--resolve", "catch.test:%d:127.0.0.1" % C, "-A", "agent/7",
+              "-H", "X-Test: 1", "--header", "X-Other: two words",
+              "http://catch.test:%d/a/b.html?q=1&r=%%20#frag" % C)
+heads = catcher.take()
+expect(run.records[0] if run.records else None, {"status": 200, "bytes": 2, "kind": None},
+       "request capture: the one-shot server's answer is 200, 2 bytes")
+line, hdrs, rest = parse_head(heads[0]) if len(heads) == 1 else ("", [], b"")
+t.eq(line, "GET /a/b.html?q=1&r=%20 HTTP/1.1", "request line: GET, path and query, HTTP/1.1")
+t.eq(sorted(hdrs), sorted([("Host", "catch.test:%d" % C), ("User-Agent", "agent/7"),
+                           ("Accept", "*/*"), ("Connection", "keep-alive"), ("X-Test", "1"),
+                           ("X-Other", "two words")]),
+     "request headers: Host with port, -A, Accept, Connection, both -H; nothing else",
+     heads)
+t.ok(heads and b"frag" not in heads[0] and b"#" not in heads[0] and rest == b"",
+     "the fragment is not sent, no request body", heads)
+
+run = evcrawl("-q", "--compressed", "-H", "Accept:", "http://127.0.0.1:%d/" % C)
+heads = catcher.take()
+line, hdrs, _ = parse_head(heads[0]) if len(heads) == 1 else ("", [], b"")
+t.eq((line, sorted(hdrs)),
+     ("GET / HTTP/1.1", sorted([("Host", "127.0.0.1:%d" % C),
+                                ("User-Agent", "evcrawl/" + VERSION),
+                                ("Accept-Encoding", "gzip, deflate"),
+                                ("Connection", "keep-alive")])),
+     "defaults: User-Agent evcrawl/VERSION; --compressed asks gzip, deflate; -H 'Accept:' "
+     "drops Accept; Host is the IP and port", heads)
+catcher.close()
+
+with World(pages=20, delay_ms=3000) as w:
+    P, F = w.http_port, w.fault_port
+    DNS = "--dns-server=127.0.0.1:%d" % w.dns_port
+
+    # ---- exit statuses and the summary --------------------------------------
+    ok_urls = [w.url("h01.test", "/p/1.html"), w.url("h02.test", "/status/404"),
+               w.url("h03.test", "/status/500")]
+    run = evcrawl(DNS, *ok_urls)
+    t.eq((run.rc, len(run.records)), (0, 3),
+         "every URL got a complete response (200, 404, 500): exit 0", run.err)
+    lines = run.err.splitlines()
+    t.ok(len(lines) == 1 and re.search(r"\b3 URLs\b", lines[0])
+         and re.search(r"\b3 ok\b", lines[0]),
+         "summary: one stderr line with '3 URLs' and '3 ok' (stderr is not a terminal)",
+         run.err)
+    run = evcrawl(DNS, "--retries", 0, *(ok_urls + ["http://nx.test:%d/" % P, "not a url",
+                                                    w.fault_url("h04.test", "/garbage")]))
+    lines = run.err.splitlines()
+    t.eq(run.rc, 1, "some URLs failed: exit 1")
+    t.ok(len(lines) == 1 and all(re.search(p, lines[0]) for p in (
+        r"\b6 URLs\b", r"\b3 ok\b", r"\bdns\W+1\b", r"\bbad_url\W+1\b", r"\bprotocol\W+1\b")),
+        "summary: '6 URLs', '3 ok' and the errors by kind (dns 1, bad_url 1, protocol 1)",
+        run.err)
+    run = evcrawl(DNS, "-q", *ok_urls)
+    t.eq((run.rc, len(run.records), run.err), (0, 3, ""), "-q: records, no summary")
+    run = evcrawl(DNS, "--progress", "-c", 2, *[w.url(h, "/p/2.html") for h in w.hosts])
+    jsonl_ok(run, "--progress")
+    t.eq((run.rc, len(run.records)), (0, 20),
+         "--progress: 20 records, stdout only records")
+
+    # ---- --resolve ----------------------------------------------------------
+    # dnsmasq answers NXDOMAIN for h99.test: only --resolve can make these work.
+    run = evcrawl("-q", DNS, "--resolve", "h99.test:%d:127.0.0.1" % P,
+                  "--resolve", "h98.test:*:127.0.0.2",
+                  "http://h99.test:%d/p/3.html" % P, "http://h98.test:%d/p/4.html" % P)
+    r = run.by_url()
+    expect(r.get("http://h99.test:%d/p/3.html" % P),
+           {"status": 200, "bytes": 2048, "kind": None}, "--resolve h99.test:PORT:127.0.0.1")
+    t.eq((r.get("http://h99.test:%d/p/3.html" % P) or {}).get("time_ms", {}).get("dns"), None,
+         "--resolve: no DNS phase")
+    expect(r.get("http://h98.test:%d/p/4.html" % P),
+           {"status": 200, "bytes": 2048, "kind": None}, "--resolve h98.test:*:127.0.0.2")
+    run = evcrawl("-q", DNS, "--resolve", "h97.test:1:127.0.0.1", "http://h97.test:%d/p/3.html" % P)
+    expect(run.records[0] if run.records else None, {"status": None, "kind": "dns"},
+           "--resolve for another port does not apply (dnsmasq: NXDOMAIN)")
+    # /etc/hosts is honoured (localhost), even with --dns-server.
+    hosts_has_localhost = any(re.match(r"\s*127\.0\.0\.1\s.*\blocalhost\b", l)
+                              for l in open("/etc/hosts"))
+    if hosts_has_localhost:
+        run = evcrawl("-q", DNS, "http://localhost:%d/p/5.html" % P)
+        expect(run.records[0] if run.records else None,
+               {"status": 200, "bytes": 2048, "kind": None}, "localhost from /etc/hosts")
+    else:
+        t.skip("localhost from /etc/hosts", "no 127.0.0.1 localhost line in /etc/hosts")
+
+    # ---- input streamed from a pipe that stays open ---------------------------
+    p = subprocess.Popen([EVCRAWL, "-q", DNS, "-i", "-"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = w.url("h05.test", "/p/6.html")
+    p.stdin.write((first + "\n").encode())
+    p.stdin.flush()
+    ready, _, _ = select.select([p.stdout], [], [], 10)
+    line = p.stdout.readline() if ready else b""
+    expect(json.loads(line) if line.startswith(b"{") else None,
+           {"url": first, "status": 200, "kind": None},
+           "-i -: a record comes out while stdin is still open (streamed, flushed)")
+    try:
+        out, err = p.communicate((w.url("h06.test", "/p/7.html") + "\n").encode(), timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    t.eq((p.returncode, [json.loads(l).get("url") for l in out.splitlines()]),
+         (0, [w.url("h06.test", "/p/7.html")]), "-i -: the rest read after EOF, exit 0")
+
+    # ---- signals ----------------------------------------------------------------
+    for sig, code, host in ((signal.SIGTERM, 143, "h10.test"), (signal.SIGINT, 130, "h11.test")):
+        fault_admin(F, "/__reset")
+        stall = [w.fault_url(host, "/stall?%d" % i) for i in range(3)]
+        slow = [w.url("h12.test", "/delay/%d" % i) for i in range(2)]    # 3 s each
+        queued = [w.fault_url(host, "/stall?q%d" % i) for i in range(2)]  # --per-host 3
+        done = w.url("h13.test", "/p/1.html")
+        urls = [done] + stall + slow + queued
+        run = interrupt(["--no-progress", DNS, "--per-host", 3, "-c", 10] + urls, sig,
+                        "%s:%d" % (host, F), 3, F)
+        name = signal.Signals(sig).name
+        jsonl_ok(run, name)
+        r = run.by_url()
+        t.eq(run.rc, code, "%s: exit status %d" % (name, code), run.err)
+        t.eq(sorted(r), sorted(urls), "%s: every input URL has a record" % name, run.err)
+        t.eq(len(run.records), len(urls), "%s: exactly one record each" % name)
+        expect(r.get(done), {"status": 200, "kind": None},
+               "%s: the URL finished before the signal is ok" % name)
+        t.eq([fields(r.get(u), {"status": 0, "kind": 0}) for u in stall + slow],
+             [{"status": None, "kind": "cancelled"}] * 5,
+             "%s: in-flight URLs (3 stalled, 2 delayed) are cancelled" % name)
+        t.eq([fields(r.get(u), {"status": 0, "kind": 0}) for u in queued],
+             [{"status": None, "kind": "cancelled"}] * 2,
+             "%s: URLs queued behind --per-host are cancelled too" % name)
+        t.ok(re.search(r"\b8 URLs\b", run.err) and re.search(r"\b1 ok\b", run.err)
+             and "cancelled" in run.err, "%s: the summary is printed" % name, run.err)
+        t.ok(run.secs < 10, "%s: exits at once, not after the delays (%.2f s)" % (name, run.secs))
+
+t.done()
