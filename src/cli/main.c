@@ -3,64 +3,27 @@
  * per URL on stdout, a summary on stderr.
  *
  * The command is a thin client of the library: it parses options into an
- * evc_crawl_opts_t, streams the input into the crawler as it asks for more
- * (so a list of millions of lines runs in bounded memory), and writes the
- * results. Everything runs on one loop: the crawler, the input when it is a
- * pipe, the record flusher, the progress line, and the signal pipe.
+ * evc_crawl_opts_t and hands the input to the runner of the chosen I/O mode
+ * (async.c: the event loop; classic.c: blocking, busy-poll, threads,
+ * processes). input.c reads URLs, output.c writes records and the summary.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/select.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "evcrawl/crawler.h"
-#include "evcrawl/loop.h"
+#include "cli/cli.h"
 
-#define OUT_BUF_SIZE (64 * 1024)
-#define IN_BUF_SIZE (64 * 1024)
-#define MAX_URL_LINE 8192
-#define FEED_BATCH 256
-
-struct input {
-	int fd;
-	bool is_pipe; /* not a regular file: read nonblocking via the loop */
-	bool eof, watching;
-	int saved_flags;
-	char buf[IN_BUF_SIZE];
-	size_t start, end;
-	bool skipping; /* inside an over-long line */
-	char **urls;   /* URLs from the command line, when no -i */
-	int nurls, next_url;
-	const char *name;
-};
-
-struct app {
-	evc_loop_t *loop;
-	evc_crawler_t *crawler;
-	evc_crawl_opts_t opts;
-	struct input in;
-	char out[OUT_BUF_SIZE];
-	size_t out_len;
-	bool out_broken;
-	evc_timer_t *flush_timer, *progress_timer;
-	bool progress, quiet;
-	const char *selector;
-	int signal_pipe[2];
-	int caught_signal;
-	uint64_t start_ns;
-	size_t progress_width;
-};
-
-static const char *prog = "evcrawl";
+const char *prog = "evcrawl";
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void usage_error(const char *fmt, ...)
@@ -72,315 +35,6 @@ static void usage_error(const char *fmt, ...)
 	fprintf(stderr, " (try --help)\n");
 	va_end(ap);
 	exit(2);
-}
-
-/* ---- output ------------------------------------------------------------- */
-
-static void flush_out(struct app *a)
-{
-	size_t off = 0;
-	while (off < a->out_len && !a->out_broken) {
-		ssize_t n = write(STDOUT_FILENO, a->out + off, a->out_len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			/* stdout is a nonblocking pipe (shared with our input?):
-			 * wait for it rather than drop records. */
-			fd_set w;
-			FD_ZERO(&w);
-			FD_SET(STDOUT_FILENO, &w);
-			select(STDOUT_FILENO + 1, NULL, &w, NULL, NULL);
-			continue;
-		}
-		if (n < 0) {
-			/* The reader went away (EPIPE): nobody wants more. */
-			a->out_broken = true;
-			evc_crawler_cancel(a->crawler);
-			break;
-		}
-		off += (size_t)n;
-	}
-	a->out_len = 0;
-}
-
-static void on_flush_timer(evc_timer_t *t, void *arg)
-{
-	flush_out(arg);
-}
-
-/* Records are batched per loop iteration: a zero-timeout timer flushes
- * whatever finished in this iteration, so no record waits for later ones
- * and there is one write() per iteration, not per record. */
-static void on_result(evc_crawler_t *c, const evc_result_t *r, void *arg)
-{
-	struct app *a = arg;
-	if (a->out_broken)
-		return;
-	char line[4096];
-	size_t len = evc_result_to_json(r, line, sizeof line);
-	const char *src = line;
-	char *big = NULL;
-	if (len >= sizeof line) {
-		big = malloc(len + 1);
-		if (!big)
-			return;
-		evc_result_to_json(r, big, len + 1);
-		src = big;
-	}
-	if (a->out_len + len > sizeof a->out)
-		flush_out(a);
-	if (len > sizeof a->out) {
-		/* Rare (a URL of kilobytes): write it in pieces. */
-		for (size_t off = 0; off < len; off += sizeof a->out) {
-			size_t part = len - off < sizeof a->out ? len - off : sizeof a->out;
-			memcpy(a->out, src + off, part);
-			a->out_len = part;
-			flush_out(a);
-		}
-	} else {
-		memcpy(a->out + a->out_len, src, len);
-		a->out_len += len;
-	}
-	free(big);
-	if (!evc_timer_active(a->flush_timer))
-		evc_timer_start(a->flush_timer, 0, 0);
-}
-
-/* ---- input ----------------------------------------------------------------- */
-
-static void on_input_readable(evc_loop_t *loop, int fd, int events, void *arg);
-
-/* Add one line as a URL unless it is blank or a comment. */
-static void add_line(struct app *a, char *s, size_t len, bool truncated)
-{
-	while (len && (s[len - 1] == '\r' || s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	size_t i = 0;
-	while (i < len && (s[i] == ' ' || s[i] == '\t'))
-		i++;
-	if (i == len || s[i] == '#')
-		return;
-	if (truncated) {
-		/* Still one record for it: the URL as far as we kept it,
-		 * marked so that it cannot parse. */
-		char tmp[MAX_URL_LINE + 32];
-		int n = snprintf(tmp, sizeof tmp, "%.*s (line too long)", MAX_URL_LINE,
-				 s + i);
-		evc_crawler_add(a->crawler, tmp, (size_t)n, NULL);
-		return;
-	}
-	evc_crawler_add(a->crawler, s + i, len - i, NULL);
-}
-
-/* Take up to `max` lines from the buffer; returns how many were taken. */
-static int take_lines(struct app *a, int max)
-{
-	struct input *in = &a->in;
-	int taken = 0;
-	while (taken < max && in->start < in->end) {
-		char *s = in->buf + in->start;
-		char *nl = memchr(s, '\n', in->end - in->start);
-		if (!nl)
-			break;
-		size_t len = (size_t)(nl - s);
-		if (in->skipping)
-			in->skipping = false;
-		else
-			add_line(a, s, len, false), taken++;
-		in->start += len + 1;
-	}
-	return taken;
-}
-
-static void close_input(struct app *a)
-{
-	struct input *in = &a->in;
-	if (in->watching)
-		evc_io_stop(a->loop, in->fd);
-	in->watching = false;
-	in->eof = true;
-	evc_crawler_close_input(a->crawler);
-}
-
-/* The crawler has room: give it up to FEED_BATCH URLs. */
-static void feed(evc_crawler_t *c, void *arg)
-{
-	struct app *a = arg;
-	struct input *in = &a->in;
-	if (in->eof)
-		return;
-	if (in->urls) {
-		for (int n = 0; n < FEED_BATCH && in->next_url < in->nurls; n++) {
-			const char *u = in->urls[in->next_url++];
-			evc_crawler_add(c, u, strlen(u), NULL);
-		}
-		if (in->next_url == in->nurls)
-			close_input(a);
-		return;
-	}
-	int taken = take_lines(a, FEED_BATCH);
-	while (taken < FEED_BATCH) {
-		if (in->start > 0) {
-			memmove(in->buf, in->buf + in->start, in->end - in->start);
-			in->end -= in->start;
-			in->start = 0;
-		}
-		if (in->end == sizeof in->buf) {
-			/* A line longer than the buffer: report what we have
-			 * and skip the rest of it. */
-			add_line(a, in->buf, in->end, true);
-			in->end = 0;
-			in->skipping = true;
-			taken++;
-			continue;
-		}
-		ssize_t n = read(in->fd, in->buf + in->end, sizeof in->buf - in->end);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			if (!in->watching &&
-			    evc_io_start(a->loop, in->fd, EVC_READ, on_input_readable, a) == 0)
-				in->watching = true;
-			return;
-		}
-		if (n <= 0) {
-			if (n < 0)
-				fprintf(stderr, "%s: reading %s: %s\n", prog, in->name,
-					strerror(errno));
-			if (in->end > in->start && !in->skipping)
-				add_line(a, in->buf + in->start, in->end - in->start, false);
-			in->start = in->end = 0;
-			close_input(a);
-			return;
-		}
-		in->end += (size_t)n;
-		taken += take_lines(a, FEED_BATCH - taken);
-	}
-}
-
-static void on_input_readable(evc_loop_t *loop, int fd, int events, void *arg)
-{
-	struct app *a = arg;
-	evc_io_stop(loop, fd);
-	a->in.watching = false;
-	evc_crawler_set_feed(a->crawler, feed, a); /* asks for URLs again now */
-}
-
-static void open_input(struct app *a, const char *path)
-{
-	struct input *in = &a->in;
-	in->name = strcmp(path, "-") == 0 ? "stdin" : path;
-	in->fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-	if (in->fd < 0)
-		usage_error("cannot open input file %s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(in->fd, &st) < 0)
-		usage_error("cannot read input file %s: %s", path, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		usage_error("input file %s is a directory", path);
-	in->is_pipe = !S_ISREG(st.st_mode);
-	if (in->is_pipe) {
-		in->saved_flags = fcntl(in->fd, F_GETFL);
-		fcntl(in->fd, F_SETFL, in->saved_flags | O_NONBLOCK);
-	}
-}
-
-/* ---- progress and summary ------------------------------------------------- */
-
-static void on_progress(evc_timer_t *t, void *arg)
-{
-	struct app *a = arg;
-	evc_crawl_stats_t s;
-	evc_crawler_stats(a->crawler, &s);
-	double secs = (double)(evc_hrtime() - a->start_ns) / 1e9;
-	uint64_t errors = s.done - s.ok;
-	char total[32] = "?";
-	if (a->in.eof)
-		snprintf(total, sizeof total, "%llu", (unsigned long long)s.added);
-	char line[200];
-	int n = snprintf(line, sizeof line,
-			 "%llu/%s done, %.0f pages/s, %u in flight, %u queued, %llu errors",
-			 (unsigned long long)s.done, total, secs > 0 ? (double)s.done / secs : 0,
-			 s.in_flight, s.queued, (unsigned long long)errors);
-	size_t width = (size_t)n;
-	fprintf(stderr, "\r%s%*s", line,
-		a->progress_width > width ? (int)(a->progress_width - width) : 0, "");
-	a->progress_width = width;
-}
-
-static void clear_progress(struct app *a)
-{
-	if (a->progress_width)
-		fprintf(stderr, "\r%*s\r", (int)a->progress_width, "");
-	a->progress_width = 0;
-}
-
-static void print_summary(struct app *a)
-{
-	evc_crawl_stats_t s;
-	evc_crawler_stats(a->crawler, &s);
-	double secs = (double)(evc_hrtime() - a->start_ns) / 1e9;
-	char kinds[512] = "";
-	size_t off = 0;
-	for (int k = 1; k < EVC_ERR__COUNT; k++) {
-		if (!s.errors[k])
-			continue;
-		off += (size_t)snprintf(kinds + off, sizeof kinds - off, "%s%s %llu",
-					off ? ", " : " (", evc_error_kind_name(k),
-					(unsigned long long)s.errors[k]);
-		if (off >= sizeof kinds)
-			break;
-	}
-	if (off && off < sizeof kinds - 1)
-		snprintf(kinds + off, sizeof kinds - off, ")");
-	double mib = (double)s.bytes / (1024.0 * 1024.0);
-	fprintf(stderr,
-		"%s: %llu URLs, %llu ok, %llu errors%s; %.1f pages/s; %.1f MiB; %.2f s; "
-		"%llu connections, %llu requests\n",
-		prog, (unsigned long long)s.done, (unsigned long long)s.ok,
-		(unsigned long long)(s.done - s.ok), kinds, secs > 0 ? (double)s.done / secs : 0,
-		mib, secs, (unsigned long long)s.connections_opened,
-		(unsigned long long)s.requests);
-}
-
-/* ---- signals ---------------------------------------------------------------- */
-
-static int signal_write_fd = -1;
-
-static void on_signal(int sig)
-{
-	unsigned char b = (unsigned char)sig;
-	ssize_t n = write(signal_write_fd, &b, 1);
-	(void)n;
-	signal(sig, SIG_DFL); /* a second one ends us at once */
-}
-
-static void on_signal_pipe(evc_loop_t *loop, int fd, int events, void *arg)
-{
-	struct app *a = arg;
-	unsigned char b;
-	if (read(fd, &b, 1) == 1 && !a->caught_signal) {
-		a->caught_signal = b;
-		if (a->in.watching)
-			evc_io_stop(loop, a->in.fd);
-		a->in.watching = false;
-		a->in.eof = true;
-		evc_crawler_cancel(a->crawler);
-	}
-	evc_io_stop(loop, fd);
-}
-
-static void setup_signals(struct app *a)
-{
-	signal(SIGPIPE, SIG_IGN);
-	if (pipe2(a->signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		return;
-	signal_write_fd = a->signal_pipe[1];
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	evc_io_start(a->loop, a->signal_pipe[0], EVC_READ, on_signal_pipe, a);
 }
 
 /* ---- options ---------------------------------------------------------------- */
@@ -412,6 +66,8 @@ static void help(void)
 	       "                            'Name:' removes a default one)\n"
 	       "      --compressed          ask for gzip/deflate and decode bodies\n"
 	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH\n"
+	       "      --mode MODE           async (default: one event loop), blocking,\n"
+	       "                            busy-poll, threads or processes (-c workers)\n"
 	       "      --selector NAME       event loop backend: epoll, poll or select\n"
 	       "      --progress            show progress on stderr (default: if a terminal)\n"
 	       "      --no-progress         never show progress\n"
@@ -476,6 +132,7 @@ enum {
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
+	OPT_MODE,
 };
 
 static const struct option long_opts[] = {
@@ -496,6 +153,7 @@ static const struct option long_opts[] = {
 	{"compressed", no_argument, NULL, OPT_COMPRESSED},
 	{"output-dir", required_argument, NULL, 'o'},
 	{"selector", required_argument, NULL, OPT_SELECTOR},
+	{"mode", required_argument, NULL, OPT_MODE},
 	{"progress", no_argument, NULL, OPT_PROGRESS},
 	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
 	{"quiet", no_argument, NULL, 'q'},
@@ -532,6 +190,37 @@ static int make_dirs(const char *path)
 	return rc;
 }
 
+static enum mode parse_mode(const char *v)
+{
+	static const char *const names[] = {"async", "blocking", "busy-poll", "threads",
+					    "processes"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(v, names[i]) == 0)
+			return (enum mode)i;
+	usage_error("--mode wants async, blocking, busy-poll, threads or processes, not '%s'", v);
+}
+
+/* select() cannot watch an fd >= FD_SETSIZE: with more connections than
+ * that in flight the loop would refuse sockets mid-crawl, so say it now. */
+static void check_selector(struct app *a)
+{
+	if (!a->selector)
+		return;
+	if (a->mode != MODE_ASYNC)
+		usage_error("--selector applies to --mode async only");
+	const char *const *names = evc_loop_backends();
+	bool known = strcmp(a->selector, "auto") == 0;
+	for (size_t i = 0; names[i]; i++)
+		known |= strcmp(names[i], a->selector) == 0;
+	if (!known)
+		usage_error("--selector wants epoll, poll or select, not '%s'", a->selector);
+	unsigned room = FD_SETSIZE - 64; /* stdio, DNS, saved files */
+	if (strcmp(a->selector, "select") == 0 && a->opts.concurrency > room)
+		usage_error("--selector select watches at most FD_SETSIZE (%d) descriptors: "
+			    "use -c %u or less, or epoll/poll",
+			    FD_SETSIZE, room);
+}
+
 static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 {
 	evc_crawl_opts_t *o = &a->opts;
@@ -540,7 +229,6 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	p->resolves = calloc((size_t)argc + 1, sizeof *p->resolves);
 	int opt;
 	while ((opt = getopt_long(argc, argv, "i:c:A:H:o:qhV", long_opts, NULL)) != -1) {
-		const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "option";
 		switch (opt) {
 		case 'i':
 			p->input = optarg;
@@ -593,6 +281,9 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case OPT_SELECTOR:
 			a->selector = optarg;
 			break;
+		case OPT_MODE:
+			a->mode = parse_mode(optarg);
+			break;
 		case OPT_PROGRESS:
 			p->progress = 1;
 			break;
@@ -609,7 +300,6 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			printf("evcrawl %s\n", evc_version());
 			exit(0);
 		default:
-			(void)name;
 			fprintf(stderr, "Try '%s --help'.\n", prog);
 			exit(2);
 		}
@@ -623,6 +313,7 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		usage_error("give URLs as arguments or with -i FILE, not both");
 	if (!p->input && optind >= argc)
 		usage_error("no URLs: give them as arguments or with -i FILE");
+	check_selector(a);
 	if (o->output_dir) {
 		struct stat st;
 		if (make_dirs(o->output_dir) < 0)
@@ -651,61 +342,28 @@ int main(int argc, char **argv)
 	evc_crawl_opts_init(&a->opts);
 	parse_args(a, &p, argc, argv);
 	raise_fd_limit();
-
-	int rc = evc_loop_new(&a->loop, a->selector);
-	if (rc < 0)
-		usage_error("cannot use selector '%s': %s", a->selector ? a->selector : "auto",
-			    evc_strerror(rc));
-	rc = evc_crawler_new(&a->crawler, a->loop, &a->opts, on_result, a);
-	if (rc == EVC_EDNS)
-		usage_error("bad --dns-server '%s'", a->opts.dns_servers);
-	if (rc < 0)
-		usage_error("cannot start: %s", evc_strerror(rc));
+	pthread_mutex_init(&a->in.lock, NULL);
+	pthread_mutex_init(&a->out_lock, NULL);
 	if (p.input) {
-		open_input(a, p.input);
+		input_open(&a->in, p.input);
 	} else {
 		a->in.urls = argv + optind;
 		a->in.nurls = argc - optind;
 	}
-	a->flush_timer = evc_timer_new(a->loop, on_flush_timer, a);
-	a->progress = !a->quiet && (p.progress == 1 || (p.progress == -1 && isatty(2)));
-	if (a->progress) {
-		a->progress_timer = evc_timer_new(a->loop, on_progress, a);
-		evc_timer_start(a->progress_timer, 100, 100);
-	}
-	setup_signals(a);
+	a->progress = !a->quiet && a->mode == MODE_ASYNC &&
+		      (p.progress == 1 || (p.progress == -1 && isatty(2)));
+	signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error value, not death */
 	a->start_ns = evc_hrtime();
-	evc_crawler_set_feed(a->crawler, feed, a);
 
-	/* Run until every URL has its record; our own watchers (signal pipe,
-	 * progress) would keep the loop alive forever, so check each turn. */
-	while (!evc_crawler_finished(a->crawler)) {
-		rc = evc_loop_run(a->loop, EVC_RUN_ONCE);
-		if (rc < 0) {
-			fprintf(stderr, "%s: event loop failed: %s\n", prog, evc_strerror(rc));
-			break;
-		}
-	}
-	flush_out(a);
-	if (a->progress) {
-		evc_timer_free(a->progress_timer);
-		clear_progress(a);
-	}
+	int rc = a->mode == MODE_ASYNC ? run_async(a) : run_classic(a);
+	output_flush(a);
+	if (rc == 2)
+		return 2;
 	if (!a->quiet)
 		print_summary(a);
-
-	evc_crawl_stats_t s;
-	evc_crawler_stats(a->crawler, &s);
-	int status = s.done == s.ok ? 0 : 1;
-	if (a->caught_signal)
-		status = 128 + a->caught_signal;
-	if (a->in.is_pipe)
-		fcntl(a->in.fd, F_SETFL, a->in.saved_flags);
-	evc_io_stop(a->loop, a->signal_pipe[0]);
-	evc_crawler_free(a->crawler);
-	evc_timer_free(a->flush_timer);
-	evc_loop_free(a->loop);
 	free(p.headers);
 	free(p.resolves);
-	return status;
+	if (a->caught_signal)
+		return 128 + a->caught_signal;
+	return rc != 0 || a->tally.done != a->tally.ok || a->out_broken ? 1 : 0;
 }

@@ -1,0 +1,360 @@
+/*
+ * The classic I/O models, for comparison with the event loop (--mode):
+ *
+ *   blocking    one URL after another, blocking sockets
+ *   busy-poll   one URL after another, nonblocking sockets retried in a
+ *               loop without a selector
+ *   threads     -c threads, each fetching one URL at a time (blocking)
+ *   processes   -c forked workers, each fetching one URL at a time; the
+ *               parent hands out URLs and merges their records line by line
+ *
+ * All of them use the library's blocking fetcher (evc_fetcher_t), which
+ * shares URL parsing, requests, the llhttp parser, decoding, saving and the
+ * retry/redirect policy with the event-loop crawler; records go through the
+ * same writer. Only the way of waiting differs.
+ *
+ * SIGINT/SIGTERM stop handing out URLs; fetches already running finish
+ * (a blocking fetch cannot be abandoned halfway the way a loop's can).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+	signal(sig, SIG_DFL); /* a second one ends us at once */
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int new_fetcher(struct app *a, evc_fetcher_t **f, unsigned flags)
+{
+	int rc = evc_fetcher_new(f, &a->opts, flags);
+	if (rc == EVC_EDNS)
+		fprintf(stderr, "%s: bad --dns-server '%s' (try --help)\n", prog,
+			a->opts.dns_servers);
+	else if (rc < 0)
+		fprintf(stderr, "%s: cannot start: %s\n", prog, evc_strerror(rc));
+	return rc;
+}
+
+/* ---- blocking and busy-poll: one URL at a time --------------------------- */
+
+static int run_serial(struct app *a, unsigned flags)
+{
+	evc_fetcher_t *f;
+	if (new_fetcher(a, &f, flags) < 0)
+		return 2;
+	const char *line;
+	size_t len;
+	while (!stop_signal && !a->out_broken && input_next(&a->in, &line, &len) == 1) {
+		evc_result_t r;
+		evc_fetcher_fetch(f, line, len, NULL, &r);
+		output_result(a, &r);
+		output_flush(a);
+	}
+	evc_fetcher_free(f);
+	return 0;
+}
+
+/* ---- threads -------------------------------------------------------------------- */
+
+struct worker {
+	struct app *a;
+	pthread_t thread;
+	int rc;
+};
+
+static void *thread_main(void *arg)
+{
+	struct worker *w = arg;
+	struct app *a = w->a;
+	evc_fetcher_t *f;
+	if (new_fetcher(a, &f, 0) < 0) {
+		w->rc = 2;
+		return NULL;
+	}
+	for (;;) {
+		const char *line;
+		size_t len;
+		pthread_mutex_lock(&a->in.lock);
+		int rc = stop_signal || a->out_broken ? -1 : input_next(&a->in, &line, &len);
+		char *url = rc == 1 ? strndup(line, len) : NULL; /* the buffer moves on */
+		pthread_mutex_unlock(&a->in.lock);
+		if (rc != 1)
+			break;
+		evc_result_t r;
+		evc_fetcher_fetch(f, url ? url : "", url ? len : 0, NULL, &r);
+		pthread_mutex_lock(&a->out_lock);
+		output_result(a, &r);
+		output_flush(a);
+		pthread_mutex_unlock(&a->out_lock);
+		free(url);
+	}
+	evc_fetcher_free(f);
+	return NULL;
+}
+
+static int run_threads(struct app *a)
+{
+	unsigned n = a->opts.concurrency;
+	struct worker *w = calloc(n, sizeof *w);
+	if (!w)
+		return 1;
+	unsigned started = 0;
+	for (; started < n; started++) {
+		w[started].a = a;
+		if (pthread_create(&w[started].thread, NULL, thread_main, &w[started]) != 0)
+			break;
+	}
+	if (started < n)
+		fprintf(stderr, "%s: started %u of %u threads: %s\n", prog, started, n,
+			strerror(errno));
+	int rc = started ? 0 : 1;
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(w[i].thread, NULL);
+		if (w[i].rc)
+			rc = w[i].rc;
+	}
+	free(w);
+	return rc;
+}
+
+/* ---- processes -------------------------------------------------------------------- */
+
+struct child {
+	pid_t pid;
+	int to, from; /* URLs down, records up */
+	unsigned outstanding;
+	char buf[64 * 1024];
+	size_t len;
+};
+
+/* A worker process: URLs on fd `in`, one record line per URL on fd `out`. */
+static void child_main(struct app *a, int in, int out)
+{
+	signal(SIGINT, SIG_IGN); /* the parent decides when to stop */
+	signal(SIGTERM, SIG_DFL);
+	evc_fetcher_t *f;
+	if (new_fetcher(a, &f, 0) < 0)
+		_exit(2);
+	struct input *urls = calloc(1, sizeof *urls);
+	if (!urls)
+		_exit(1);
+	urls->fd = in;
+	urls->is_pipe = true;
+	urls->name = "parent";
+	const char *line;
+	size_t len;
+	char rec[4096];
+	while (input_next(urls, &line, &len) == 1) {
+		evc_result_t r;
+		evc_fetcher_fetch(f, line, len, NULL, &r);
+		size_t n = evc_result_to_json(&r, rec, sizeof rec);
+		char *p = n < sizeof rec ? rec : malloc(n + 1);
+		if (p != rec && p)
+			evc_result_to_json(&r, p, n + 1);
+		for (size_t off = 0; p && off < n;) {
+			ssize_t w = write(out, p + off, n - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				_exit(1);
+			off += (size_t)w;
+		}
+		if (p != rec)
+			free(p);
+	}
+	evc_fetcher_free(f);
+	_exit(0);
+}
+
+static int spawn(struct app *a, struct child *c, struct child *all, unsigned nall)
+{
+	int down[2], up[2];
+	if (pipe2(down, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(up, O_CLOEXEC) < 0) {
+		close(down[0]);
+		close(down[1]);
+		return -1;
+	}
+	fflush(NULL);
+	c->pid = fork();
+	if (c->pid == 0) {
+		close(down[1]);
+		close(up[0]);
+		for (unsigned i = 0; i < nall; i++) /* the other workers' pipes */
+			if (all[i].pid > 0)
+				close(all[i].to), close(all[i].from);
+		if (!a->in.urls)
+			close(a->in.fd);
+		child_main(a, down[0], up[1]);
+	}
+	close(down[0]);
+	close(up[1]);
+	if (c->pid < 0) {
+		close(down[1]);
+		close(up[0]);
+		return -1;
+	}
+	c->to = down[1];
+	c->from = up[0];
+	return 0;
+}
+
+/* Hand the child another URL; false when there are none left. */
+static bool give_url(struct app *a, struct child *c)
+{
+	const char *line;
+	size_t len;
+	if (stop_signal || a->out_broken || input_next(&a->in, &line, &len) != 1)
+		return false;
+	char buf[MAX_URL_LINE + 64];
+	if (len > sizeof buf - 1)
+		len = sizeof buf - 1;
+	memcpy(buf, line, len);
+	buf[len++] = '\n';
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(c->to, buf + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		off += (size_t)w;
+	}
+	c->outstanding++;
+	return true;
+}
+
+/* Pass on the child's complete record lines. */
+static void take_records(struct app *a, struct child *c)
+{
+	char *start = c->buf, *nl;
+	while ((nl = memchr(start, '\n', c->len - (size_t)(start - c->buf))) != NULL) {
+		output_line(a, start, (size_t)(nl - start + 1));
+		c->outstanding--;
+		start = nl + 1;
+	}
+	c->len -= (size_t)(start - c->buf);
+	memmove(c->buf, start, c->len);
+	output_flush(a);
+}
+
+static int run_processes(struct app *a)
+{
+	unsigned n = a->opts.concurrency;
+	struct child *kids = calloc(n, sizeof *kids);
+	struct pollfd *pfd = calloc(n, sizeof *pfd);
+	if (!kids || !pfd)
+		return 1;
+	unsigned live = 0;
+	for (; live < n; live++)
+		if (spawn(a, &kids[live], kids, live) < 0)
+			break;
+	if (live < n)
+		fprintf(stderr, "%s: started %u of %u workers: %s\n", prog, live, n,
+			strerror(errno));
+	/* Two URLs per worker, so it never waits for the parent between two. */
+	bool more = true;
+	for (unsigned i = 0; i < live; i++) {
+		for (int k = 0; k < 2 && more; k++)
+			more = give_url(a, &kids[i]);
+	}
+	unsigned open = live;
+	if (!more) {
+		for (unsigned i = 0; i < live; i++)
+			close(kids[i].to), kids[i].to = -1;
+	}
+	while (open > 0) {
+		for (unsigned i = 0; i < live; i++) {
+			pfd[i].fd = kids[i].from;
+			pfd[i].events = POLLIN;
+		}
+		if (poll(pfd, live, -1) < 0) {
+			if (errno == EINTR) {
+				if (stop_signal)
+					more = false;
+				continue;
+			}
+			break;
+		}
+		for (unsigned i = 0; i < live; i++) {
+			struct child *c = &kids[i];
+			if (c->from < 0 || !pfd[i].revents)
+				continue;
+			ssize_t r = read(c->from, c->buf + c->len, sizeof c->buf - c->len);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) { /* the worker is done (or died) */
+				close(c->from);
+				c->from = -1;
+				open--;
+				continue;
+			}
+			c->len += (size_t)r;
+			take_records(a, c);
+			if (more && c->outstanding < 2)
+				more = give_url(a, c);
+			if (!more && c->to >= 0) {
+				for (unsigned j = 0; j < live; j++) /* no more for anyone */
+					if (kids[j].to >= 0)
+						close(kids[j].to), kids[j].to = -1;
+			}
+		}
+	}
+	int rc = 0;
+	for (unsigned i = 0; i < live; i++) {
+		int status;
+		if (kids[i].to >= 0)
+			close(kids[i].to);
+		if (kids[i].from >= 0)
+			close(kids[i].from);
+		waitpid(kids[i].pid, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			rc = WIFEXITED(status) && WEXITSTATUS(status) == 2 ? 2 : 1;
+	}
+	free(pfd);
+	free(kids);
+	return live ? rc : 1;
+}
+
+int run_classic(struct app *a)
+{
+	catch_signals();
+	int rc;
+	switch (a->mode) {
+	case MODE_BLOCKING:
+		rc = run_serial(a, 0);
+		break;
+	case MODE_BUSY_POLL:
+		rc = run_serial(a, EVC_FETCH_BUSY_POLL);
+		break;
+	case MODE_THREADS:
+		rc = run_threads(a);
+		break;
+	default:
+		rc = run_processes(a);
+		break;
+	}
+	if (stop_signal)
+		a->caught_signal = stop_signal;
+	return rc;
+}
