@@ -262,7 +262,8 @@ static void conn_make_idle(struct conn *k)
 	k->task = NULL;
 	k->idle_since = evc_now(c->loop);
 	evc__list_push_front(&k->host->idle, &k->idle_link);
-	evc_io_start(c->loop, k->fd, EVC_READ, on_idle_io, k);
+	if (evc_io_start(c->loop, k->fd, EVC_READ, on_idle_io, k) < 0)
+		conn_close(k);
 }
 
 /* Close idle connections: all (force), or those unused too long. Returns
@@ -705,6 +706,24 @@ static void on_readable(struct task *t)
 	}
 }
 
+static void back_off_fd_pressure(struct task *t);
+
+/* Watch the task's connection. A refusal (the select backend cannot hold
+ * an fd that high) is fd pressure like EMFILE; anything else fails the
+ * attempt. Returns false when the task was handed on. */
+static bool watch_conn(struct task *t, int events)
+{
+	struct conn *k = t->conn;
+	int rc = evc_io_start(t->c->loop, k->fd, events, on_conn_io, k);
+	if (rc == 0)
+		return true;
+	if (rc == EVC_EFDSETSIZE)
+		back_off_fd_pressure(t);
+	else
+		fail(t, EVC_ERR_IO, true, "cannot watch the connection: %s", evc_strerror(rc));
+	return false;
+}
+
 /* Write what is left of the request; then wait for the response. */
 static void flush_request(struct task *t)
 {
@@ -725,7 +744,7 @@ static void flush_request(struct task *t)
 	free(k->pending);
 	k->pending = NULL;
 	t->state = T_RECEIVING;
-	evc_io_start(t->c->loop, k->fd, EVC_READ, on_conn_io, k);
+	watch_conn(t, EVC_READ);
 }
 
 static void on_connected(struct task *t)
@@ -790,7 +809,7 @@ static void send_request(struct task *t)
 	ssize_t n = send(k->fd, c->reqbuf, (size_t)len, MSG_NOSIGNAL);
 	if (n == len) {
 		t->state = T_RECEIVING;
-		evc_io_start(c->loop, k->fd, EVC_READ, on_conn_io, k);
+		watch_conn(t, EVC_READ);
 		return;
 	}
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -808,7 +827,7 @@ static void send_request(struct task *t)
 		return;
 	}
 	memcpy(k->pending, c->reqbuf + sent, k->pending_len);
-	evc_io_start(c->loop, k->fd, EVC_WRITE, on_conn_io, k);
+	watch_conn(t, EVC_WRITE);
 }
 
 static const char *addr_text(const evc_sockaddr_t *a, char *buf, size_t cap)
@@ -899,7 +918,7 @@ static void connect_next(struct task *t)
 		return;
 	}
 	if (errno == EINPROGRESS) {
-		evc_io_start(c->loop, fd, EVC_WRITE, on_conn_io, k);
+		watch_conn(t, EVC_WRITE);
 		return;
 	}
 	int err = errno;
