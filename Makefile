@@ -49,7 +49,7 @@ ifeq ($(V),1)
 Q :=
 endif
 
-.PHONY: all build deps test demo lint format clean bench-loop
+.PHONY: all build deps test demo lint format clean bench-loop install uninstall
 # Dependencies first, then the build in a second make, so that pkg-config
 # answers (and -j builds) only ever see an installed system.
 all: deps
@@ -77,7 +77,8 @@ $(BUILD)/libevcrawl.a: $(LIB_OBJS)
 
 $(BUILD)/libevcrawl.so: $(LIB_OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -Wl,-soname,libevcrawl.so.$(SONAME_MAJOR) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,libevcrawl.so.$(SONAME_MAJOR) -Wl,--no-undefined \
+		$(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 $(BUILD)/evcrawl: $(CLI_OBJS) $(BUILD)/libevcrawl.a
 	@echo "  LD      $@"
@@ -110,6 +111,36 @@ lint:
 
 format:
 	$(Q)clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(TOOL_SRCS) $(wildcard include/evcrawl/*.h src/*/*.h)
+
+# make install PREFIX=/usr/local DESTDIR=/tmp/stage: the command, both
+# libraries (the shared one with its soname links), the headers, the man page
+# and evcrawl.pc. make uninstall removes exactly those.
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCDIR := $(PREFIX)/include/evcrawl
+MANDIR := $(PREFIX)/share/man/man1
+PCDIR := $(LIBDIR)/pkgconfig
+HEADERS := $(wildcard include/evcrawl/*.h)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(PCDIR)
+	install -m 755 $(BUILD)/evcrawl $(DESTDIR)$(PREFIX)/bin/evcrawl
+	install -m 644 $(BUILD)/libevcrawl.a $(DESTDIR)$(LIBDIR)/libevcrawl.a
+	install -m 755 $(BUILD)/libevcrawl.so $(DESTDIR)$(LIBDIR)/libevcrawl.so.$(VERSION)
+	ln -sf libevcrawl.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libevcrawl.so.$(SONAME_MAJOR)
+	ln -sf libevcrawl.so.$(SONAME_MAJOR) $(DESTDIR)$(LIBDIR)/libevcrawl.so
+	install -m 644 $(HEADERS) $(DESTDIR)$(INCDIR)/
+	install -m 644 doc/evcrawl.1 $(DESTDIR)$(MANDIR)/evcrawl.1
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		doc/evcrawl.pc.in >$(DESTDIR)$(PCDIR)/evcrawl.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/evcrawl $(DESTDIR)$(LIBDIR)/libevcrawl.a \
+		$(DESTDIR)$(LIBDIR)/libevcrawl.so $(DESTDIR)$(LIBDIR)/libevcrawl.so.$(SONAME_MAJOR) \
+		$(DESTDIR)$(LIBDIR)/libevcrawl.so.$(VERSION) $(DESTDIR)$(MANDIR)/evcrawl.1 \
+		$(DESTDIR)$(PCDIR)/evcrawl.pc
+	rm -f $(addprefix $(DESTDIR)$(INCDIR)/,$(notdir $(HEADERS)))
+	-rmdir $(DESTDIR)$(INCDIR) 2>/dev/null
 
 clean:
 	rm -rf build

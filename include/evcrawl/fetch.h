@@ -88,6 +88,22 @@ typedef struct evc_crawl_opts {
 EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
 
 /**
+ * Options on the heap, for bindings that cannot lay out the struct (Python's
+ * ctypes): evc_crawl_opts_new() returns defaults (NULL when out of memory),
+ * evc_crawl_opts_set() sets one by the evcrawl command's long option name
+ * with '-' or '_' ("concurrency", "per-host", "timeout" (seconds, may be
+ * fractional), "connect-timeout", "idle-timeout", "dns-timeout", "retries",
+ * "max-redirects", "max-body" (bytes), "dns-server", "resolve" and "header"
+ * (each call adds one), "user-agent", "compressed" ("0"/"1"), "output-dir"),
+ * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
+ * value. Only for options made by evc_crawl_opts_new(); free them with
+ * evc_crawl_opts_free().
+ */
+EVC_API evc_crawl_opts_t *evc_crawl_opts_new(void);
+EVC_API int evc_crawl_opts_set(evc_crawl_opts_t *opts, const char *name, const char *value);
+EVC_API void evc_crawl_opts_free(evc_crawl_opts_t *opts);
+
+/**
  * Check opts as evc_crawler_new()/evc_fetcher_new() would: 0, or -EINVAL with
  * *what naming the bad field ("headers: 'X'", "resolve: 'Y'", ...; static or
  * pointing into opts).

@@ -219,3 +219,150 @@ evc_error_kind_t evc__redirect(const evc_crawl_opts_t *o, const struct evc__url 
 	}
 	return EVC_OK;
 }
+
+/* ---- options on the heap, set by name (for bindings) ------------------------- */
+
+struct heap_opts {
+	evc_crawl_opts_t o; /* first: the pointer handed out */
+	char **owned;       /* every string we copied */
+	size_t nowned;
+	const char **headers, **resolves; /* NULL-terminated */
+	size_t nheaders, nresolves;
+};
+
+evc_crawl_opts_t *evc_crawl_opts_new(void)
+{
+	struct heap_opts *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	evc_crawl_opts_init(&h->o);
+	return &h->o;
+}
+
+void evc_crawl_opts_free(evc_crawl_opts_t *o)
+{
+	struct heap_opts *h = (struct heap_opts *)o;
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->nowned; i++)
+		free(h->owned[i]);
+	free(h->owned);
+	free(h->headers);
+	free(h->resolves);
+	free(h);
+}
+
+static const char *own(struct heap_opts *h, const char *v)
+{
+	char **grown = realloc(h->owned, (h->nowned + 1) * sizeof *grown);
+	char *copy = strdup(v);
+	if (!grown || !copy) {
+		free(copy);
+		if (grown)
+			h->owned = grown;
+		return NULL;
+	}
+	h->owned = grown;
+	h->owned[h->nowned++] = copy;
+	return copy;
+}
+
+static int append(struct heap_opts *h, const char ***list, size_t *n, const char *v)
+{
+	const char **grown = realloc(*list, (*n + 2) * sizeof *grown);
+	const char *copy = grown ? own(h, v) : NULL;
+	if (grown)
+		*list = grown;
+	if (!copy)
+		return -ENOMEM;
+	grown[(*n)++] = copy;
+	grown[*n] = NULL;
+	return 0;
+}
+
+static int parse_uint(const char *v, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno || end == v || *end || *v == '-' || n > max)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int parse_ms(const char *v, unsigned *out)
+{
+	char *end;
+	double s = strtod(v, &end);
+	if (end == v || *end || !(s > 0) || s > 86400.0 * 7)
+		return -EINVAL;
+	*out = (unsigned)(s * 1000 + 0.999);
+	return 0;
+}
+
+int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
+{
+	struct heap_opts *h = (struct heap_opts *)o;
+	char key[32];
+	size_t i = 0;
+	for (; name[i] && i < sizeof key - 1; i++)
+		key[i] = name[i] == '_' ? '-' : name[i];
+	key[i] = '\0';
+	unsigned long long n;
+	if (!v)
+		return -EINVAL;
+#define IS(k) (strcmp(key, k) == 0)
+	if (IS("concurrency") || IS("per-host") || IS("retries") || IS("max-redirects")) {
+		if (parse_uint(v, 1000000, &n) < 0)
+			return -EINVAL;
+		if (IS("concurrency"))
+			o->concurrency = (unsigned)n;
+		else if (IS("per-host"))
+			o->per_host = (unsigned)n;
+		else if (IS("retries"))
+			o->retries = (unsigned)n;
+		else
+			o->max_redirects = (unsigned)n;
+		return 0;
+	}
+	if (IS("timeout"))
+		return parse_ms(v, &o->timeout_ms);
+	if (IS("connect-timeout"))
+		return parse_ms(v, &o->connect_timeout_ms);
+	if (IS("idle-timeout"))
+		return parse_ms(v, &o->idle_timeout_ms);
+	if (IS("dns-timeout"))
+		return parse_ms(v, &o->dns_timeout_ms);
+	if (IS("max-body")) {
+		if (parse_uint(v, 1ull << 40, &n) < 0)
+			return -EINVAL;
+		o->max_body = n;
+		return 0;
+	}
+	if (IS("compressed")) {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			return -EINVAL;
+		o->compressed = v[0] == '1';
+		return 0;
+	}
+	if (IS("header") || IS("resolve")) {
+		int rc = IS("header") ? append(h, &h->headers, &h->nheaders, v)
+				      : append(h, &h->resolves, &h->nresolves, v);
+		o->headers = h->headers;
+		o->resolve = h->resolves;
+		return rc;
+	}
+	const char **field = IS("dns-server")   ? &o->dns_servers
+			     : IS("user-agent") ? &o->user_agent
+			     : IS("output-dir") ? &o->output_dir
+						: NULL;
+#undef IS
+	if (!field)
+		return -EINVAL;
+	const char *copy = own(h, v);
+	if (!copy)
+		return -ENOMEM;
+	*field = copy;
+	return 0;
+}
