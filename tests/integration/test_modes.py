@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Every I/O mode gives the same records: --mode blocking, busy-poll,
+threads, processes and async (on each selector) fetch one 200-URL list from
+the local test world, mixing pages, redirects, error statuses, gzip, DNS
+names and failures (NXDOMAIN, refused, bad URLs, a stalled server), and must
+produce identical (url, status, bytes, error kind) sets. Also: --selector
+select refuses more concurrency than FD_SETSIZE allows, and --selector is
+for the async mode only.
+
+Run: EVCRAWL=build/evcrawl python3 tests/integration/test_modes.py
+"""
+
+import collections
+import os
+import sys
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
+
+from crawltest import t, evcrawl, jsonl_ok, closed_port  # noqa: E402
+from world import World  # noqa: E402
+
+MODES = [
+    ("async/epoll", ["--mode", "async", "--selector", "epoll"]),
+    ("async/poll", ["--mode", "async", "--selector", "poll"]),
+    ("async/select", ["--mode", "async", "--selector", "select"]),
+    ("blocking", ["--mode", "blocking"]),
+    ("busy-poll", ["--mode", "busy-poll"]),
+    ("threads", ["--mode", "threads", "-c", "8"]),
+    ("processes", ["--mode", "processes", "-c", "8"]),
+]
+
+
+def url_list(w):
+    hosts = w.hosts[:10]
+    urls = [w.url(hosts[i % 10], "/p/%d.html" % (i % 50 + 1)) for i in range(150)]
+    urls += [w.url("h01.test", "/r/302"), w.url("h02.test", "/r/301"),
+             w.url("h03.test", "/r/chain/3"), w.url("h04.test", "/r/loop"),
+             w.url("h05.test", "/r/ftp")]
+    urls += [w.url(hosts[i], "/status/404") for i in range(5)]
+    urls += [w.url(hosts[i], "/status/500") for i in range(5)]
+    urls += [w.url(hosts[i], "/big/text-256k.txt") for i in range(5)]
+    urls += [w.url(hosts[i], "/chunked/%d" % i) for i in range(5)]
+    urls += [w.url(hosts[i], "/delay/%d" % i) for i in range(5)]
+    urls += ["http://nx%d.test:%d/" % (i, w.http_port) for i in range(5)]
+    refused = closed_port()
+    urls += ["http://127.0.0.1:%d/%d" % (refused, i) for i in range(5)]
+    urls += ["not a url", "ftp://h01.test/x", "http://", "http://h01.test:99999/", "mailto:x@y"]
+    urls += [w.fault_url("h06.test", "/stall"), w.fault_url("h07.test", "/partial-body"),
+             w.fault_url("h08.test", "/gzip"), w.fault_url("h09.test", "/interim"),
+             w.fault_url("h10.test", "/no-length")]
+    assert len(urls) == 200, len(urls)
+    return urls
+
+
+def outcome(rec):
+    return (rec.get("url"), rec.get("status"), rec.get("bytes"),
+            (rec.get("error") or {}).get("kind"))
+
+
+with World(pages=50, delay_ms=50) as w:
+    urls = url_list(w)
+    path = os.path.join(w.dir, "modes-urls.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(urls) + "\n")
+    common = ["-q", "-i", path, "--dns-server", "127.0.0.1:%d" % w.dns_port, "--retries", "0",
+              "--timeout", "2", "--compressed", "--per-host", "8"]
+
+    results = {}
+    for name, args in MODES:
+        run = evcrawl(*(common + args), timeout=120)
+        jsonl_ok(run, name)
+        t.eq(run.rc, 1, "%s: exit status 1 (the list has failures)" % name, run.err[-500:])
+        got = collections.Counter(r.get("url") for r in run.records)
+        want_urls = collections.Counter(urls)  # pages appear three times each
+        t.ok(got == want_urls, "%s: exactly one record per input line" % name,
+             "missing: %r extra: %r" % (list((want_urls - got).items())[:5],
+                                        list((got - want_urls).items())[:5]))
+        results[name] = sorted(outcome(r) for r in run.records)
+
+    want = results["async/epoll"]
+    kinds = collections.Counter(k for _, _, _, k in want)
+    # 150 pages, 3 good redirects, 10 error statuses, 5 gzip, 5 chunked, 5
+    # delays, and faultd's gzip, interim and no-length are complete
+    # responses; loop and ftp redirects, 5 NXDOMAIN, 5 refused, 5 bad URLs,
+    # the stall and the partial body are not.
+    t.eq(dict(kinds), {None: 181, "redirect": 2, "dns": 5, "connect": 5, "bad_url": 5,
+                       "timeout": 1, "protocol": 1},
+         "async/epoll: the expected mix of outcomes")
+    # Spot checks of exact values, so that "all modes agree" cannot mean
+    # "all modes are equally wrong".
+    by_url = {u: (s, b, k) for u, s, b, k in want}
+    t.eq(by_url[w.url("h01.test", "/p/1.html")], (200, 2048, None), "a page: 200, 2048 bytes")
+    t.eq(by_url[w.url("h01.test", "/big/text-256k.txt")], (200, 262144, None),
+         "gzip decoded: 262144 bytes")
+    t.eq(by_url[w.url("h01.test", "/chunked/0")], (200, 100024, None), "chunked: 100024 bytes")
+    t.eq(by_url[w.fault_url("h06.test", "/stall")][2], "timeout", "stalled server: timeout")
+    for name, _ in MODES[1:]:
+        diff = sorted(set(results[name]) ^ set(want))
+        t.ok(results[name] == want, "%s: the same (url, status, bytes, kind) as async/epoll" % name,
+             "differences: %r" % diff[:10])
+
+    # select cannot watch descriptors past FD_SETSIZE: refuse at start.
+    run = evcrawl("--selector", "select", "-c", "2000", w.url("h01.test", "/p/1.html"))
+    t.eq((run.rc, run.records), (2, []), "--selector select -c 2000: usage error, no records")
+    t.ok("FD_SETSIZE" in run.err and "-c" in run.err,
+         "... the message names FD_SETSIZE and the -c to use", run.err)
+    run = evcrawl("--selector", "select", "-c", "900", "--dns-server",
+                  "127.0.0.1:%d" % w.dns_port, w.url("h01.test", "/p/1.html"))
+    t.eq([outcome(r) for r in run.records], [(w.url("h01.test", "/p/1.html"), 200, 2048, None)],
+         "--selector select -c 900 works")
+    run = evcrawl("--mode", "threads", "--selector", "poll", w.url("h01.test", "/p/1.html"))
+    t.eq(run.rc, 2, "--selector with --mode threads: usage error")
+    t.ok("async" in run.err, "... saying --selector is for the async mode", run.err)
+    run = evcrawl("--mode", "fibers", w.url("h01.test", "/p/1.html"))
+    t.eq(run.rc, 2, "--mode fibers: usage error")
+
+t.done()
