@@ -48,6 +48,7 @@
 #define HOUSEKEEPING_MS 1000
 #define IDLE_CONN_MAX_MS 30000 /* close pooled connections unused this long */
 #define FD_PRESSURE_PAUSE_MS 50
+#define FD_PRESSURE_QUIET_MS 1000
 
 enum task_state {
 	T_QUEUED,
@@ -139,6 +140,7 @@ struct evc_crawler {
 	struct evc__list running; /* tasks holding slots */
 
 	unsigned limit; /* effective concurrency: lowered under fd pressure */
+	uint64_t pressure_until; /* loop ms: no raising the limit before */
 	unsigned in_flight, queued, nwaiting;
 	bool input_closed, cancelled, pumping, feeding;
 	evc_timer_t *kick;         /* run pump/feed/cancel from the loop */
@@ -385,8 +387,11 @@ static void finish(struct task *t)
 	else
 		c->stats.errors[t->error]++;
 	c->stats.bytes += t->bytes;
-	if (t->error == EVC_OK && c->limit < c->o.concurrency)
-		c->limit++; /* recover from fd pressure one success at a time */
+	/* Recover from fd pressure one success at a time, once it has been
+	 * quiet for a while: retrying socket() at once would only hit EMFILE. */
+	if (t->error == EVC_OK && c->limit < c->o.concurrency &&
+	    evc_now(c->loop) >= c->pressure_until)
+		c->limit++;
 	c->on_result(c, &r, c->arg);
 	if (t->saving)
 		free(t->sink.path);
@@ -853,6 +858,7 @@ static void back_off_fd_pressure(struct task *t)
 	c->queued++;
 	host_update_ready(c, t->host);
 	c->limit = c->in_flight > 1 ? c->in_flight - 1 : 1;
+	c->pressure_until = evc_now(c->loop) + FD_PRESSURE_QUIET_MS;
 	if (close_idle(c, true) == 0)
 		evc_timer_start(c->kick, FD_PRESSURE_PAUSE_MS, 0);
 	else

@@ -9,79 +9,19 @@ under w.root, faultd's documented answers).
 Run: EVCRAWL=build/evcrawl python3 tests/integration/test_crawl_basic.py
 """
 
-import http.client
-import json
 import os
-import subprocess
 import sys
-import time
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
 
-from tap import Tap                 # noqa: E402
-from world import World             # noqa: E402
-
-EVCRAWL = os.environ.get("EVCRAWL") or os.path.join(os.path.dirname(TESTS), "build", "evcrawl")
-t = Tap()
-
-
-# ---- helpers (each test_crawl_*.py carries its own copy) -------------------
-
-class Run:
-    """One finished evcrawl run: rc, stdout records, stderr text, seconds."""
-
-    def __init__(self, rc, out, err, secs):
-        self.rc, self.out, self.err, self.secs = rc, out, err.decode(errors="replace"), secs
-        self.records, self.bad = [], []
-        for line in out.decode(errors="replace").splitlines():
-            try:
-                rec = json.loads(line)
-                (self.records if isinstance(rec, dict) else self.bad).append(rec)
-            except ValueError:
-                self.bad.append(line)
-
-    def by_url(self):
-        return {r.get("url"): r for r in self.records}
-
-
-def evcrawl(*args, stdin=None, timeout=60, cwd=None):
-    t0 = time.monotonic()
-    p = subprocess.run([EVCRAWL] + [str(a) for a in args], input=stdin, cwd=cwd,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    return Run(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
-
-
-def jsonl_ok(run, desc):
-    """Every stdout line of a run is one JSON object (one check)."""
-    t.ok(run.out.endswith(b"\n") and not run.bad, "%s: every stdout line is a JSON object" % desc,
-         "bad lines: %r\nstderr: %s" % (run.bad[:3], run.err[-2000:]))
-
-
-def fields(rec, want):
-    """The fields of rec named in want; "kind" is error.kind (None when no error)."""
-    if rec is None:
-        return None
-    got = {}
-    for k in want:
-        if k == "kind":
-            got[k] = (rec.get("error") or {}).get("kind")
-        else:
-            got[k] = rec.get(k, "<missing>")
-    return got
-
-
-def expect(rec, want, desc):
-    t.eq(fields(rec, want), want, desc, rec)
+from crawltest import t, evcrawl, expect, fields, http_get, jsonl_ok  # noqa: E402
+from world import World  # noqa: E402
 
 
 def raw_body(port, path, host="h01.test"):
     """The body bytes exactly as the server sends them (no decoding)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    c.request("GET", path, headers={"Host": "%s:%d" % (host, port)})
-    body = c.getresponse().read()
-    c.close()
-    return body
+    return http_get(port, path, "%s:%d" % (host, port))
 
 
 KNOWN_TEXT_LEN = len(b"evcrawl gzip test line\n" * 200)     # 4600, faultd /gzip decoded

@@ -9,11 +9,8 @@ Run: EVCRAWL=build/evcrawl python3 tests/integration/test_crawl_limits.py
 """
 
 import collections
-import http.client
-import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,72 +18,8 @@ import time
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
 
-from tap import Tap                 # noqa: E402
-from world import World             # noqa: E402
-
-EVCRAWL = os.environ.get("EVCRAWL") or os.path.join(os.path.dirname(TESTS), "build", "evcrawl")
-t = Tap()
-
-
-# ---- helpers (each test_crawl_*.py carries its own copy) -------------------
-
-class Run:
-    """One finished evcrawl run: rc, stdout records, stderr text, seconds."""
-
-    def __init__(self, rc, out, err, secs):
-        self.rc, self.out, self.err, self.secs = rc, out, err.decode(errors="replace"), secs
-        self.records, self.bad = [], []
-        for line in out.decode(errors="replace").splitlines():
-            try:
-                rec = json.loads(line)
-                (self.records if isinstance(rec, dict) else self.bad).append(rec)
-            except ValueError:
-                self.bad.append(line)
-
-    def by_url(self):
-        return {r.get("url"): r for r in self.records}
-
-
-def evcrawl(*args, stdin=None, timeout=60, cwd=None):
-    t0 = time.monotonic()
-    p = subprocess.run([EVCRAWL] + [str(a) for a in args], input=stdin, cwd=cwd,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    return Run(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
-
-
-def jsonl_ok(run, desc):
-    """Every stdout line of a run is one JSON object (one check)."""
-    t.ok(run.out.endswith(b"\n") and not run.bad, "%s: every stdout line is a JSON object" % desc,
-         "bad lines: %r\nstderr: %s" % (run.bad[:3], run.err[-2000:]))
-
-
-def fields(rec, want):
-    """The fields of rec named in want; "kind" is error.kind (None when no error)."""
-    if rec is None:
-        return None
-    got = {}
-    for k in want:
-        if k == "kind":
-            got[k] = (rec.get("error") or {}).get("kind")
-        else:
-            got[k] = rec.get(k, "<missing>")
-    return got
-
-
-def expect(rec, want, desc):
-    t.eq(fields(rec, want), want, desc, rec)
-
-
-def fault_admin(port, path):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    c.request("GET", path, headers={"Host": "admin"})
-    body = c.getresponse().read()
-    c.close()
-    return body
-
-
-def stats(port):
-    return json.loads(fault_admin(port, "/__stats"))
+from crawltest import t, evcrawl, fault_admin, fault_stats, jsonl_ok  # noqa: E402
+from world import World  # noqa: E402
 
 
 def statuses(run):
@@ -104,7 +37,7 @@ with tempfile.TemporaryDirectory(prefix="evc-limits.") as tmp, \
     fault_admin(F, "/__reset")
     urls = [w.fault_url(w.hosts[i % 20], "/ok/%d" % i) for i in range(1000)]
     run = evcrawl("-q", DNS, "--per-host", 2, "-c", 50, *urls)
-    st = stats(F)
+    st = fault_stats(F)
     jsonl_ok(run, "1000 URLs --per-host 2")
     t.eq(sorted(r.get("url") for r in run.records), sorted(urls),
          "1000 URLs --per-host 2: one record per URL")
@@ -121,7 +54,7 @@ with tempfile.TemporaryDirectory(prefix="evc-limits.") as tmp, \
     fault_admin(F, "/__reset")
     urls = [w.fault_url(w.hosts[i % 20], "/slow/100/%d" % i) for i in range(200)]
     run = evcrawl("-q", DNS, "--per-host", 2, "-c", 50, *urls)
-    st = stats(F)
+    st = fault_stats(F)
     t.eq(statuses(run), {(200, None): 200}, "200 slow URLs --per-host 2: all 200")
     t.eq({h: st["hosts"].get(h, {}).get("max_open") for h in hostkeys},
          {h: 2 for h in hostkeys}, "200 slow URLs: every host reached exactly 2 connections")
@@ -132,7 +65,7 @@ with tempfile.TemporaryDirectory(prefix="evc-limits.") as tmp, \
     fault_admin(F, "/__reset")
     urls = [w.fault_url("h01.test", "/slow/200/c%d" % i) for i in range(9)]
     run = evcrawl("-q", DNS, "-c", 3, "--per-host", 10, *urls)
-    st = stats(F)
+    st = fault_stats(F)
     t.eq(statuses(run), {(200, None): 9}, "-c 3: 9 slow URLs all 200")
     t.eq(st["hosts"].get(hostkeys[0], {}).get("max_open"), 3,
          "-c 3 --per-host 10: exactly 3 connections at once", st)

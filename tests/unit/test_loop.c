@@ -428,6 +428,28 @@ static void test_eintr_is_retried(void **state)
 	evc_loop_free(loop);
 }
 
+/* RUN_ONCE after a timer ran must return, not sleep on idle fds: an
+ * embedding caller checks its state between iterations. */
+static void test_run_once_returns_after_timer(void **state)
+{
+	evc_loop_t *loop = new_loop();
+	int p[2];
+	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	struct io_count c = {0};
+	evc_io_start(loop, p[0], EVC_READ, count_io, &c); /* never ready */
+	int fired = 0;
+	evc_timer_t *t = evc_timer_new(loop, count_timer_cb, &fired);
+	evc_timer_start(t, 0, 0);
+	evc_update_time(loop);
+	assert_int_equal(evc_loop_run(loop, EVC_RUN_ONCE), 1);
+	assert_int_equal(fired, 1);
+	evc_io_stop(loop, p[0]);
+	close(p[0]);
+	close(p[1]);
+	evc_timer_free(t);
+	evc_loop_free(loop);
+}
+
 /* ---- many fds, and select's limit ------------------------------------- */
 
 static void raise_nofile(rlim_t *soft)
@@ -531,6 +553,7 @@ static const struct CMUnitTest common_tests[] = {
 	cmocka_unit_test(test_stop_and_free_due_timers_in_callback),
 	cmocka_unit_test(test_stop_returns_with_work_left),
 	cmocka_unit_test(test_eintr_is_retried),
+	cmocka_unit_test(test_run_once_returns_after_timer),
 	cmocka_unit_test(test_backend_names),
 };
 
