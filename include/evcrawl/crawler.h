@@ -86,10 +86,10 @@ EVC_API evc_resolver_t *evc_crawler_resolver(evc_crawler_t *c);
 /** Live counters, for progress displays and the summary. */
 typedef struct evc_crawl_stats {
 	uint64_t added, done, ok;
-	uint64_t errors[EVC_ERR__COUNT]; /* by kind */
-	uint64_t bytes;                  /* body bytes delivered */
+	uint64_t errors[EVC_ERR__COUNT];     /* by kind */
+	uint64_t bytes;			     /* body bytes delivered */
 	unsigned in_flight, queued, waiting; /* waiting: backoff before retry */
-	unsigned connections;            /* open, idle ones included */
+	unsigned connections;		     /* open, idle ones included */
 	uint64_t connections_opened, requests;
 } evc_crawl_stats_t;
 

@@ -16,16 +16,16 @@ extern "C" {
 #endif
 
 enum {
-	EVC_EBACKEND = -5001,   /* no selector backend of that name, or none works */
+	EVC_EBACKEND = -5001,	/* no selector backend of that name, or none works */
 	EVC_EFDSETSIZE = -5002, /* fd too large for the select backend (FD_SETSIZE) */
-	EVC_EBADURL = -5003,    /* URL could not be parsed or is not http(s) */
-	EVC_EDNS = -5004,       /* name could not be resolved */
-	EVC_ETIMEDOUT = -5005,  /* an evcrawl deadline passed */
-	EVC_EPROTO = -5006,     /* the peer broke the HTTP protocol */
-	EVC_ETOOLARGE = -5007,  /* a size limit was exceeded */
-	EVC_EREDIRECT = -5008,  /* redirect loop, too many, or to a bad scheme */
+	EVC_EBADURL = -5003,	/* URL could not be parsed or is not http(s) */
+	EVC_EDNS = -5004,	/* name could not be resolved */
+	EVC_ETIMEDOUT = -5005,	/* an evcrawl deadline passed */
+	EVC_EPROTO = -5006,	/* the peer broke the HTTP protocol */
+	EVC_ETOOLARGE = -5007,	/* a size limit was exceeded */
+	EVC_EREDIRECT = -5008,	/* redirect loop, too many, or to a bad scheme */
 	EVC_ECANCELLED = -5009, /* cancelled by the caller */
-	EVC_ETLS = -5010,       /* TLS failure or TLS not available */
+	EVC_ETLS = -5010,	/* TLS failure or TLS not available */
 };
 
 /**

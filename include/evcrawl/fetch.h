@@ -42,18 +42,18 @@ EVC_API const char *evc_error_kind_name(evc_error_kind_t kind);
  * connection has no dns/connect/tls).
  */
 typedef struct evc_result {
-	const char *url;          /* as given */
-	const char *final_url;    /* after redirects; NULL if never parsed */
-	int status;               /* last HTTP status, 0 if no head arrived */
-	uint64_t bytes;           /* body bytes delivered (after decoding) */
+	const char *url;	  /* as given */
+	const char *final_url;	  /* after redirects; NULL if never parsed */
+	int status;		  /* last HTTP status, 0 if no head arrived */
+	uint64_t bytes;		  /* body bytes delivered (after decoding) */
 	const char *content_type; /* NULL when absent */
 	int redirects;
 	int attempts;
 	double dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms;
-	evc_error_kind_t error;    /* EVC_OK when a complete response arrived */
+	evc_error_kind_t error;	   /* EVC_OK when a complete response arrived */
 	const char *error_message; /* NULL when error == EVC_OK */
-	const char *saved;         /* file the body was saved to, or NULL */
-	void *user;                /* the pointer given with the URL */
+	const char *saved;	   /* file the body was saved to, or NULL */
+	void *user;		   /* the pointer given with the URL */
 } evc_result_t;
 
 /**
@@ -62,26 +62,26 @@ typedef struct evc_result {
  * by whoever takes the options.
  */
 typedef struct evc_crawl_opts {
-	unsigned concurrency;     /* fetches in flight in total (100) */
-	unsigned per_host;        /* ... per scheme+host+port (8) */
-	unsigned timeout_ms;      /* whole fetch incl. redirects and retries (60000) */
+	unsigned concurrency;	     /* fetches in flight in total (100) */
+	unsigned per_host;	     /* ... per scheme+host+port (8) */
+	unsigned timeout_ms;	     /* whole fetch incl. redirects and retries (60000) */
 	unsigned connect_timeout_ms; /* TCP connect (10000) */
-	unsigned idle_timeout_ms; /* no byte received while waiting (30000) */
-	unsigned dns_timeout_ms;  /* one lookup (10000) */
-	unsigned retries;         /* extra attempts after a retryable failure (2) */
-	unsigned max_redirects;   /* (10) */
-	uint64_t max_body;        /* decoded body bytes (64 MiB); 0: no limit */
-	const char *dns_servers;  /* "IP[:PORT],..." or NULL for the system's */
-	const char *const *resolve; /* "HOST:PORT:ADDR" overrides like curl's
-				       --resolve (PORT may be "*"), NULL-terminated */
-	const char *user_agent;   /* NULL: "evcrawl/VERSION" */
-	const char *const *headers; /* extra "Name: value" lines, NULL-terminated */
-	bool compressed;          /* ask for gzip/deflate and decode */
-	const char *output_dir;   /* save bodies under DIR/HOST/...; NULL: discard */
-	unsigned max_queued;      /* URLs queued but not started before the
-				     feed callback stops being asked (0: auto) */
-	unsigned retry_base_ms;   /* first retry backoff (250), doubled each time */
-	unsigned retry_max_wait_ms; /* cap on Retry-After and backoff (10000) */
+	unsigned idle_timeout_ms;    /* no byte received while waiting (30000) */
+	unsigned dns_timeout_ms;     /* one lookup (10000) */
+	unsigned retries;	     /* extra attempts after a retryable failure (2) */
+	unsigned max_redirects;	     /* (10) */
+	uint64_t max_body;	     /* decoded body bytes (64 MiB); 0: no limit */
+	const char *dns_servers;     /* "IP[:PORT],..." or NULL for the system's */
+	const char *const *resolve;  /* "HOST:PORT:ADDR" overrides like curl's
+					--resolve (PORT may be "*"), NULL-terminated */
+	const char *user_agent;	     /* NULL: "evcrawl/VERSION" */
+	const char *const *headers;  /* extra "Name: value" lines, NULL-terminated */
+	bool compressed;	     /* ask for gzip/deflate and decode */
+	const char *output_dir;	     /* save bodies under DIR/HOST/...; NULL: discard */
+	unsigned max_queued;	     /* URLs queued but not started before the
+					feed callback stops being asked (0: auto) */
+	unsigned retry_base_ms;	     /* first retry backoff (250), doubled each time */
+	unsigned retry_max_wait_ms;  /* cap on Retry-After and backoff (10000) */
 } evc_crawl_opts_t;
 
 /** Fill opts with the defaults above. */

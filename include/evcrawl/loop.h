@@ -76,9 +76,9 @@ EVC_API const char *const *evc_loop_backends(void);
 
 enum evc_run_mode {
 	EVC_RUN_DEFAULT = 0, /* until nothing is active or evc_loop_stop() */
-	EVC_RUN_ONCE,        /* one iteration, waiting for an event unless a
+	EVC_RUN_ONCE,	     /* one iteration, waiting for an event unless a
 				timer already ran in it */
-	EVC_RUN_NOWAIT,      /* one iteration, not waiting */
+	EVC_RUN_NOWAIT,	     /* one iteration, not waiting */
 };
 
 /**

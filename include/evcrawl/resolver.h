@@ -110,7 +110,7 @@ EVC_API void evc_resolve_cancel(evc_resolve_req_t *req);
 
 /** Counters for progress and tests. */
 typedef struct evc_resolver_stats {
-	uint64_t queries;   /* sent to c-ares */
+	uint64_t queries; /* sent to c-ares */
 	uint64_t cache_hits;
 	uint64_t coalesced; /* lookups that joined a query in flight */
 } evc_resolver_stats_t;

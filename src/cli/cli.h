@@ -73,7 +73,7 @@ void input_close(struct input *in);
 int input_next(struct input *in, const char **line, size_t *len);
 
 /* output.c */
-void output_result(struct app *a, const evc_result_t *r); /* record + tally */
+void output_result(struct app *a, const evc_result_t *r);      /* record + tally */
 void output_line(struct app *a, const char *line, size_t len); /* a record made elsewhere */
 void output_flush(struct app *a);
 void print_summary(struct app *a);

@@ -67,8 +67,8 @@ static int url_line(char *s, size_t len, const char **line, size_t *out)
  * parse, still gets its one record. */
 static int marked_line(struct input *in, const char **line, size_t *len)
 {
-	int n = snprintf(in->marked, sizeof in->marked, "%.*s (line too long)", MAX_URL_LINE,
-			 in->buf);
+	int n =
+	    snprintf(in->marked, sizeof in->marked, "%.*s (line too long)", MAX_URL_LINE, in->buf);
 	*line = in->marked;
 	*len = (size_t)n;
 	return 1;

@@ -124,7 +124,6 @@ void print_summary(struct app *a)
 			 (unsigned long long)s->connections, (unsigned long long)s->requests);
 	fprintf(stderr, "%s: %llu URLs, %llu ok, %llu errors%s; %.1f pages/s; %.1f MiB; %.2f s%s\n",
 		prog, (unsigned long long)s->done, (unsigned long long)s->ok,
-		(unsigned long long)(s->done - s->ok), kinds,
-		secs > 0 ? (double)s->done / secs : 0, (double)s->bytes / (1024.0 * 1024.0), secs,
-		conns);
+		(unsigned long long)(s->done - s->ok), kinds, secs > 0 ? (double)s->done / secs : 0,
+		(double)s->bytes / (1024.0 * 1024.0), secs, conns);
 }

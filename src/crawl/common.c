@@ -11,17 +11,17 @@
 void evc_crawl_opts_init(evc_crawl_opts_t *o)
 {
 	*o = (evc_crawl_opts_t){
-		.concurrency = 100,
-		.per_host = 8,
-		.timeout_ms = 60000,
-		.connect_timeout_ms = 10000,
-		.idle_timeout_ms = 30000,
-		.dns_timeout_ms = 10000,
-		.retries = 2,
-		.max_redirects = 10,
-		.max_body = 64ull << 20,
-		.retry_base_ms = 250,
-		.retry_max_wait_ms = 10000,
+	    .concurrency = 100,
+	    .per_host = 8,
+	    .timeout_ms = 60000,
+	    .connect_timeout_ms = 10000,
+	    .idle_timeout_ms = 30000,
+	    .dns_timeout_ms = 10000,
+	    .retries = 2,
+	    .max_redirects = 10,
+	    .max_body = 64ull << 20,
+	    .retry_base_ms = 250,
+	    .retry_max_wait_ms = 10000,
 	};
 }
 
@@ -143,11 +143,13 @@ int evc__opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **bl
 	for (size_t i = 0; i < 3; i++)
 		bytes += strs[i] ? strlen(strs[i]) + 1 : 0;
 	size_t nslots = nh + nr + 2;
-	char *mem = malloc(nslots * sizeof(char *) + bytes + 1);
+	/* One block: the list slots first, then the text. */
+	size_t slot_bytes = nslots * sizeof(const char *);
+	char *mem = malloc(slot_bytes + bytes + 1);
 	if (!mem)
 		return -ENOMEM;
 	const char **slots = (const char **)(void *)mem;
-	char *p = mem + nslots * sizeof(char *);
+	char *p = mem + slot_bytes;
 	*dst = *src;
 	dst->dns_servers = put_str(&p, src->dns_servers);
 	dst->user_agent = put_str(&p, src->user_agent);
@@ -181,8 +183,8 @@ uint64_t evc__backoff_ms(const evc_crawl_opts_t *o, unsigned attempt, int retry_
 	return wait < o->retry_max_wait_ms ? wait : o->retry_max_wait_ms;
 }
 
-bool evc__body_wanted(const evc_crawl_opts_t *o, int status, bool has_location,
-		      unsigned attempts, unsigned redirects)
+bool evc__body_wanted(const evc_crawl_opts_t *o, int status, bool has_location, unsigned attempts,
+		      unsigned redirects)
 {
 	bool follow = evc__is_redirect(status) && has_location && redirects < o->max_redirects;
 	bool retry = evc__is_retry_status(status) && attempts <= o->retries;
@@ -224,7 +226,7 @@ evc_error_kind_t evc__redirect(const evc_crawl_opts_t *o, const struct evc__url 
 
 struct heap_opts {
 	evc_crawl_opts_t o; /* first: the pointer handed out */
-	char **owned;       /* every string we copied */
+	char **owned;	    /* every string we copied */
 	size_t nowned;
 	const char **headers, **resolves; /* NULL-terminated */
 	size_t nheaders, nresolves;
@@ -306,7 +308,7 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 	struct heap_opts *h = (struct heap_opts *)o;
 	char key[32];
 	size_t i = 0;
-	for (; name[i] && i < sizeof key - 1; i++)
+	for (; i < sizeof key - 1 && name[i]; i++)
 		key[i] = name[i] == '_' ? '-' : name[i];
 	key[i] = '\0';
 	unsigned long long n;
@@ -353,7 +355,7 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		o->resolve = h->resolves;
 		return rc;
 	}
-	const char **field = IS("dns-server")   ? &o->dns_servers
+	const char **field = IS("dns-server")	? &o->dns_servers
 			     : IS("user-agent") ? &o->user_agent
 			     : IS("output-dir") ? &o->output_dir
 						: NULL;

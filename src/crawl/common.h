@@ -41,8 +41,8 @@ uint64_t evc__backoff_ms(const evc_crawl_opts_t *o, unsigned attempt, int retry_
  * Whether a response's body is kept (saved under output_dir): not for a
  * redirect that will be followed, nor a status that will be retried.
  */
-bool evc__body_wanted(const evc_crawl_opts_t *o, int status, bool has_location,
-		      unsigned attempts, unsigned redirects);
+bool evc__body_wanted(const evc_crawl_opts_t *o, int status, bool has_location, unsigned attempts,
+		      unsigned redirects);
 
 /**
  * Decide a redirect from cur to location. visited holds the hashes of the

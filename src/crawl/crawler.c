@@ -43,10 +43,10 @@
 #include "util/list.h"
 #include "util/url.h"
 
-#define READ_BUF_SIZE (256 * 1024)
-#define REQ_BUF_SIZE (16 * 1024)
-#define HOUSEKEEPING_MS 1000
-#define IDLE_CONN_MAX_MS 30000 /* close pooled connections unused this long */
+#define READ_BUF_SIZE	     (256 * 1024)
+#define REQ_BUF_SIZE	     (16 * 1024)
+#define HOUSEKEEPING_MS	     1000
+#define IDLE_CONN_MAX_MS     30000 /* close pooled connections unused this long */
 #define FD_PRESSURE_PAUSE_MS 50
 #define FD_PRESSURE_QUIET_MS 1000
 
@@ -62,12 +62,12 @@ enum task_state {
 
 struct host {
 	struct host *hnext;
-	char *key; /* "scheme://host:port" */
+	char *key;	 /* "scheme://host:port" */
 	unsigned active; /* tasks holding a slot of this host */
 	unsigned nqueued;
-	unsigned nconns; /* open connections, idle included */
+	unsigned nconns;	/* open connections, idle included */
 	struct evc__list queue; /* tasks waiting for a slot */
-	struct evc__list idle;  /* idle keep-alive connections */
+	struct evc__list idle;	/* idle keep-alive connections */
 	struct evc__list ready_link;
 };
 
@@ -79,9 +79,9 @@ struct conn {
 	struct evc__list idle_link;
 	uint64_t idle_since;
 	unsigned requests; /* completed on this connection */
-	char *pending;     /* unsent rest of the request */
+	char *pending;	   /* unsent rest of the request */
 	size_t pending_len, pending_off;
-	bool got_bytes;    /* a byte of the current response arrived */
+	bool got_bytes; /* a byte of the current response arrived */
 	struct evc__response resp;
 };
 
@@ -107,7 +107,7 @@ struct task {
 	uint64_t *visited; /* hashes of URLs redirected from */
 	uint64_t start_ns, phase_ns, request_ns;
 	double dns_ms, connect_ms, ttfb_ms;
-	uint64_t deadline;       /* whole fetch, loop ms */
+	uint64_t deadline;	 /* whole fetch, loop ms */
 	uint64_t phase_deadline; /* DNS/connect; idle uses last_activity */
 	uint64_t last_activity;
 	int status;
@@ -134,16 +134,16 @@ struct evc_crawler {
 
 	struct host **hosts;
 	size_t nbuckets, nhosts;
-	struct evc__list ready;   /* hosts with queued tasks and a free slot */
-	struct evc__list bad;     /* tasks to report from the kick timer */
+	struct evc__list ready;	  /* hosts with queued tasks and a free slot */
+	struct evc__list bad;	  /* tasks to report from the kick timer */
 	struct evc__list waiting; /* tasks in retry backoff */
 	struct evc__list running; /* tasks holding slots */
 
-	unsigned limit; /* effective concurrency: lowered under fd pressure */
+	unsigned limit;		 /* effective concurrency: lowered under fd pressure */
 	uint64_t pressure_until; /* loop ms: no raising the limit before */
 	unsigned in_flight, queued, nwaiting;
 	bool input_closed, cancelled, pumping, feeding;
-	evc_timer_t *kick;         /* run pump/feed/cancel from the loop */
+	evc_timer_t *kick;	   /* run pump/feed/cancel from the loop */
 	evc_timer_t *housekeeping; /* idle connection expiry */
 	evc_crawl_stats_t stats;
 	char *rbuf;
@@ -156,7 +156,7 @@ static void connect_next(struct task *t);
 static void send_request(struct task *t);
 static void on_conn_io(evc_loop_t *loop, int fd, int events, void *arg);
 static void fail(struct task *t, evc_error_kind_t kind, bool retryable, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static double elapsed_ms(uint64_t from_ns, uint64_t to_ns)
 {
@@ -277,7 +277,8 @@ static unsigned close_idle(evc_crawler_t *c, bool force)
 	for (size_t i = 0; i < c->nbuckets; i++) {
 		for (struct host *x = c->hosts[i]; x; x = x->hnext) {
 			while (!evc__list_empty(&x->idle)) {
-				struct conn *k = EVC_LIST_ENTRY(x->idle.prev, struct conn, idle_link);
+				struct conn *k =
+				    EVC_LIST_ENTRY(x->idle.prev, struct conn, idle_link);
 				if (!force && now - k->idle_since < IDLE_CONN_MAX_MS)
 					break;
 				conn_close(k);
@@ -364,22 +365,22 @@ static void finish(struct task *t)
 		evc__sink_close(&t->sink, t->error != EVC_OK);
 
 	evc_result_t r = {
-		.url = t->input,
-		.final_url = t->url_rc == 0 ? t->url.href : NULL,
-		.status = t->status,
-		.bytes = t->bytes,
-		.content_type = t->content_type[0] ? t->content_type : NULL,
-		.redirects = (int)t->redirects,
-		.attempts = (int)t->attempts,
-		.dns_ms = t->dns_ms,
-		.connect_ms = t->connect_ms,
-		.tls_ms = -1,
-		.ttfb_ms = t->ttfb_ms,
-		.total_ms = t->start_ns ? elapsed_ms(t->start_ns, evc_hrtime()) : 0,
-		.error = t->error,
-		.error_message = t->error != EVC_OK ? t->message : NULL,
-		.saved = t->saving && t->error == EVC_OK ? t->sink.path : NULL,
-		.user = t->user,
+	    .url = t->input,
+	    .final_url = t->url_rc == 0 ? t->url.href : NULL,
+	    .status = t->status,
+	    .bytes = t->bytes,
+	    .content_type = t->content_type[0] ? t->content_type : NULL,
+	    .redirects = (int)t->redirects,
+	    .attempts = (int)t->attempts,
+	    .dns_ms = t->dns_ms,
+	    .connect_ms = t->connect_ms,
+	    .tls_ms = -1,
+	    .ttfb_ms = t->ttfb_ms,
+	    .total_ms = t->start_ns ? elapsed_ms(t->start_ns, evc_hrtime()) : 0,
+	    .error = t->error,
+	    .error_message = t->error != EVC_OK ? t->message : NULL,
+	    .saved = t->saving && t->error == EVC_OK ? t->sink.path : NULL,
+	    .user = t->user,
 	};
 	c->stats.done++;
 	if (t->error == EVC_OK)
@@ -410,7 +411,7 @@ static void set_error(struct task *t, evc_error_kind_t kind, const char *fmt, va
 }
 
 static void finish_error(struct task *t, evc_error_kind_t kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void finish_error(struct task *t, evc_error_kind_t kind, const char *fmt, ...)
 {
 	va_list ap;
@@ -474,8 +475,7 @@ static void on_task_timer(evc_timer_t *timer, void *arg)
 		     c->o.connect_timeout_ms);
 		return;
 	default:
-		fail(t, EVC_ERR_TIMEOUT, true, "no data received for %u ms",
-		     c->o.idle_timeout_ms);
+		fail(t, EVC_ERR_TIMEOUT, true, "no data received for %u ms", c->o.idle_timeout_ms);
 		return;
 	}
 }
@@ -557,8 +557,8 @@ static int on_head(struct task *t)
 	t->head_handled = true;
 	t->status = resp->status;
 	memcpy(t->content_type, resp->content_type, sizeof t->content_type);
-	if (t->saving || !evc__body_wanted(&c->o, resp->status, resp->location != NULL,
-					   t->attempts, t->redirects))
+	if (t->saving || !evc__body_wanted(&c->o, resp->status, resp->location != NULL, t->attempts,
+					   t->redirects))
 		return 0;
 	int rc = evc__sink_open(&t->sink, c->o.output_dir, &t->url);
 	if (rc < 0) {
@@ -598,8 +598,8 @@ static void follow_redirect(struct task *t, const char *location)
 	}
 	struct evc__url next;
 	char msg[300];
-	evc_error_kind_t kind = evc__redirect(&c->o, &t->url, location, t->visited,
-					      &t->redirects, &next, msg, sizeof msg);
+	evc_error_kind_t kind = evc__redirect(&c->o, &t->url, location, t->visited, &t->redirects,
+					      &next, msg, sizeof msg);
 	if (kind != EVC_OK) {
 		finish_error(t, kind, "%s", msg);
 		return;
@@ -680,8 +680,9 @@ static void on_readable(struct task *t)
 		} else if (!retry_stale(t)) {
 			bool had_head = k->resp.head_done;
 			fail(t, EVC_ERR_PROTOCOL, !had_head || !t->saving, "%s",
-			     k->resp.error_msg ? k->resp.error_msg
-					       : "connection closed before the response was complete");
+			     k->resp.error_msg
+				 ? k->resp.error_msg
+				 : "connection closed before the response was complete");
 		}
 		return;
 	}
@@ -734,8 +735,8 @@ static void flush_request(struct task *t)
 {
 	struct conn *k = t->conn;
 	while (k->pending_off < k->pending_len) {
-		ssize_t n = send(k->fd, k->pending + k->pending_off, k->pending_len - k->pending_off,
-				 MSG_NOSIGNAL);
+		ssize_t n = send(k->fd, k->pending + k->pending_off,
+				 k->pending_len - k->pending_off, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return; /* still watching for write */
@@ -796,8 +797,8 @@ static void send_request(struct task *t)
 	evc__response_init(&k->resp, false, c->o.compressed, c->o.max_body, on_body, t);
 	k->got_bytes = false;
 	t->head_handled = false;
-	int len = evc__request_build(c->reqbuf, sizeof c->reqbuf, "GET", &t->url,
-				     c->fixed_headers, c->fixed_len);
+	int len = evc__request_build(c->reqbuf, sizeof c->reqbuf, "GET", &t->url, c->fixed_headers,
+				     c->fixed_len);
 	if (len < 0) {
 		finish_error(t, EVC_ERR_BAD_URL, "request line and headers exceed %d bytes",
 			     REQ_BUF_SIZE);
@@ -838,7 +839,7 @@ static void send_request(struct task *t)
 static const char *addr_text(const evc_sockaddr_t *a, char *buf, size_t cap)
 {
 	const void *src = a->sa.sa_family == AF_INET6 ? (const void *)&a->in6.sin6_addr
-						       : (const void *)&a->in4.sin_addr;
+						      : (const void *)&a->in4.sin_addr;
 	if (!inet_ntop(a->sa.sa_family, src, buf, (socklen_t)cap))
 		snprintf(buf, cap, "?");
 	return buf;
@@ -1029,7 +1030,8 @@ static void pump(evc_crawler_t *c)
 	for (;;) {
 		while (c->in_flight < c->limit && !evc__list_empty(&c->ready)) {
 			struct host *x = EVC_LIST_ENTRY(c->ready.next, struct host, ready_link);
-			struct task *t = EVC_LIST_ENTRY(evc__list_pop_front(&x->queue), struct task, link);
+			struct task *t =
+			    EVC_LIST_ENTRY(evc__list_pop_front(&x->queue), struct task, link);
 			x->nqueued--;
 			c->queued--;
 			x->active++;

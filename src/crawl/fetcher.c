@@ -38,7 +38,7 @@
 #include "util/url.h"
 
 #define READ_BUF_SIZE (64 * 1024)
-#define REQ_BUF_SIZE (16 * 1024)
+#define REQ_BUF_SIZE  (16 * 1024)
 
 struct evc_fetcher {
 	evc_crawl_opts_t o;
@@ -111,7 +111,8 @@ static uint64_t remaining_ms(const evc_fetcher_t *f)
 
 static void sleep_ms(uint64_t ms)
 {
-	struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+			      .tv_nsec = (long)(ms % 1000) * 1000000};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
@@ -360,8 +361,7 @@ static bool spin_on(uint64_t until)
 	return (errno == EAGAIN || errno == EINTR) && evc_hrtime() < until;
 }
 
-static bool send_all(evc_fetcher_t *f, const char *p, size_t len, bool reused,
-		     struct outcome *out)
+static bool send_all(evc_fetcher_t *f, const char *p, size_t len, bool reused, struct outcome *out)
 {
 	set_io_timeout(f, io_budget(f));
 	uint64_t until = evc_hrtime() + io_budget(f) * 1000000u;
@@ -417,8 +417,9 @@ static void receive(evc_fetcher_t *f, bool reused, uint64_t sent_ns, struct outc
 			}
 			out->stale = reused && !got_bytes;
 			set_msg(out, EVC_ERR_PROTOCOL, !f->saving, "%s",
-				f->resp.error_msg ? f->resp.error_msg
-						  : "connection closed before the response was complete");
+				f->resp.error_msg
+				    ? f->resp.error_msg
+				    : "connection closed before the response was complete");
 			return;
 		}
 		if (!got_bytes) {
@@ -565,7 +566,8 @@ static void run_fetch(evc_fetcher_t *f)
 			}
 			if (f->error != EVC_OK) /* a redirect that failed */
 				return;
-			if (evc__is_retry_status(f->resp.status) && retry(f, true, f->resp.retry_after))
+			if (evc__is_retry_status(f->resp.status) &&
+			    retry(f, true, f->resp.retry_after))
 				continue;
 			finish(f, EVC_OK, NULL);
 			return;
@@ -588,8 +590,7 @@ static void run_fetch(evc_fetcher_t *f)
 	}
 }
 
-void evc_fetcher_fetch(evc_fetcher_t *f, const char *url, size_t len, void *user,
-		       evc_result_t *r)
+void evc_fetcher_fetch(evc_fetcher_t *f, const char *url, size_t len, void *user, evc_result_t *r)
 {
 	reset_fetch(f);
 	f->start_ns = evc_hrtime();
@@ -601,22 +602,22 @@ void evc_fetcher_fetch(evc_fetcher_t *f, const char *url, size_t len, void *user
 	else
 		run_fetch(f);
 	*r = (evc_result_t){
-		.url = f->input ? f->input : "",
-		.final_url = f->url_rc == 0 ? f->url.href : NULL,
-		.status = f->status,
-		.bytes = f->bytes,
-		.content_type = f->content_type[0] ? f->content_type : NULL,
-		.redirects = (int)f->redirects,
-		.attempts = (int)f->attempts,
-		.dns_ms = f->dns_ms,
-		.connect_ms = f->connect_ms,
-		.tls_ms = -1,
-		.ttfb_ms = f->ttfb_ms,
-		.total_ms = ms_between(f->start_ns, evc_hrtime()),
-		.error = f->error,
-		.error_message = f->error != EVC_OK ? f->message : NULL,
-		.saved = f->saving && f->error == EVC_OK ? f->sink.path : NULL,
-		.user = user,
+	    .url = f->input ? f->input : "",
+	    .final_url = f->url_rc == 0 ? f->url.href : NULL,
+	    .status = f->status,
+	    .bytes = f->bytes,
+	    .content_type = f->content_type[0] ? f->content_type : NULL,
+	    .redirects = (int)f->redirects,
+	    .attempts = (int)f->attempts,
+	    .dns_ms = f->dns_ms,
+	    .connect_ms = f->connect_ms,
+	    .tls_ms = -1,
+	    .ttfb_ms = f->ttfb_ms,
+	    .total_ms = ms_between(f->start_ns, evc_hrtime()),
+	    .error = f->error,
+	    .error_message = f->error != EVC_OK ? f->message : NULL,
+	    .saved = f->saving && f->error == EVC_OK ? f->sink.path : NULL,
+	    .user = user,
 	};
 }
 
@@ -638,8 +639,8 @@ int evc_fetcher_new(evc_fetcher_t **out, const evc_crawl_opts_t *opts, unsigned 
 	if (rc == 0)
 		rc = evc__opts_copy(&f->o, &f->o, &f->strings);
 	if (rc == 0)
-		rc = evc__request_headers(&f->fixed, f->o.user_agent, f->o.headers,
-					  f->o.compressed, NULL);
+		rc = evc__request_headers(&f->fixed, f->o.user_agent, f->o.headers, f->o.compressed,
+					  NULL);
 	if (rc == 0) {
 		f->fixed_len = strlen(f->fixed);
 		f->visited = calloc(f->o.max_redirects + 1, sizeof *f->visited);

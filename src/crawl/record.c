@@ -11,17 +11,17 @@
 #include "evcrawl/fetch.h"
 
 static const char *const kind_names[EVC_ERR__COUNT] = {
-	[EVC_OK] = "ok",
-	[EVC_ERR_BAD_URL] = "bad_url",
-	[EVC_ERR_DNS] = "dns",
-	[EVC_ERR_CONNECT] = "connect",
-	[EVC_ERR_TLS] = "tls",
-	[EVC_ERR_TIMEOUT] = "timeout",
-	[EVC_ERR_PROTOCOL] = "protocol",
-	[EVC_ERR_TOO_LARGE] = "too_large",
-	[EVC_ERR_REDIRECT] = "redirect",
-	[EVC_ERR_IO] = "io",
-	[EVC_ERR_CANCELLED] = "cancelled",
+    [EVC_OK] = "ok",
+    [EVC_ERR_BAD_URL] = "bad_url",
+    [EVC_ERR_DNS] = "dns",
+    [EVC_ERR_CONNECT] = "connect",
+    [EVC_ERR_TLS] = "tls",
+    [EVC_ERR_TIMEOUT] = "timeout",
+    [EVC_ERR_PROTOCOL] = "protocol",
+    [EVC_ERR_TOO_LARGE] = "too_large",
+    [EVC_ERR_REDIRECT] = "redirect",
+    [EVC_ERR_IO] = "io",
+    [EVC_ERR_CANCELLED] = "cancelled",
 };
 
 const char *evc_error_kind_name(evc_error_kind_t kind)

@@ -11,7 +11,7 @@
 #include "util/url.h"
 
 struct evc__file_sink {
-	int fd;     /* -1 when closed */
+	int fd;	    /* -1 when closed */
 	char *path; /* malloc'd, relative to the output dir's parent as given */
 };
 

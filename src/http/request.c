@@ -36,7 +36,8 @@ static void set_header(struct header *list, size_t *n, const char *name, size_t 
 		       const char *value, size_t value_len)
 {
 	for (size_t i = 0; i < *n; i++) {
-		if (list[i].name_len == name_len && strncasecmp(list[i].name, name, name_len) == 0) {
+		if (list[i].name_len == name_len &&
+		    strncasecmp(list[i].name, name, name_len) == 0) {
 			list[i].name = name; /* the user's spelling */
 			list[i].value = value;
 			list[i].value_len = value_len;

@@ -28,32 +28,32 @@ struct evc__response {
 	/* Filled as the head arrives (1xx interim responses are skipped). */
 	int status; /* 0 until the final response's head is complete */
 	int http_major, http_minor;
-	bool head_done;   /* final head complete */
-	bool complete;    /* whole message received */
-	bool keep_alive;  /* valid once complete: connection may be reused */
+	bool head_done;		/* final head complete */
+	bool complete;		/* whole message received */
+	bool keep_alive;	/* valid once complete: connection may be reused */
 	int64_t content_length; /* -1 when absent */
 	char content_type[128]; /* "" when absent; cut to fit */
 	char content_encoding[32];
-	char *location;  /* malloc'd, NULL when absent; at most 8 KiB kept */
+	char *location;	 /* malloc'd, NULL when absent; at most 8 KiB kept */
 	int retry_after; /* seconds (delta or HTTP date), -1 when absent */
 
 	uint64_t body_bytes; /* delivered to on_body (decoded) */
 	uint64_t max_body;   /* 0: no limit */
 
-	int error;             /* sticky negative code once failed */
+	int error;	       /* sticky negative code once failed */
 	const char *error_msg; /* static text for the record, or NULL */
 
 	/* private */
 	evc__body_cb on_body;
 	void *arg;
-	bool decode;      /* decode gzip/deflate bodies */
+	bool decode;	   /* decode gzip/deflate bodies */
 	bool head_request; /* the request was HEAD: no body follows */
 	size_t head_bytes;
-	int field;        /* which kept header the current field is, or 0 */
+	int field; /* which kept header the current field is, or 0 */
 	char field_buf[32];
 	size_t field_len;
 	size_t value_len;
-	void *z;          /* z_stream, allocated only for encoded bodies */
+	void *z; /* z_stream, allocated only for encoded bodies */
 	int z_state;
 };
 
@@ -62,8 +62,8 @@ struct evc__response {
  * request sent Accept-Encoding). max_body: limit on decoded body bytes (0:
  * none). on_body may be NULL (bytes are only counted).
  */
-void evc__response_init(struct evc__response *r, bool head_request, bool decode,
-			uint64_t max_body, evc__body_cb on_body, void *arg);
+void evc__response_init(struct evc__response *r, bool head_request, bool decode, uint64_t max_body,
+			evc__body_cb on_body, void *arg);
 
 /**
  * Feed bytes received from the peer. Returns 0 when more are needed, 1 when

@@ -95,10 +95,10 @@ static int epoll_poll(evc_loop_t *loop, int timeout_ms)
 }
 
 const struct evc__backend evc__backend_epoll = {
-	.name = "epoll",
-	.init = epoll_init,
-	.free = epoll_free,
-	.update = epoll_update,
-	.poll = epoll_poll,
+    .name = "epoll",
+    .init = epoll_init,
+    .free = epoll_free,
+    .update = epoll_update,
+    .poll = epoll_poll,
 };
 #endif

@@ -118,9 +118,9 @@ static int poll_poll(evc_loop_t *loop, int timeout_ms)
 }
 
 const struct evc__backend evc__backend_poll = {
-	.name = "poll",
-	.init = poll_init,
-	.free = poll_free,
-	.update = poll_update,
-	.poll = poll_poll,
+    .name = "poll",
+    .init = poll_init,
+    .free = poll_free,
+    .update = poll_update,
+    .poll = poll_poll,
 };

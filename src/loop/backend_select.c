@@ -13,10 +13,10 @@
 
 struct select_state {
 	fd_set rset, wset;     /* the interest sets */
-	fd_set all;            /* every registered fd, quiet ones too */
+	fd_set all;	       /* every registered fd, quiet ones too */
 	fd_set rready, wready; /* copies handed to select() */
-	int maxfd;             /* highest fd in either set, -1 if none */
-	int nfds;              /* registered fds, for sizing loop->fired */
+	int maxfd;	       /* highest fd in either set, -1 if none */
+	int nfds;	       /* registered fds, for sizing loop->fired */
 };
 
 static int select_init(evc_loop_t *loop)
@@ -97,9 +97,9 @@ static int select_poll(evc_loop_t *loop, int timeout_ms)
 }
 
 const struct evc__backend evc__backend_select = {
-	.name = "select",
-	.init = select_init,
-	.free = select_free,
-	.update = select_update,
-	.poll = select_poll,
+    .name = "select",
+    .init = select_init,
+    .free = select_free,
+    .update = select_update,
+    .poll = select_poll,
 };

@@ -19,11 +19,11 @@
 
 static const struct evc__backend *const backends[] = {
 #ifdef __linux__
-	&evc__backend_epoll,
+    &evc__backend_epoll,
 #endif
-	&evc__backend_poll,
-	&evc__backend_select,
-	NULL,
+    &evc__backend_poll,
+    &evc__backend_select,
+    NULL,
 };
 
 const char *const *evc_loop_backends(void)

@@ -52,7 +52,7 @@ struct evc_timer {
 	void *arg;
 	uint64_t deadline; /* loop time in ms */
 	uint64_t repeat;
-	uint64_t seq;          /* start order: breaks ties between equal deadlines */
+	uint64_t seq;	       /* start order: breaks ties between equal deadlines */
 	size_t heap_index;     /* position in loop->heap, or EVC__NOT_IN_HEAP */
 	evc_timer_t *due_next; /* on the due list while expired and not yet run */
 	evc_timer_t **due_pprev;
@@ -96,6 +96,6 @@ static inline void evc__loop_fire(evc_loop_t *loop, int fd, int events)
 
 /* Timers (timer.c), used by the loop's run function. */
 int evc__timers_next_timeout(const evc_loop_t *loop); /* ms, -1: none */
-int evc__timers_run(evc_loop_t *loop); /* returns how many ran */
+int evc__timers_run(evc_loop_t *loop);		      /* returns how many ran */
 
 #endif

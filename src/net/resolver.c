@@ -28,8 +28,8 @@ enum { QUERYING = 1, ANSWERED = 2 };
 struct evc_resolve_req {
 	evc_resolve_cb cb;
 	void *arg;
-	evc_addrs_t *addrs; /* the answer, once ready */
-	const char *errmsg; /* or why there is none */
+	evc_addrs_t *addrs;    /* the answer, once ready */
+	const char *errmsg;    /* or why there is none */
 	struct evc__list link; /* in its entry's waiters, or in ready */
 };
 
@@ -144,7 +144,8 @@ static void sweep_expired(evc_resolver_t *r)
 		struct entry *e = r->buckets[i], *next;
 		for (; e; e = next) {
 			next = e->hnext;
-			if (e->state == ANSWERED && evc__list_empty(&e->waiters) && e->expires <= now)
+			if (e->state == ANSWERED && evc__list_empty(&e->waiters) &&
+			    e->expires <= now)
 				drop_entry(r, e);
 		}
 	}
@@ -384,11 +385,11 @@ int evc_resolver_new(evc_resolver_t **out, evc_loop_t *loop, const evc_resolver_
 	 * every round: with 2 tries the whole takes about 3 x timeoutms. */
 	unsigned total = opts->timeout_ms ? opts->timeout_ms : 5000;
 	struct ares_options o = {
-		.sock_state_cb = on_sock_state,
-		.sock_state_cb_data = r,
-		.timeout = (int)(total / 3 > 50 ? total / 3 : 50),
-		.tries = 2,
-		.lookups = (char *)"fb", /* /etc/hosts first, then DNS */
+	    .sock_state_cb = on_sock_state,
+	    .sock_state_cb_data = r,
+	    .timeout = (int)(total / 3 > 50 ? total / 3 : 50),
+	    .tries = 2,
+	    .lookups = (char *)"fb", /* /etc/hosts first, then DNS */
 	};
 	int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS;
 	if (ares_init_options(&r->channel, &o, mask) != ARES_SUCCESS) {

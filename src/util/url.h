@@ -11,15 +11,15 @@
 #include <stdint.h>
 
 struct evc__url {
-	char *buf;          /* one allocation holding every string below */
+	char *buf;	    /* one allocation holding every string below */
 	const char *scheme; /* "http" or "https" */
 	const char *host;   /* lower-case; an IPv6 literal without brackets */
 	const char *target; /* request target: path and "?query"; "/" at least */
 	const char *href;   /* the whole normalised URL, without fragment */
-	uint16_t port;      /* explicit, else 80 or 443 */
+	uint16_t port;	    /* explicit, else 80 or 443 */
 	bool https;
 	bool default_port; /* port is the scheme's default */
-	bool ipv6;         /* host is an IPv6 literal */
+	bool ipv6;	   /* host is an IPv6 literal */
 };
 
 /**

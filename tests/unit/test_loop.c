@@ -273,8 +273,8 @@ static void test_timers_fire_in_deadline_order(void **state)
 	 * order, and equal timeouts fire in start (index) order. */
 	for (int k = 1; k < ot->nfired; k++) {
 		int a = ot->order[k - 1], b = ot->order[k];
-		assert_true(ot->timeout[a] < ot->timeout[b] ||
-			    (ot->timeout[a] == ot->timeout[b] && a < b));
+		uint64_t ta = ot->timeout[a], tb = ot->timeout[b];
+		assert_true(ta < tb || (ta == tb && a < b));
 	}
 	for (int i = 0; i < NTIMERS; i++)
 		evc_timer_free(ot->timers[i]);
@@ -473,8 +473,8 @@ static void test_as_many_fds_as_the_limit_allows(void **state)
 	int(*pairs)[2] = calloc(max_pairs, sizeof *pairs);
 	struct io_count c = {0};
 	size_t n = 0;
-	while (n < max_pairs && socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-					   pairs[n]) == 0)
+	while (n < max_pairs &&
+	       socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pairs[n]) == 0)
 		n++;
 	assert_true(n > 1000);
 	for (size_t i = 0; i < n; i++)
@@ -543,23 +543,25 @@ static void test_backend_names(void **state)
 }
 
 static const struct CMUnitTest common_tests[] = {
-	cmocka_unit_test(test_pipe_readable),
-	cmocka_unit_test(test_toggle_write_interest),
-	cmocka_unit_test(test_hangup_is_readable),
-	cmocka_unit_test(test_bad_arguments),
-	cmocka_unit_test(test_stop_other_watcher_in_callback),
-	cmocka_unit_test(test_timers_fire_in_deadline_order),
-	cmocka_unit_test(test_repeating_timer),
-	cmocka_unit_test(test_stop_and_free_due_timers_in_callback),
-	cmocka_unit_test(test_stop_returns_with_work_left),
-	cmocka_unit_test(test_eintr_is_retried),
-	cmocka_unit_test(test_run_once_returns_after_timer),
-	cmocka_unit_test(test_backend_names),
+    cmocka_unit_test(test_pipe_readable),
+    cmocka_unit_test(test_toggle_write_interest),
+    cmocka_unit_test(test_hangup_is_readable),
+    cmocka_unit_test(test_bad_arguments),
+    cmocka_unit_test(test_stop_other_watcher_in_callback),
+    cmocka_unit_test(test_timers_fire_in_deadline_order),
+    cmocka_unit_test(test_repeating_timer),
+    cmocka_unit_test(test_stop_and_free_due_timers_in_callback),
+    cmocka_unit_test(test_stop_returns_with_work_left),
+    cmocka_unit_test(test_eintr_is_retried),
+    cmocka_unit_test(test_run_once_returns_after_timer),
+    cmocka_unit_test(test_backend_names),
 };
 
 /* epoll and poll scale to the fd limit; select stops at FD_SETSIZE. */
-static const struct CMUnitTest many_fds_test = cmocka_unit_test(test_as_many_fds_as_the_limit_allows);
-static const struct CMUnitTest select_limit_test = cmocka_unit_test(test_select_refuses_fd_over_setsize);
+static const struct CMUnitTest many_fds_test =
+    cmocka_unit_test(test_as_many_fds_as_the_limit_allows);
+static const struct CMUnitTest select_limit_test =
+    cmocka_unit_test(test_select_refuses_fd_over_setsize);
 
 int main(void)
 {

@@ -12,18 +12,18 @@
 static evc_result_t ok_result(void)
 {
 	return (evc_result_t){
-		.url = "http://a.test/x",
-		.final_url = "http://a.test/y",
-		.status = 200,
-		.bytes = 2048,
-		.content_type = "text/html",
-		.redirects = 1,
-		.attempts = 1,
-		.dns_ms = 0.4,
-		.connect_ms = 0.1,
-		.tls_ms = -1,
-		.ttfb_ms = 1.2,
-		.total_ms = 1.9,
+	    .url = "http://a.test/x",
+	    .final_url = "http://a.test/y",
+	    .status = 200,
+	    .bytes = 2048,
+	    .content_type = "text/html",
+	    .redirects = 1,
+	    .attempts = 1,
+	    .dns_ms = 0.4,
+	    .connect_ms = 0.1,
+	    .tls_ms = -1,
+	    .ttfb_ms = 1.2,
+	    .total_ms = 1.9,
 	};
 }
 
@@ -33,10 +33,10 @@ static void test_complete_record(void **state)
 	char buf[1024];
 	size_t n = evc_result_to_json(&r, buf, sizeof buf);
 	const char *want =
-		"{\"url\":\"http://a.test/x\",\"final_url\":\"http://a.test/y\",\"status\":200,"
-		"\"bytes\":2048,\"content_type\":\"text/html\",\"redirects\":1,\"attempts\":1,"
-		"\"time_ms\":{\"dns\":0.400,\"connect\":0.100,\"tls\":null,\"ttfb\":1.200,"
-		"\"total\":1.900},\"error\":null}\n";
+	    "{\"url\":\"http://a.test/x\",\"final_url\":\"http://a.test/y\",\"status\":200,"
+	    "\"bytes\":2048,\"content_type\":\"text/html\",\"redirects\":1,\"attempts\":1,"
+	    "\"time_ms\":{\"dns\":0.400,\"connect\":0.100,\"tls\":null,\"ttfb\":1.200,"
+	    "\"total\":1.900},\"error\":null}\n";
 	assert_string_equal(buf, want);
 	assert_int_equal(n, strlen(want));
 }
@@ -44,26 +44,26 @@ static void test_complete_record(void **state)
 static void test_error_record_with_nulls(void **state)
 {
 	evc_result_t r = {
-		.url = "http://nx.test/",
-		.final_url = "http://nx.test/",
-		.attempts = 1,
-		.dns_ms = 3.5,
-		.connect_ms = -1,
-		.tls_ms = -1,
-		.ttfb_ms = -1,
-		.total_ms = 3.6,
-		.error = EVC_ERR_DNS,
-		.error_message = "cannot resolve nx.test: Domain name not found",
-		.saved = NULL,
+	    .url = "http://nx.test/",
+	    .final_url = "http://nx.test/",
+	    .attempts = 1,
+	    .dns_ms = 3.5,
+	    .connect_ms = -1,
+	    .tls_ms = -1,
+	    .ttfb_ms = -1,
+	    .total_ms = 3.6,
+	    .error = EVC_ERR_DNS,
+	    .error_message = "cannot resolve nx.test: Domain name not found",
+	    .saved = NULL,
 	};
 	char buf[1024];
 	evc_result_to_json(&r, buf, sizeof buf);
 	assert_string_equal(
-		buf, "{\"url\":\"http://nx.test/\",\"final_url\":\"http://nx.test/\",\"status\":null,"
-		     "\"bytes\":0,\"content_type\":null,\"redirects\":0,\"attempts\":1,"
-		     "\"time_ms\":{\"dns\":3.500,\"connect\":null,\"tls\":null,\"ttfb\":null,"
-		     "\"total\":3.600},\"error\":{\"kind\":\"dns\",\"message\":\"cannot resolve "
-		     "nx.test: Domain name not found\"}}\n");
+	    buf, "{\"url\":\"http://nx.test/\",\"final_url\":\"http://nx.test/\",\"status\":null,"
+		 "\"bytes\":0,\"content_type\":null,\"redirects\":0,\"attempts\":1,"
+		 "\"time_ms\":{\"dns\":3.500,\"connect\":null,\"tls\":null,\"ttfb\":null,"
+		 "\"total\":3.600},\"error\":{\"kind\":\"dns\",\"message\":\"cannot resolve "
+		 "nx.test: Domain name not found\"}}\n");
 }
 
 static void test_saved_field(void **state)
@@ -103,7 +103,7 @@ static void test_length_when_too_small(void **state)
 
 static void test_kind_names(void **state)
 {
-	const char *want[] = {"ok",      "bad_url",  "dns",       "connect",  "tls",     "timeout",
+	const char *want[] = {"ok",	  "bad_url",   "dns",	   "connect", "tls",	  "timeout",
 			      "protocol", "too_large", "redirect", "io",      "cancelled"};
 	for (int k = 0; k < EVC_ERR__COUNT; k++)
 		assert_string_equal(evc_error_kind_name((evc_error_kind_t)k), want[k]);
@@ -113,12 +113,12 @@ static void test_kind_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_complete_record),
-		cmocka_unit_test(test_error_record_with_nulls),
-		cmocka_unit_test(test_saved_field),
-		cmocka_unit_test(test_escaping),
-		cmocka_unit_test(test_length_when_too_small),
-		cmocka_unit_test(test_kind_names),
+	    cmocka_unit_test(test_complete_record),
+	    cmocka_unit_test(test_error_record_with_nulls),
+	    cmocka_unit_test(test_saved_field),
+	    cmocka_unit_test(test_escaping),
+	    cmocka_unit_test(test_length_when_too_small),
+	    cmocka_unit_test(test_kind_names),
 	};
 	return cmocka_run_group_tests_name("record", tests, NULL, NULL);
 }

@@ -28,8 +28,8 @@ static void test_default_headers(void **state)
 
 static void test_compressed_and_user_headers(void **state)
 {
-	const char *headers[] = {"X-Test: 1", "accept:  text/html  ", "Connection:", "X-Empty:",
-				 NULL};
+	const char *headers[] = {"X-Test: 1", "accept:  text/html  ",
+				 "Connection:", "X-Empty:", NULL};
 	char *block = NULL;
 	assert_int_equal(evc__request_headers(&block, "bot/2", headers, true, NULL), 0);
 	/* accept replaces Accept in place (keeping the user's spelling of
@@ -89,11 +89,11 @@ static void test_request_too_large(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_headers),
-		cmocka_unit_test(test_compressed_and_user_headers),
-		cmocka_unit_test(test_bad_headers),
-		cmocka_unit_test(test_request_line_and_host),
-		cmocka_unit_test(test_request_too_large),
+	    cmocka_unit_test(test_default_headers),
+	    cmocka_unit_test(test_compressed_and_user_headers),
+	    cmocka_unit_test(test_bad_headers),
+	    cmocka_unit_test(test_request_line_and_host),
+	    cmocka_unit_test(test_request_too_large),
 	};
 	return cmocka_run_group_tests_name("request", tests, NULL, NULL);
 }

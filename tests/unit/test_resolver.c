@@ -67,7 +67,8 @@ static void on_dns_query(evc_loop_t *loop, int fd, int events, void *arg)
 		r[3] |= 3; /* NXDOMAIN */
 	} else if (qtype == 1 && last) {
 		r[7] = 1; /* one answer */
-		unsigned char ans[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 127, 0, 0, (unsigned char)last};
+		unsigned char ans[] = {0xc0, 12, 0, 1, 0,   1, 0, 0,
+				       0,    0,	 0, 4, 127, 0, 0, (unsigned char)last};
 		ans[8] = (unsigned char)(dns.last_ttl >> 8); /* TTL: bytes 6..9 */
 		ans[9] = (unsigned char)dns.last_ttl;
 		memcpy(r + len, ans, sizeof ans);
@@ -104,7 +105,8 @@ static evc_resolver_t *new_resolver(unsigned timeout_ms, unsigned max_ttl_s)
 {
 	char servers[64];
 	snprintf(servers, sizeof servers, "127.0.0.1:%u", dns.port);
-	evc_resolver_opts_t o = {.servers = servers, .timeout_ms = timeout_ms, .max_ttl_s = max_ttl_s};
+	evc_resolver_opts_t o = {
+	    .servers = servers, .timeout_ms = timeout_ms, .max_ttl_s = max_ttl_s};
 	evc_resolver_t *r = NULL;
 	assert_int_equal(evc_resolver_new(&r, loop, &o), 0);
 	return r;
@@ -308,14 +310,14 @@ static void test_bad_server_list(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_answer_and_cache, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_query_for_many_waiters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ttl_is_capped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nxdomain_is_cached_negative, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_numeric_and_overrides, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_server_list, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_answer_and_cache, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_query_for_many_waiters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ttl_is_capped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nxdomain_is_cached_negative, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_numeric_and_overrides, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_server_list, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("resolver", tests, NULL, NULL);
 }
