@@ -41,7 +41,7 @@ typedef void (*evc_feed_cb)(evc_crawler_t *c, void *arg);
 /**
  * Create a crawler on loop. opts may be NULL for defaults; it is copied (its
  * strings too). on_result is required. Returns 0 and stores the crawler in
- * *out, or a negative code (EVC_EDNS for a bad dns_servers list, -EINVAL,
+ * *out, or a negative code (-EINVAL for bad options or a bad dns_servers list,
  * -ENOMEM). Free it with evc_crawler_free().
  */
 EVC_API int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_t *opts,
@@ -63,6 +63,18 @@ EVC_API int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void 
 
 /** Ask for URLs through feed when there is room (NULL to stop asking). */
 EVC_API void evc_crawler_set_feed(evc_crawler_t *c, evc_feed_cb feed, void *arg);
+
+/**
+ * Streams the body of each URL's final response (not of redirects followed
+ * or responses retried), decoded, as it arrives: data is valid only during
+ * the call. user is the pointer given with the URL. Return 0 to go on, or
+ * non-zero to stop that fetch (its result then has error kind io). An empty
+ * body makes no call. If an attempt fails midway and is retried, the body
+ * starts again from its first byte. NULL turns it off.
+ */
+typedef int (*evc_body_cb)(evc_crawler_t *c, void *user, const char *data, size_t len,
+			   void *arg);
+EVC_API void evc_crawler_set_body_cb(evc_crawler_t *c, evc_body_cb cb, void *arg);
 
 /**
  * Say no more URLs will come; once all are done, the crawler stops keeping

@@ -94,7 +94,8 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * with '-' or '_' ("concurrency", "per-host", "timeout" (seconds, may be
  * fractional), "connect-timeout", "idle-timeout", "dns-timeout", "retries",
  * "max-redirects", "max-body" (bytes), "dns-server", "resolve" and "header"
- * (each call adds one), "user-agent", "compressed" ("0"/"1"), "output-dir"),
+ * (each call adds one), "user-agent", "compressed" ("0"/"1"), "output-dir",
+ * "max-queued", "retry-base-ms", "retry-max-wait-ms"),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().
@@ -137,7 +138,8 @@ enum {
 /**
  * Create a fetcher. opts may be NULL for defaults; it is copied. flags: 0
  * or EVC_FETCH_BUSY_POLL. Returns 0 and the fetcher in *out, -EINVAL for bad
- * options, EVC_EDNS for a bad dns_servers list, or -ENOMEM.
+ * options or a bad dns_servers list, EVC_EDNS when c-ares cannot start, or
+ * -ENOMEM.
  */
 EVC_API int evc_fetcher_new(evc_fetcher_t **out, const evc_crawl_opts_t *opts, unsigned flags);
 

@@ -67,8 +67,8 @@ typedef void (*evc_resolve_cb)(void *arg, int status, evc_addrs_t *addrs, const 
 
 /**
  * Create a resolver on loop. opts may be NULL for defaults. Returns 0 and
- * stores it in *out, EVC_EDNS when c-ares cannot start (bad server list,
- * ...), or -ENOMEM. Free it with evc_resolver_free().
+ * stores it in *out, -EINVAL for a bad server list, EVC_EDNS when c-ares
+ * cannot start, or -ENOMEM. Free it with evc_resolver_free().
  */
 EVC_API int evc_resolver_new(evc_resolver_t **out, evc_loop_t *loop,
 			     const evc_resolver_opts_t *opts);

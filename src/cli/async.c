@@ -153,7 +153,7 @@ int run_async(struct app *a)
 	}
 	rc = evc_crawler_new(&s.crawler, s.loop, &a->opts, on_result, &s);
 	if (rc < 0) {
-		if (rc == EVC_EDNS)
+		if (rc == -EINVAL)
 			fprintf(stderr, "%s: bad --dns-server '%s' (try --help)\n", prog,
 				a->opts.dns_servers);
 		else

@@ -47,7 +47,7 @@ static void catch_signals(void)
 static int new_fetcher(struct app *a, evc_fetcher_t **f, unsigned flags)
 {
 	int rc = evc_fetcher_new(f, &a->opts, flags);
-	if (rc == EVC_EDNS)
+	if (rc == -EINVAL)
 		fprintf(stderr, "%s: bad --dns-server '%s' (try --help)\n", prog,
 			a->opts.dns_servers);
 	else if (rc < 0)

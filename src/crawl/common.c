@@ -183,12 +183,12 @@ uint64_t evc__backoff_ms(const evc_crawl_opts_t *o, unsigned attempt, int retry_
 	return wait < o->retry_max_wait_ms ? wait : o->retry_max_wait_ms;
 }
 
-bool evc__body_wanted(const evc_crawl_opts_t *o, int status, bool has_location, unsigned attempts,
-		      unsigned redirects)
+bool evc__final_response(const evc_crawl_opts_t *o, int status, bool has_location,
+			 unsigned attempts, unsigned redirects)
 {
 	bool follow = evc__is_redirect(status) && has_location && redirects < o->max_redirects;
 	bool retry = evc__is_retry_status(status) && attempts <= o->retries;
-	return o->output_dir && !follow && !retry;
+	return !follow && !retry;
 }
 
 evc_error_kind_t evc__redirect(const evc_crawl_opts_t *o, const struct evc__url *cur,
@@ -315,17 +315,18 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 	if (!v)
 		return -EINVAL;
 #define IS(k) (strcmp(key, k) == 0)
-	if (IS("concurrency") || IS("per-host") || IS("retries") || IS("max-redirects")) {
-		if (parse_uint(v, 1000000, &n) < 0)
+	unsigned *count = IS("concurrency")	    ? &o->concurrency
+			  : IS("per-host")	    ? &o->per_host
+			  : IS("retries")	    ? &o->retries
+			  : IS("max-redirects")	    ? &o->max_redirects
+			  : IS("max-queued")	    ? &o->max_queued
+			  : IS("retry-base-ms")	    ? &o->retry_base_ms
+			  : IS("retry-max-wait-ms") ? &o->retry_max_wait_ms
+						    : NULL;
+	if (count) {
+		if (parse_uint(v, 100000000, &n) < 0)
 			return -EINVAL;
-		if (IS("concurrency"))
-			o->concurrency = (unsigned)n;
-		else if (IS("per-host"))
-			o->per_host = (unsigned)n;
-		else if (IS("retries"))
-			o->retries = (unsigned)n;
-		else
-			o->max_redirects = (unsigned)n;
+		*count = (unsigned)n;
 		return 0;
 	}
 	if (IS("timeout"))

@@ -38,11 +38,12 @@ bool evc__is_retry_status(int status);
 uint64_t evc__backoff_ms(const evc_crawl_opts_t *o, unsigned attempt, int retry_after_s);
 
 /**
- * Whether a response's body is kept (saved under output_dir): not for a
- * redirect that will be followed, nor a status that will be retried.
+ * Whether this response ends the fetch: not a redirect that will be
+ * followed, nor a status that will be retried. Only its body is saved or
+ * handed to a body callback.
  */
-bool evc__body_wanted(const evc_crawl_opts_t *o, int status, bool has_location, unsigned attempts,
-		      unsigned redirects);
+bool evc__final_response(const evc_crawl_opts_t *o, int status, bool has_location,
+			 unsigned attempts, unsigned redirects);
 
 /**
  * Decide a redirect from cur to location. visited holds the hashes of the

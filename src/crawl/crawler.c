@@ -102,6 +102,7 @@ struct task {
 	bool holds_slot;
 	bool fresh_conn_only; /* the stale keep-alive retry: no reuse */
 	bool head_handled;    /* on_head ran for the current response */
+	bool final;	      /* the current response ends the fetch (its body counts) */
 	bool stale_retry_used;
 	unsigned attempts, redirects;
 	uint64_t *visited; /* hashes of URLs redirected from */
@@ -131,6 +132,8 @@ struct evc_crawler {
 	void *arg;
 	evc_feed_cb feed;
 	void *feed_arg;
+	evc_body_cb on_body;
+	void *body_arg;
 
 	struct host **hosts;
 	size_t nbuckets, nhosts;
@@ -557,8 +560,9 @@ static int on_head(struct task *t)
 	t->head_handled = true;
 	t->status = resp->status;
 	memcpy(t->content_type, resp->content_type, sizeof t->content_type);
-	if (t->saving || !evc__body_wanted(&c->o, resp->status, resp->location != NULL, t->attempts,
-					   t->redirects))
+	t->final = evc__final_response(&c->o, resp->status, resp->location != NULL, t->attempts,
+				       t->redirects);
+	if (t->saving || !t->final || !c->o.output_dir)
 		return 0;
 	int rc = evc__sink_open(&t->sink, c->o.output_dir, &t->url);
 	if (rc < 0) {
@@ -581,6 +585,12 @@ static int on_body(void *arg, const char *data, size_t len)
 		free(t->message);
 		if (asprintf(&t->message, "cannot write %s: %s", t->sink.path, strerror(errno)) < 0)
 			t->message = NULL;
+		return -EIO;
+	}
+	evc_crawler_t *c = t->c;
+	if (t->final && c->on_body && c->on_body(c, t->user, data, len, c->body_arg) != 0) {
+		free(t->message);
+		t->message = strdup("the body callback stopped the fetch");
 		return -EIO;
 	}
 	return 0;
@@ -1161,6 +1171,10 @@ void evc_crawler_free(evc_crawler_t *c)
 {
 	if (!c)
 		return;
+	/* Tasks first: closing their connections touches their hosts. */
+	free_task_list(&c->bad);
+	free_task_list(&c->waiting);
+	free_task_list(&c->running); /* dropped without results, as documented */
 	for (size_t i = 0; c->hosts && i < c->nbuckets; i++) {
 		for (struct host *x = c->hosts[i], *next; x; x = next) {
 			next = x->hnext;
@@ -1171,9 +1185,6 @@ void evc_crawler_free(evc_crawler_t *c)
 			free(x);
 		}
 	}
-	free_task_list(&c->bad);
-	free_task_list(&c->waiting);
-	free_task_list(&c->running); /* dropped without results, as documented */
 	evc_resolver_free(c->resolver);
 	evc_timer_free(c->kick);
 	evc_timer_free(c->housekeeping);
@@ -1227,6 +1238,12 @@ void evc_crawler_set_feed(evc_crawler_t *c, evc_feed_cb feed, void *arg)
 	c->feed_arg = arg;
 	if (feed && !evc_timer_active(c->kick))
 		evc_timer_start(c->kick, 0, 0);
+}
+
+void evc_crawler_set_body_cb(evc_crawler_t *c, evc_body_cb cb, void *arg)
+{
+	c->on_body = cb;
+	c->body_arg = arg;
 }
 
 void evc_crawler_close_input(evc_crawler_t *c)

@@ -318,8 +318,9 @@ static int handle_head(evc_fetcher_t *f)
 	f->head_handled = true;
 	f->status = f->resp.status;
 	memcpy(f->content_type, f->resp.content_type, sizeof f->content_type);
-	if (f->saving || !evc__body_wanted(&f->o, f->resp.status, f->resp.location != NULL,
-					   f->attempts, f->redirects))
+	if (f->saving || !f->o.output_dir ||
+	    !evc__final_response(&f->o, f->resp.status, f->resp.location != NULL, f->attempts,
+				 f->redirects))
 		return 0;
 	int rc = evc__sink_open(&f->sink, f->o.output_dir, &f->url);
 	if (rc < 0) {

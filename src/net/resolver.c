@@ -400,7 +400,7 @@ int evc_resolver_new(evc_resolver_t **out, evc_loop_t *loop, const evc_resolver_
 	if (opts->servers && *opts->servers &&
 	    ares_set_servers_ports_csv(r->channel, opts->servers) != ARES_SUCCESS) {
 		evc_resolver_free(r);
-		return EVC_EDNS;
+		return -EINVAL;
 	}
 	*out = r;
 	return 0;

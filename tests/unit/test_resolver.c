@@ -303,7 +303,7 @@ static void test_bad_server_list(void **state)
 {
 	evc_resolver_opts_t o = {.servers = "not an address"};
 	evc_resolver_t *r = NULL;
-	assert_int_equal(evc_resolver_new(&r, loop, &o), EVC_EDNS);
+	assert_int_equal(evc_resolver_new(&r, loop, &o), -EINVAL);
 	assert_null(r);
 }
 

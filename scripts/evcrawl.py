@@ -1,0 +1,635 @@
+"""evcrawl.py - Python binding for libevcrawl (ctypes, standard library only).
+
+Crawl a list of URLs, one dict per URL (the evcrawl command's JSON record):
+
+    import evcrawl
+    for rec in evcrawl.crawl(urls, concurrency=200, per_host=8, timeout=10):
+        if rec["error"] or rec["status"] >= 400:
+            print(rec["url"], rec["status"], rec["error"])
+
+`urls` may be any iterable (a file, a generator); it is consumed lazily, as
+the crawler has room, so a huge list never sits in memory. Other keyword
+arguments are the evcrawl command's long options with '_' for '-'
+(dns_server="127.0.0.1:5353", retries=0, header=["X-A: 1", "X-B: 2"],
+compressed=True, ...): see evc_crawl_opts_set() in include/evcrawl/fetch.h.
+
+The crawl runs on an evcrawl event loop, which your script can share: add
+timers and fd watchers to a Loop and crawl on it:
+
+    loop = evcrawl.Loop()
+    loop.call_every(1.0, lambda: print(crawler.stats()["done"], "done"))
+    loop.watch(sock.fileno(), on_readable)          # on_readable(fd, events)
+    crawler = evcrawl.Crawler(loop, timeout=5)
+    crawler.add("http://example.test/")
+    crawler.close_input()
+    for rec in crawler:                             # runs the loop
+        print(rec)
+
+Everything happens in the calling thread. Callbacks (timers, watchers,
+on_result) run inside the loop; an exception raised in one stops the loop
+and is re-raised by whatever was running it (Loop.run(), iteration).
+Errors from the library raise EvcrawlError with evc_strerror()'s message.
+
+The library is found through $EVCRAWL_LIB (a path), else
+../build/libevcrawl.so next to this script, else the system's search path
+(ctypes.util.find_library("evcrawl")).
+"""
+
+import collections
+import ctypes
+import ctypes.util
+import itertools
+import json
+import os
+import weakref
+from ctypes import (CFUNCTYPE, POINTER, Structure, byref, c_bool, c_char_p, c_int, c_size_t,
+                    c_uint, c_uint64, c_void_p)
+
+__all__ = ["crawl", "Loop", "Crawler", "Timer", "EvcrawlError", "failure", "version",
+           "READ", "WRITE"]
+
+READ = 1   # EVC_READ: for Loop.watch() and the events its callback gets
+WRITE = 2  # EVC_WRITE
+
+_RUN_DEFAULT, _RUN_ONCE, _RUN_NOWAIT = 0, 1, 2
+
+
+class EvcrawlError(Exception):
+    """A libevcrawl call failed. `code` is the negative error code, and the
+    message is evc_strerror(code) (with some context in front)."""
+
+    def __init__(self, code, context=None):
+        self.code = code
+        msg = _lib.evc_strerror(code).decode()
+        super().__init__("%s: %s" % (context, msg) if context else msg)
+
+
+# ---------------------------------------------------------------------------
+# Loading the library and declaring what we call
+
+def _find_library():
+    path = os.environ.get("EVCRAWL_LIB")
+    if path:
+        return path
+    here = os.path.dirname(os.path.abspath(__file__))
+    built = os.path.join(here, os.pardir, "build", "libevcrawl.so")
+    if os.path.exists(built):
+        return os.path.normpath(built)
+    found = ctypes.util.find_library("evcrawl")
+    if found:
+        return found
+    raise ImportError("libevcrawl not found: set EVCRAWL_LIB to the path of libevcrawl.so")
+
+
+_lib = ctypes.CDLL(_find_library())
+
+_IO_CB = CFUNCTYPE(None, c_void_p, c_int, c_int, c_void_p)   # loop, fd, events, arg
+_TIMER_CB = CFUNCTYPE(None, c_void_p, c_void_p)              # timer, arg
+_RESULT_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p)   # crawler, result, arg
+_FEED_CB = CFUNCTYPE(None, c_void_p, c_void_p)               # crawler, arg
+
+
+def _declare(name, restype, *argtypes):
+    f = getattr(_lib, name)
+    f.restype = restype
+    f.argtypes = argtypes
+
+
+for _name, _res, _args in [
+        ("evc_version", c_char_p, ()),
+        ("evc_strerror", c_char_p, (c_int,)),
+        ("evc_error_kind_name", c_char_p, (c_int,)),
+        ("evc_loop_new", c_int, (POINTER(c_void_p), c_char_p)),
+        ("evc_loop_free", None, (c_void_p,)),
+        ("evc_loop_backend", c_char_p, (c_void_p,)),
+        ("evc_loop_run", c_int, (c_void_p, c_int)),
+        ("evc_loop_stop", None, (c_void_p,)),
+        ("evc_now", c_uint64, (c_void_p,)),
+        ("evc_io_start", c_int, (c_void_p, c_int, c_int, _IO_CB, c_void_p)),
+        ("evc_io_stop", c_int, (c_void_p, c_int)),
+        ("evc_timer_new", c_void_p, (c_void_p, _TIMER_CB, c_void_p)),
+        ("evc_timer_start", c_int, (c_void_p, c_uint64, c_uint64)),
+        ("evc_timer_stop", None, (c_void_p,)),
+        ("evc_timer_free", None, (c_void_p,)),
+        ("evc_timer_active", c_int, (c_void_p,)),
+        ("evc_crawl_opts_new", c_void_p, ()),
+        ("evc_crawl_opts_set", c_int, (c_void_p, c_char_p, c_char_p)),
+        ("evc_crawl_opts_free", None, (c_void_p,)),
+        ("evc_result_to_json", c_size_t, (c_void_p, c_void_p, c_size_t)),
+        ("evc_crawler_new", c_int, (POINTER(c_void_p), c_void_p, c_void_p, _RESULT_CB,
+                                    c_void_p)),
+        ("evc_crawler_free", None, (c_void_p,)),
+        ("evc_crawler_add", c_int, (c_void_p, c_char_p, c_size_t, c_void_p)),
+        ("evc_crawler_set_feed", None, (c_void_p, _FEED_CB, c_void_p)),
+        ("evc_crawler_close_input", None, (c_void_p,)),
+        ("evc_crawler_cancel", None, (c_void_p,)),
+        ("evc_crawler_stats", None, (c_void_p, c_void_p)),
+        ("evc_crawler_finished", c_bool, (c_void_p,))]:
+    _declare(_name, _res, *_args)
+
+
+def version():
+    """The library's version, "MAJOR.MINOR.PATCH"."""
+    return _lib.evc_version().decode()
+
+
+def _check(rc, context=None):
+    if rc < 0:
+        raise EvcrawlError(rc, context)
+    return rc
+
+
+# evc_crawl_stats_t has one counter per error kind; the number of kinds is
+# read from the library (evc_error_kind_name() says "unknown" past the last)
+# so this mirror follows the library's enum.
+_ERROR_KINDS = list(itertools.takewhile(
+    lambda name: name != "unknown",
+    (_lib.evc_error_kind_name(k).decode() for k in range(64))))
+
+
+class _Stats(Structure):
+    _fields_ = [("added", c_uint64), ("done", c_uint64), ("ok", c_uint64),
+                ("errors", c_uint64 * len(_ERROR_KINDS)), ("bytes", c_uint64),
+                ("in_flight", c_uint), ("queued", c_uint), ("waiting", c_uint),
+                ("connections", c_uint), ("connections_opened", c_uint64),
+                ("requests", c_uint64)]
+
+
+# ---------------------------------------------------------------------------
+# Callbacks: one C trampoline per kind, for the life of the module (so none
+# is ever garbage-collected while C holds it). The C `arg` is a key into
+# _handles, which maps it to the Python object (weakly: an object nobody
+# uses any more can still be collected and closed).
+
+_handles = {}
+_next_key = itertools.count(1)
+
+
+def _register(obj):
+    key = next(_next_key)
+    _handles[key] = weakref.ref(obj)
+    return key
+
+
+def _lookup(key):
+    ref = _handles.get(key)
+    return ref() if ref else None
+
+
+def _guard(loop, fn, *args):
+    """Run a Python callback from C: an exception must not cross into C, so
+    it is kept for the loop's runner to raise, and the loop is stopped."""
+    try:
+        fn(*args)
+    except BaseException as e:  # KeyboardInterrupt included
+        if loop is not None:
+            loop._fail(e)
+
+
+@_IO_CB
+def _io_trampoline(loop_ptr, fd, events, key):
+    loop = _lookup(key)
+    fn = loop and loop._watchers.get(fd)
+    if fn:
+        _guard(loop, fn, fd, events)
+
+
+@_TIMER_CB
+def _timer_trampoline(timer_ptr, key):
+    timer = _lookup(key)
+    if timer:
+        _guard(timer._loop, timer._fire)
+
+
+@_RESULT_CB
+def _result_trampoline(crawler_ptr, result, key):
+    crawler = _lookup(key)
+    if crawler:
+        _guard(crawler.loop, crawler._result, result)
+
+
+@_FEED_CB
+def _feed_trampoline(crawler_ptr, key):
+    crawler = _lookup(key)
+    if crawler:
+        _guard(crawler.loop, crawler._feed_more)
+
+
+def _ms(seconds):
+    ms = int(round(float(seconds) * 1000))
+    if ms < 0:
+        raise ValueError("negative time: %r" % (seconds,))
+    return ms
+
+
+# ---------------------------------------------------------------------------
+
+class Loop:
+    """An evcrawl event loop: fd watchers and timers, in this thread.
+
+    Crawlers made on it (Crawler(loop)) run alongside. Close it with close()
+    (or use it as a context manager), which also closes its crawlers, stops
+    its watchers and cancels its timers.
+    """
+
+    def __init__(self, backend=None):
+        """backend: "epoll", "poll", "select", or None for the best here."""
+        ptr = c_void_p()
+        _check(_lib.evc_loop_new(byref(ptr), backend.encode() if backend else None),
+               "loop %r" % (backend or "auto"))
+        self._ptr = ptr.value
+        self._key = _register(self)
+        self._watchers = {}      # fd -> fn(fd, events)
+        self._timers = {}        # key -> Timer, while allocated
+        self._crawlers = set()   # open crawlers on this loop
+        self._error = None       # first exception raised by a callback
+        self._running = False
+
+    # -- running
+
+    @property
+    def backend(self):
+        """The selector in use: "epoll", "poll" or "select"."""
+        return _lib.evc_loop_backend(self._live()).decode()
+
+    def now(self):
+        """The loop's cached monotonic time, in seconds."""
+        return _lib.evc_now(self._live()) / 1000.0
+
+    def run(self):
+        """Run until nothing is watched and no timer or crawl is active, or
+        until stop(). Re-raises an exception from a callback."""
+        self._run(_RUN_DEFAULT)
+
+    def run_once(self, block=True):
+        """One iteration: run what is due, waiting for an event if block.
+        Returns whether anything is still active."""
+        return self._run(_RUN_ONCE if block else _RUN_NOWAIT) > 0
+
+    def stop(self):
+        """Make run() return after the current iteration."""
+        _lib.evc_loop_stop(self._live())
+
+    def _run(self, mode):
+        if self._running:
+            raise RuntimeError("the loop is already running (a callback cannot run it)")
+        self._running = True
+        try:
+            rc = _lib.evc_loop_run(self._live(), mode)
+        finally:
+            self._running = False
+        self._raise_pending()
+        return _check(rc, "event loop")
+
+    def _fail(self, exc):
+        if self._error is None:
+            self._error = exc
+        if self._ptr:
+            _lib.evc_loop_stop(self._ptr)
+
+    def _raise_pending(self):
+        if self._error is not None:
+            e, self._error = self._error, None
+            raise e
+
+    def _live(self):
+        if not self._ptr:
+            raise ValueError("the loop is closed")
+        return self._ptr
+
+    # -- timers and watchers
+
+    def call_later(self, seconds, fn, *args):
+        """Run fn(*args) once, after `seconds` (fractions allowed). Returns
+        a Timer (cancel() it to call it off)."""
+        return Timer(self, seconds, 0, fn, args)
+
+    def call_every(self, seconds, fn, *args, first=None):
+        """Run fn(*args) every `seconds`, the first time after `first`
+        seconds (default: `seconds`). Returns a Timer; cancel() stops it.
+        A repeating timer keeps run() from returning until cancelled."""
+        if _ms(seconds) == 0:
+            raise ValueError("call_every needs a period > 0")
+        return Timer(self, seconds if first is None else first, seconds, fn, args)
+
+    def watch(self, fd, fn, read=True, write=False):
+        """Call fn(fd, events) while fd (an int or an object with fileno())
+        is readable (read=True) and/or writable (write=True); events has
+        READ and/or WRITE set. Watching a watched fd again replaces its
+        callback and events. Level-triggered: read or write what is ready,
+        or unwatch. Unwatch before closing the fd."""
+        fd = fd if isinstance(fd, int) else fd.fileno()
+        events = (READ if read else 0) | (WRITE if write else 0)
+        _check(_lib.evc_io_start(self._live(), fd, events, _io_trampoline, self._key),
+               "watch fd %d" % fd)
+        self._watchers[fd] = fn
+
+    def unwatch(self, fd):
+        """Stop watching fd (no callback for it runs after this). Watching
+        nothing is fine."""
+        fd = fd if isinstance(fd, int) else fd.fileno()
+        if self._watchers.pop(fd, None) is not None and self._ptr:
+            _check(_lib.evc_io_stop(self._ptr, fd), "unwatch fd %d" % fd)
+
+    # -- the end
+
+    def close(self):
+        """Close the loop's crawlers, stop its watchers, cancel its timers
+        and free it. Not from inside a callback. Closing twice is fine."""
+        if not self._ptr:
+            return
+        if self._running:
+            raise RuntimeError("cannot close a running loop")
+        for crawler in list(self._crawlers):
+            crawler.close()
+        for fd in list(self._watchers):
+            self.unwatch(fd)
+        for timer in list(self._timers.values()):
+            timer.cancel()
+        _lib.evc_loop_free(self._ptr)
+        self._ptr = None
+        _handles.pop(self._key, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            if getattr(self, "_ptr", None) and not self._running:
+                self.close()
+        except Exception:
+            pass  # at interpreter exit the module may be half gone
+
+
+class Timer:
+    """A timer on a Loop: see Loop.call_later() and Loop.call_every()."""
+
+    def __init__(self, loop, seconds, repeat, fn, args=()):
+        self._loop, self._fn, self._args = loop, fn, args
+        self._repeat = _ms(repeat)
+        self._key = _register(self)
+        self._ptr = _lib.evc_timer_new(loop._live(), _timer_trampoline, self._key)
+        if not self._ptr:
+            raise MemoryError("evc_timer_new")
+        loop._timers[self._key] = self  # the loop keeps it alive while set
+        rc = _lib.evc_timer_start(self._ptr, _ms(seconds), self._repeat)
+        if rc < 0:
+            self.cancel()
+            _check(rc, "timer")
+
+    @property
+    def active(self):
+        """Whether the timer will still fire."""
+        return bool(self._ptr) and bool(_lib.evc_timer_active(self._ptr))
+
+    def cancel(self):
+        """Stop the timer for good and free it (safe inside its own callback)."""
+        if self._ptr:
+            _lib.evc_timer_free(self._ptr)
+            self._ptr = None
+            self._loop._timers.pop(self._key, None)
+            _handles.pop(self._key, None)
+
+    def _fire(self):
+        try:
+            self._fn(*self._args)
+        finally:
+            if not self._repeat:
+                self.cancel()  # a one-shot timer is done: free it now
+
+
+class Crawler:
+    """A crawler on a Loop: many URLs at once, one record (dict) per URL.
+
+    Records go to on_result(rec) if given, else they are queued and
+    iterating the crawler yields them (running the loop meanwhile) until
+    every URL has its record and input is closed. Options as for crawl().
+    Close it with close() (or use it as a context manager).
+    """
+
+    def __init__(self, loop=None, on_result=None, **options):
+        """loop: a Loop to run on, or None for a private one (self.loop),
+        closed with the crawler."""
+        self._own_loop = loop is None
+        self.loop = Loop() if loop is None else loop
+        self._on_result = on_result
+        self._results = collections.deque()
+        self._urls = None
+        self._closing = False
+        self._buf = ctypes.create_string_buffer(4096)
+        self._ptr = None
+        self._key = _register(self)
+        opts = _make_opts(options)
+        try:
+            ptr = c_void_p()
+            _check(_lib.evc_crawler_new(byref(ptr), self.loop._live(), opts,
+                                        _result_trampoline, self._key), "crawler")
+        except BaseException:
+            _handles.pop(self._key, None)
+            if self._own_loop:
+                self.loop.close()
+            raise
+        finally:
+            _lib.evc_crawl_opts_free(opts)
+        self._ptr = ptr.value
+        self.loop._crawlers.add(self)
+
+    def _live(self):
+        if not self._ptr:
+            raise ValueError("the crawler is closed")
+        return self._ptr
+
+    def add(self, url):
+        """Add one URL (str or bytes); also fine inside any callback. A bad
+        URL is not an error here: its record says bad_url."""
+        b = url if isinstance(url, bytes) else url.encode("utf-8", "surrogateescape")
+        _check(_lib.evc_crawler_add(self._live(), b, len(b), None), "add %r" % (url,))
+
+    def feed(self, urls):
+        """Take URLs from the iterable `urls` as the crawler has room for
+        them, and close input when it is exhausted. The iterable is read
+        inside the loop: one that blocks (a terminal) stalls the crawl."""
+        self._urls = iter(urls)
+        _lib.evc_crawler_set_feed(self._live(), _feed_trampoline, self._key)
+
+    def close_input(self):
+        """Say no more URLs will be added: the crawl then ends when every
+        URL has its record."""
+        _lib.evc_crawler_close_input(self._live())
+
+    def cancel(self):
+        """Stop: queued and in-flight URLs get records with error
+        "cancelled" (from the loop, soon); later add() raises."""
+        _lib.evc_crawler_cancel(self._live())
+
+    @property
+    def finished(self):
+        """Whether input is closed and every URL has its record."""
+        return bool(_lib.evc_crawler_finished(self._live()))
+
+    def stats(self):
+        """Live counters: added, done, ok, bytes, in_flight, queued, waiting,
+        connections, connections_opened, requests, and errors (a dict of
+        error kind -> count, for the kinds that occurred)."""
+        # Room to spare, in case a newer library's struct is larger.
+        buf = (ctypes.c_char * (ctypes.sizeof(_Stats) + 256))()
+        _lib.evc_crawler_stats(self._live(), buf)
+        st = _Stats.from_buffer(buf)
+        out = {name: getattr(st, name) for name, _ in _Stats._fields_ if name != "errors"}
+        out["errors"] = {_ERROR_KINDS[k]: n for k, n in enumerate(st.errors) if n}
+        return out
+
+    def run(self):
+        """Run the loop until this crawler is finished (other watchers and
+        timers run too). Needs close_input() or an exhausted feed()."""
+        records = list(self._drive())  # only without on_result: keep them
+        self._results.extend(records)   # for iteration
+
+    def __iter__(self):
+        """Yield records as they arrive, running the loop, until finished
+        (so input must end: close_input(), or feed() an iterable that ends)."""
+        return self._drive()
+
+    def _drive(self):
+        while True:
+            while self._results:
+                yield self._results.popleft()
+            if self.finished:
+                return
+            if not self.loop.run_once() and not self.finished and not self._results:
+                raise RuntimeError("nothing left to run, yet the crawler is not finished")
+
+    def close(self):
+        """Free the crawler. If URLs are still pending, they are cancelled
+        first and the loop is run until they have ended (their records are
+        dropped; other watchers and timers of the loop may run meanwhile).
+        Not from inside a callback of its loop."""
+        if self._ptr:
+            if self.loop._running:
+                raise RuntimeError("cannot close a crawler while its loop runs; cancel() it")
+            if not _lib.evc_crawler_finished(self._ptr):
+                self._drain()
+            _lib.evc_crawler_free(self._ptr)
+            self._ptr = None
+            self.loop._crawlers.discard(self)
+            _handles.pop(self._key, None)
+        if self._own_loop:
+            self.loop.close()
+
+    def _drain(self):
+        # The library's own cancel path ends every pending fetch cleanly in
+        # one loop iteration or two. (evc_crawler_free() with fetches still
+        # in flight is allowed by crawler.h, but is avoided here.)
+        self._on_result, self._urls, self._closing = None, None, True
+        _lib.evc_crawler_cancel(self._ptr)
+        self.loop._running = True
+        try:
+            while not _lib.evc_crawler_finished(self._ptr):
+                if _lib.evc_loop_run(self.loop._ptr, _RUN_ONCE) <= 0:
+                    break
+        finally:
+            self.loop._running = False
+        self._results.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            if getattr(self, "_ptr", None) and not self.loop._running:
+                self.close()
+        except Exception:
+            pass  # at interpreter exit the module may be half gone
+
+    # -- from the loop
+
+    def _result(self, result):
+        n = _lib.evc_result_to_json(result, self._buf, len(self._buf))
+        if n >= len(self._buf):
+            self._buf = ctypes.create_string_buffer(n + 1)
+            n = _lib.evc_result_to_json(result, self._buf, len(self._buf))
+        rec = json.loads(ctypes.string_at(self._buf, n).decode("utf-8", "replace"))
+        if self._closing:
+            return
+        if self._on_result:
+            self._on_result(rec)
+        else:
+            self._results.append(rec)
+
+    def _feed_more(self):
+        # Add up to 256 URLs. Returning without adding any means "nothing
+        # for now" to the crawler, which would then stop asking: so blank
+        # lines are skipped until a URL comes or the iterable ends.
+        if self._urls is None:
+            return
+        added = 0
+        try:
+            while added < 256:
+                url = next(self._urls).strip()
+                if url:
+                    self.add(url)
+                    added += 1
+        except BaseException as e:
+            self._urls = None  # exhausted, or broken: no more input either way
+            _lib.evc_crawler_set_feed(self._ptr, _FEED_CB(), None)
+            _lib.evc_crawler_close_input(self._ptr)
+            if not isinstance(e, StopIteration):
+                raise
+
+
+_ALIASES = {"headers": "header", "dns_servers": "dns_server", "dns": "dns_server"}
+
+
+def _make_opts(options):
+    """evc_crawl_opts_t on the heap from keyword options; the caller frees it."""
+    opts = _lib.evc_crawl_opts_new()
+    if not opts:
+        raise MemoryError("evc_crawl_opts_new")
+    try:
+        for name, value in options.items():
+            if value is None:
+                continue
+            name = _ALIASES.get(name, name)
+            for v in (value if isinstance(value, (list, tuple)) else [value]):
+                s = ("1" if v else "0") if isinstance(v, bool) else str(v)
+                _check(_lib.evc_crawl_opts_set(opts, name.encode(), s.encode()),
+                       "option %s=%r" % (name, v))
+    except BaseException:
+        _lib.evc_crawl_opts_free(opts)
+        raise
+    return opts
+
+
+def crawl(urls, concurrency=200, per_host=8, timeout=10, loop=None, **options):
+    """Crawl `urls` (any iterable of str or bytes, read lazily) and yield one
+    record per URL as it finishes (a dict: url, final_url, status, bytes,
+    content_type, redirects, attempts, time_ms, error; see design.md).
+
+    timeout is in seconds for the whole fetch of one URL. loop: run on this
+    Loop (its timers and watchers run during the crawl), else on a private
+    one. Leaving the loop early (break) cancels the URLs still pending
+    and frees the crawler.
+    """
+    with Crawler(loop, concurrency=concurrency, per_host=per_host, timeout=timeout,
+                 **options) as crawler:
+        crawler.feed(urls)
+        yield from crawler
+
+
+def failure(rec):
+    """Why a record counts as broken, as a short string: "404" for an HTTP
+    status >= 400, "dns: Domain name not found" for an error; None when
+    the URL answered with a status below 400."""
+    err = rec.get("error")
+    if err:
+        return "%s: %s" % (err.get("kind"), err.get("message"))
+    status = rec.get("status")
+    if status is None or status >= 400:
+        return str(status)
+    return None
