@@ -143,6 +143,7 @@ struct child {
 	pid_t pid;
 	int to, from; /* URLs down, records up */
 	unsigned outstanding;
+	char *given[2]; /* the URLs it has, oldest first, to report if it dies */
 	char buf[64 * 1024];
 	size_t len;
 };
@@ -240,8 +241,42 @@ static bool give_url(struct app *a, struct child *c)
 			return false;
 		off += (size_t)w;
 	}
-	c->outstanding++;
+	c->given[c->outstanding++] = strndup(buf, len - 1); /* without the newline */
 	return true;
+}
+
+/* The worker answered its oldest URL. */
+static void answered(struct child *c)
+{
+	free(c->given[0]);
+	c->given[0] = c->given[1];
+	c->given[1] = NULL;
+	c->outstanding--;
+}
+
+/* A worker that died still owes records: every URL gets one. */
+static void report_lost(struct app *a, struct child *c, int status)
+{
+	char msg[80];
+	if (WIFSIGNALED(status))
+		snprintf(msg, sizeof msg, "worker process killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(msg, sizeof msg, "worker process exited with status %d",
+			 WEXITSTATUS(status));
+	while (c->outstanding > 0) {
+		evc_result_t r = {
+		    .url = c->given[0] ? c->given[0] : "",
+		    .dns_ms = -1,
+		    .connect_ms = -1,
+		    .tls_ms = -1,
+		    .ttfb_ms = -1,
+		    .error = EVC_ERR_IO,
+		    .error_message = msg,
+		};
+		output_result(a, &r);
+		answered(c);
+	}
+	output_flush(a);
 }
 
 /* Pass on the child's complete record lines. */
@@ -250,7 +285,7 @@ static void take_records(struct app *a, struct child *c)
 	char *start = c->buf, *nl;
 	while ((nl = memchr(start, '\n', c->len - (size_t)(start - c->buf))) != NULL) {
 		output_line(a, start, (size_t)(nl - start + 1));
-		c->outstanding--;
+		answered(c);
 		start = nl + 1;
 	}
 	c->len -= (size_t)(start - c->buf);
@@ -307,6 +342,12 @@ static int run_processes(struct app *a)
 				close(c->from);
 				c->from = -1;
 				open--;
+				if (c->outstanding > 0) {
+					int status = 0;
+					waitpid(c->pid, &status, 0);
+					c->pid = -c->pid; /* reaped */
+					report_lost(a, c, status);
+				}
 				continue;
 			}
 			c->len += (size_t)r;
@@ -327,6 +368,10 @@ static int run_processes(struct app *a)
 			close(kids[i].to);
 		if (kids[i].from >= 0)
 			close(kids[i].from);
+		if (kids[i].pid < 0) { /* reaped early: it died with URLs */
+			rc = 1;
+			continue;
+		}
 		waitpid(kids[i].pid, &status, 0);
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			rc = WIFEXITED(status) && WEXITSTATUS(status) == 2 ? 2 : 1;

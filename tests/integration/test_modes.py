@@ -11,13 +11,17 @@ Run: EVCRAWL=build/evcrawl python3 tests/integration/test_modes.py
 """
 
 import collections
+import json
 import os
+import signal
+import subprocess
 import sys
+import time
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
 
-from crawltest import t, evcrawl, jsonl_ok, closed_port  # noqa: E402
+from crawltest import EVCRAWL, t, evcrawl, jsonl_ok, closed_port  # noqa: E402
 from world import World  # noqa: E402
 
 MODES = [
@@ -114,5 +118,33 @@ with World(pages=50, delay_ms=50) as w:
     t.ok("async" in run.err, "... saying --selector is for the async mode", run.err)
     run = evcrawl("--mode", "fibers", w.url("h01.test", "/p/1.html"))
     t.eq(run.rc, 2, "--mode fibers: usage error")
+
+    # A worker process that dies still owes its URLs a record each.
+    slow = [w.url("h01.test", "/sleep/0.3?%d" % i) for i in range(10)]
+    p = subprocess.Popen([EVCRAWL, "-q", "--mode", "processes", "-c", "2",
+                          "--dns-server", "127.0.0.1:%d" % w.dns_port] + slow,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    kids = []
+    for _ in range(100):  # wait for both workers
+        try:
+            with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+        if len(kids) == 2:
+            break
+        time.sleep(0.02)
+    time.sleep(0.1)  # both are inside a fetch now
+    if kids:
+        os.kill(kids[0], signal.SIGKILL)
+    out, err = p.communicate(timeout=30)
+    recs = [json.loads(line) for line in out.decode().splitlines()]
+    t.eq(sorted(r["url"] for r in recs), sorted(slow),
+         "processes, one worker killed: still one record per URL")
+    lost = [r for r in recs if r["error"]]
+    t.eq([(r["error"]["kind"], r["error"]["message"]) for r in lost],
+         [("io", "worker process killed by signal 9")] * 2,
+         "... the two URLs it held are io errors naming the signal", err.decode()[-300:])
+    t.eq(p.returncode, 1, "... and the exit status is 1")
 
 t.done()
