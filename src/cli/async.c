@@ -61,8 +61,10 @@ static void stop_input(struct async *s)
 static void feed(evc_crawler_t *c, void *arg)
 {
 	struct async *s = arg;
-	if (s->a->in.eof)
+	if (s->a->in.eof) { /* the last line came with the last batch */
+		stop_input(s);
 		return;
+	}
 	for (int n = 0; n < FEED_BATCH; n++) {
 		const char *line;
 		size_t len;

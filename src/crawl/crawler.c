@@ -66,6 +66,7 @@ struct host {
 	unsigned active; /* tasks holding a slot of this host */
 	unsigned nqueued;
 	unsigned nconns;	/* open connections, idle included */
+	unsigned nwaiting;	/* its tasks in retry backoff (they come back) */
 	struct evc__list queue; /* tasks waiting for a slot */
 	struct evc__list idle;	/* idle keep-alive connections */
 	struct evc__list ready_link;
@@ -103,6 +104,7 @@ struct task {
 	bool fresh_conn_only; /* the stale keep-alive retry: no reuse */
 	bool head_handled;    /* on_head ran for the current response */
 	bool final;	      /* the current response ends the fetch (its body counts) */
+	int64_t retry_wait;   /* >= 0: the current response is retried after this */
 	bool stale_retry_used;
 	unsigned attempts, redirects;
 	uint64_t *visited; /* hashes of URLs redirected from */
@@ -144,6 +146,7 @@ struct evc_crawler {
 
 	unsigned limit;		 /* effective concurrency: lowered under fd pressure */
 	uint64_t pressure_until; /* loop ms: no raising the limit before */
+	uint64_t paused_until;	 /* loop ms: start nothing before (EMFILE) */
 	unsigned in_flight, queued, nwaiting;
 	bool input_closed, cancelled, pumping, feeding;
 	evc_timer_t *kick;	   /* run pump/feed/cancel from the loop */
@@ -237,6 +240,18 @@ static void host_update_ready(evc_crawler_t *c, struct host *x)
 		evc__list_remove(&x->ready_link);
 }
 
+/* Put a task back at the front of host x's queue (it goes next there):
+ * after a redirect, a retry's backoff, a stale connection, fd pressure. */
+static void requeue_front(evc_crawler_t *c, struct task *t, struct host *x)
+{
+	t->host = x;
+	t->state = T_QUEUED;
+	evc__list_push_front(&x->queue, &t->link);
+	x->nqueued++;
+	c->queued++;
+	host_update_ready(c, x);
+}
+
 /* ---- connections -------------------------------------------------------- */
 
 static void conn_close(struct conn *k)
@@ -299,7 +314,7 @@ static void sweep_hosts(evc_crawler_t *c)
 	for (size_t i = 0; i < c->nbuckets; i++) {
 		for (struct host *x = c->hosts[i], *next; x; x = next) {
 			next = x->hnext;
-			if (!x->active && !x->nqueued && !x->nconns)
+			if (!x->active && !x->nqueued && !x->nconns && !x->nwaiting)
 				free_host(c, x);
 		}
 	}
@@ -450,11 +465,8 @@ static void on_task_timer(evc_timer_t *timer, void *arg)
 		/* Backoff over: queue again at the front of its host. */
 		evc__list_remove(&t->link);
 		c->nwaiting--;
-		t->state = T_QUEUED;
-		evc__list_push_front(&t->host->queue, &t->link);
-		t->host->nqueued++;
-		c->queued++;
-		host_update_ready(c, t->host);
+		t->host->nwaiting--;
+		requeue_front(c, t, t->host);
 		pump(c);
 		return;
 	}
@@ -485,28 +497,38 @@ static void on_task_timer(evc_timer_t *timer, void *arg)
 
 /* ---- retries ------------------------------------------------------------------ */
 
-/* Wait, then queue the task again; false when no retry is left or it would
- * end after the whole-fetch deadline. retry_after_s < 0: none given. */
-static bool schedule_retry(struct task *t, int retry_after_s)
+/* How long to wait before retrying this attempt, or -1 when it will not be
+ * retried: no retry left, cancelled, or the wait would end past the
+ * whole-fetch deadline. retry_after_s < 0: none given. */
+static int64_t retry_wait(struct task *t, int retry_after_s)
 {
 	evc_crawler_t *c = t->c;
 	if (t->attempts > c->o.retries || c->cancelled)
-		return false;
+		return -1;
 	uint64_t wait = evc__backoff_ms(&c->o, t->attempts, retry_after_s);
-	uint64_t now = evc_now(c->loop);
-	if (now + wait >= t->deadline)
-		return false;
+	return evc_now(c->loop) + wait < t->deadline ? (int64_t)wait : -1;
+}
+
+/* Give the slot back, wait, then queue the task again. */
+static void schedule_retry(struct task *t, uint64_t wait)
+{
+	evc_crawler_t *c = t->c;
 	task_detach(t, true);
 	release_slot(t);
 	if (t->saving) { /* a body cut short: the next attempt starts over */
 		evc__sink_close(&t->sink, 1);
 		t->saving = false;
 	}
+	t->status = 0;
+	t->bytes = 0;
+	t->content_type[0] = '\0';
 	t->state = T_BACKOFF;
 	evc__list_push_back(&c->waiting, &t->link);
 	c->nwaiting++;
+	t->host->nwaiting++;
 	evc_timer_start(t->timer, wait, 0);
-	return true;
+	if (!evc_timer_active(c->kick)) /* the freed slot: start another */
+		evc_timer_start(c->kick, 0, 0);
 }
 
 /* A failure of this attempt: retry when allowed, else finish with it. */
@@ -516,9 +538,9 @@ static void fail(struct task *t, evc_error_kind_t kind, bool retryable, const ch
 	va_start(ap, fmt);
 	set_error(t, kind, fmt, ap);
 	va_end(ap);
-	if (retryable && schedule_retry(t, -1)) {
-		t->status = 0;
-		t->bytes = 0;
+	int64_t wait = retryable ? retry_wait(t, -1) : -1;
+	if (wait >= 0) {
+		schedule_retry(t, (uint64_t)wait);
 		return;
 	}
 	finish(t);
@@ -538,11 +560,7 @@ static bool retry_stale(struct task *t)
 	t->attempts--;
 	task_detach(t, true);
 	release_slot(t);
-	t->state = T_QUEUED;
-	evc__list_push_front(&t->host->queue, &t->link);
-	t->host->nqueued++;
-	c->queued++;
-	host_update_ready(c, t->host);
+	requeue_front(c, t, t->host);
 	pump(c);
 	return true;
 }
@@ -560,8 +578,12 @@ static int on_head(struct task *t)
 	t->head_handled = true;
 	t->status = resp->status;
 	memcpy(t->content_type, resp->content_type, sizeof t->content_type);
-	t->final = evc__final_response(&c->o, resp->status, resp->location != NULL, t->attempts,
-				       t->redirects);
+	/* Decide now, once, whether this response ends the fetch: its body is
+	 * kept only then, and on_complete follows this same decision. */
+	t->retry_wait = evc__is_retry_status(resp->status) ? retry_wait(t, resp->retry_after) : -1;
+	t->final =
+	    t->retry_wait < 0 &&
+	    evc__final_response(&c->o, resp->status, resp->location != NULL, 0, t->redirects);
 	if (t->saving || !t->final || !c->o.output_dir)
 		return 0;
 	int rc = evc__sink_open(&t->sink, c->o.output_dir, &t->url);
@@ -625,15 +647,10 @@ static void follow_redirect(struct task *t, const char *location)
 	t->url = next;
 	t->attempts = 0; /* attempts count retries of the current URL */
 	t->stale_retry_used = false;
-	t->host = x;
 	t->status = 0;
 	t->bytes = 0;
 	t->content_type[0] = '\0';
-	t->state = T_QUEUED;
-	evc__list_push_front(&x->queue, &t->link);
-	x->nqueued++;
-	c->queued++;
-	host_update_ready(c, x);
+	requeue_front(c, t, x);
 	pump(c);
 }
 
@@ -645,7 +662,7 @@ static void on_complete(struct task *t)
 	struct conn *k = t->conn;
 	struct evc__response *resp = &k->resp;
 	t->bytes = resp->body_bytes;
-	int status = resp->status, retry_after = resp->retry_after;
+	int status = resp->status;
 	char *location = resp->location;
 	resp->location = NULL; /* ours now */
 	k->requests++;
@@ -659,14 +676,12 @@ static void on_complete(struct task *t)
 	}
 	evc_timer_stop(t->timer);
 	t->error = EVC_OK;
-	if (evc__is_redirect(status) && location) {
+	if (evc__is_redirect(status) && location)
 		follow_redirect(t, location);
-	} else if (evc__is_retry_status(status) && schedule_retry(t, retry_after)) {
-		t->status = 0;
-		t->bytes = 0;
-	} else {
+	else if (t->retry_wait >= 0)
+		schedule_retry(t, (uint64_t)t->retry_wait);
+	else
 		finish(t);
-	}
 	free(location);
 }
 
@@ -807,6 +822,8 @@ static void send_request(struct task *t)
 	evc__response_init(&k->resp, false, c->o.compressed, c->o.max_body, on_body, t);
 	k->got_bytes = false;
 	t->head_handled = false;
+	t->final = false;
+	t->retry_wait = -1;
 	int len = evc__request_build(c->reqbuf, sizeof c->reqbuf, "GET", &t->url, c->fixed_headers,
 				     c->fixed_len);
 	if (len < 0) {
@@ -863,17 +880,20 @@ static void back_off_fd_pressure(struct task *t)
 	task_detach(t, true);
 	release_slot(t);
 	t->attempts--;
-	t->state = T_QUEUED;
-	evc__list_push_front(&t->host->queue, &t->link);
-	t->host->nqueued++;
-	c->queued++;
-	host_update_ready(c, t->host);
-	c->limit = c->in_flight > 1 ? c->in_flight - 1 : 1;
-	c->pressure_until = evc_now(c->loop) + FD_PRESSURE_QUIET_MS;
-	if (close_idle(c, true) == 0)
+	requeue_front(c, t, t->host);
+	/* Run at most what is running now (never less than one), and raise
+	 * that only after a quiet second. Closing idle connections frees fds
+	 * to go on at once; otherwise start nothing for a moment, or pump
+	 * would only hit the same wall again, at full speed. */
+	c->limit = c->in_flight > 1 ? c->in_flight : 1;
+	uint64_t now = evc_now(c->loop);
+	c->pressure_until = now + FD_PRESSURE_QUIET_MS;
+	if (close_idle(c, true) == 0) {
+		c->paused_until = now + FD_PRESSURE_PAUSE_MS;
 		evc_timer_start(c->kick, FD_PRESSURE_PAUSE_MS, 0);
-	else
+	} else if (!evc_timer_active(c->kick)) {
 		evc_timer_start(c->kick, 0, 0);
+	}
 }
 
 /* Open a connection to the task's next address. */
@@ -974,6 +994,11 @@ static void start_task(evc_crawler_t *c, struct task *t)
 	}
 	t->dns_ms = t->connect_ms = t->ttfb_ms = -1;
 	t->last_errno = 0;
+	if (evc_now(c->loop) >= t->deadline) {
+		finish_error(t, EVC_ERR_TIMEOUT, "whole fetch timed out after %u ms",
+			     c->o.timeout_ms);
+		return;
+	}
 	if (t->url.https) {
 		finish_error(t, EVC_ERR_TLS, "https not supported yet");
 		return;
@@ -1038,7 +1063,9 @@ static void pump(evc_crawler_t *c)
 		return;
 	c->pumping = true;
 	for (;;) {
-		while (c->in_flight < c->limit && !evc__list_empty(&c->ready)) {
+		/* paused_until: a start just hit fd pressure (EMFILE). */
+		while (evc_now(c->loop) >= c->paused_until && c->in_flight < c->limit &&
+		       !evc__list_empty(&c->ready)) {
 			struct host *x = EVC_LIST_ENTRY(c->ready.next, struct host, ready_link);
 			struct task *t =
 			    EVC_LIST_ENTRY(evc__list_pop_front(&x->queue), struct task, link);
@@ -1269,6 +1296,7 @@ static void cancel_all(evc_crawler_t *c)
 	while ((n = evc__list_pop_front(&c->waiting)) != NULL) {
 		struct task *t = EVC_LIST_ENTRY(n, struct task, link);
 		c->nwaiting--;
+		t->host->nwaiting--;
 		finish_error(t, EVC_ERR_CANCELLED, "cancelled");
 	}
 	while (!evc__list_empty(&c->running)) {

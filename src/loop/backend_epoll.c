@@ -5,6 +5,8 @@
  */
 #ifdef __linux__
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -48,22 +50,27 @@ static void epoll_free(evc_loop_t *loop)
 	free(st);
 }
 
+/*
+ * The kernel holds only fds with events: a quiet fd (events 0) is taken out
+ * of the set, because epoll reports EPOLLHUP/EPOLLERR whatever was asked
+ * for, and a quiet fd with a hung-up peer would wake every wait.
+ */
 static int epoll_update(evc_loop_t *loop, int fd, int old_events, int new_events)
 {
 	struct epoll_state *st = loop->backend_data;
 	struct epoll_event ev = {.data.fd = fd};
-	if (new_events > 0) {
-		ev.events = ((new_events & EVC_READ) ? EPOLLIN : 0) |
-			    ((new_events & EVC_WRITE) ? EPOLLOUT : 0);
-	}
-	if (new_events == -1) {
+	bool was_in = old_events > 0, is_in = new_events > 0;
+	if (!is_in) {
 		/* A closed fd has already left the set: that is fine. */
-		if (epoll_ctl(st->epfd, EPOLL_CTL_DEL, fd, &ev) < 0 && errno != EBADF &&
+		if (was_in && epoll_ctl(st->epfd, EPOLL_CTL_DEL, fd, &ev) < 0 && errno != EBADF &&
 		    errno != ENOENT)
 			return -errno;
+		if (new_events == 0 && old_events == -1 && fcntl(fd, F_GETFD) < 0)
+			return -errno; /* still say EBADF for a bad fd */
 		return 0;
 	}
-	int op = old_events == -1 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+	ev.events = ((new_events & EVC_READ) ? EPOLLIN : 0) | ((new_events & EVC_WRITE) ? EPOLLOUT : 0);
+	int op = was_in ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	if (epoll_ctl(st->epfd, op, fd, &ev) == 0)
 		return 0;
 	/* The fd was closed and its number reused without evc_io_stop(), or

@@ -2,7 +2,9 @@
  * poll(2) backend. The interest set is an array of struct pollfd handed to
  * the kernel whole on every wait, and scanned whole afterwards: O(watched
  * fds) per iteration. index_of[fd] finds an fd's entry for O(1) updates;
- * removal moves the last entry into the hole.
+ * removal moves the last entry into the hole. A quiet fd (events 0) stays
+ * in the array as ~fd: poll() skips negative fds, where it would otherwise
+ * report POLLHUP/POLLERR whatever was asked for.
  */
 #include <errno.h>
 #include <poll.h>
@@ -39,6 +41,12 @@ static short poll_bits(int events)
 	return (short)(((events & EVC_READ) ? POLLIN : 0) | ((events & EVC_WRITE) ? POLLOUT : 0));
 }
 
+/* The fd of an entry, quiet (negative) or not. */
+static int real_fd(int stored)
+{
+	return stored < 0 ? ~stored : stored;
+}
+
 static int grow(struct poll_state *st, int fd)
 {
 	if (fd >= st->index_cap) {
@@ -73,7 +81,7 @@ static int poll_update(evc_loop_t *loop, int fd, int old_events, int new_events)
 		if (i < 0)
 			return 0;
 		st->fds[i] = st->fds[--st->nfds];
-		st->index_of[st->fds[i].fd] = i;
+		st->index_of[real_fd(st->fds[i].fd)] = i;
 		st->index_of[fd] = -1;
 		return 0;
 	}
@@ -86,8 +94,8 @@ static int poll_update(evc_loop_t *loop, int fd, int old_events, int new_events)
 			return rc;
 		i = st->nfds++;
 		st->index_of[fd] = i;
-		st->fds[i].fd = fd;
 	}
+	st->fds[i].fd = new_events > 0 ? fd : ~fd;
 	st->fds[i].events = poll_bits(new_events);
 	st->fds[i].revents = 0;
 	return 0;

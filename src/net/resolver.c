@@ -489,11 +489,13 @@ int evc_resolve(evc_resolver_t *r, const char *host, uint16_t port, evc_resolve_
 	q->cb = cb;
 	q->arg = arg;
 	if (reqp)
-		*reqp = q;
+		*reqp = NULL;
 
 	evc_addrs_t *known = NULL;
 	const char *errmsg = NULL;
 	int rc = evc_resolver_cached(r, host, port, &known, &errmsg);
+	if (reqp)
+		*reqp = q; /* from here on q is queued, never freed before its callback */
 	if (rc != 0) { /* known now, but the callback still comes from the loop */
 		make_ready(r, q, known, errmsg);
 		evc_addrs_unref(known);
@@ -501,6 +503,8 @@ int evc_resolve(evc_resolver_t *r, const char *host, uint16_t port, evc_resolve_
 	}
 	struct entry *e = find(r, host);
 	if (!e && !(e = add_entry(r, host))) {
+		if (reqp)
+			*reqp = NULL;
 		free(q);
 		return -ENOMEM;
 	}

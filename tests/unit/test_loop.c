@@ -450,6 +450,39 @@ static void test_run_once_returns_after_timer(void **state)
 	evc_loop_free(loop);
 }
 
+/* A quiet fd (events 0) whose peer hung up must not wake the loop: epoll
+ * and poll report hang-ups whatever was asked for. */
+static void test_quiet_fd_does_not_spin(void **state)
+{
+	evc_loop_t *loop = new_loop();
+	int sv[2];
+	make_pair(sv);
+	close(sv[1]);
+	struct io_count c = {0};
+	assert_int_equal(evc_io_start(loop, sv[0], 0, count_io, &c), 0);
+	int fired = 0;
+	evc_timer_t *t = evc_timer_new(loop, count_timer_cb, &fired);
+	evc_timer_start(t, 50, 0);
+	uint64_t start = evc_hrtime();
+	int iterations = 0;
+	while (!fired && iterations < 1000) {
+		evc_loop_run(loop, EVC_RUN_ONCE);
+		iterations++;
+	}
+	assert_int_equal(fired, 1);
+	assert_true(iterations <= 2); /* slept until the timer, not spinning */
+	assert_true(evc_hrtime() - start >= 40 * 1000000ull);
+	assert_int_equal(c.calls, 0);
+	/* Asking for reads again reports the hang-up as readable. */
+	assert_int_equal(evc_io_start(loop, sv[0], EVC_READ, count_io, &c), 0);
+	assert_int_equal(evc_loop_run(loop, EVC_RUN_ONCE), 1);
+	assert_int_equal(c.reads, 1);
+	evc_io_stop(loop, sv[0]);
+	close(sv[0]);
+	evc_timer_free(t);
+	evc_loop_free(loop);
+}
+
 /* ---- many fds, and select's limit ------------------------------------- */
 
 static void raise_nofile(rlim_t *soft)
@@ -553,7 +586,8 @@ static const struct CMUnitTest common_tests[] = {
     cmocka_unit_test(test_stop_and_free_due_timers_in_callback),
     cmocka_unit_test(test_stop_returns_with_work_left),
     cmocka_unit_test(test_eintr_is_retried),
-    cmocka_unit_test(test_run_once_returns_after_timer),
+	cmocka_unit_test(test_run_once_returns_after_timer),
+	cmocka_unit_test(test_quiet_fd_does_not_spin),
     cmocka_unit_test(test_backend_names),
 };
 
