@@ -221,27 +221,49 @@ static int spawn(struct app *a, struct child *c, struct child *all, unsigned nal
 	return 0;
 }
 
-/* Hand the child another URL; false when there are none left. */
-static bool give_url(struct app *a, struct child *c)
+enum give { GIVEN, NO_MORE, WORKER_GONE };
+
+/* Hand the child another URL. A worker that cannot take it (it died) keeps
+ * it anyway, so that report_lost() gives it its record. */
+static enum give give_url(struct app *a, struct child *c)
 {
 	const char *line;
 	size_t len;
+	if (c->to < 0)
+		return WORKER_GONE;
 	if (stop_signal || a->out_broken || input_next(&a->in, &line, &len) != 1)
-		return false;
+		return NO_MORE;
 	char buf[MAX_URL_LINE + 64];
 	if (len > sizeof buf - 1)
 		len = sizeof buf - 1;
 	memcpy(buf, line, len);
 	buf[len++] = '\n';
+	c->given[c->outstanding++] = strndup(buf, len - 1); /* without the newline */
 	for (size_t off = 0; off < len;) {
 		ssize_t w = write(c->to, buf + off, len - off);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return false;
+		if (w <= 0) { /* EPIPE: the worker is gone; its reader reports */
+			close(c->to);
+			c->to = -1;
+			return WORKER_GONE;
+		}
 		off += (size_t)w;
 	}
-	c->given[c->outstanding++] = strndup(buf, len - 1); /* without the newline */
+	return GIVEN;
+}
+
+/* Keep the child at two URLs (so it never waits for us between two);
+ * false once the input is exhausted. */
+static bool top_up(struct app *a, struct child *c)
+{
+	while (c->outstanding < 2) {
+		enum give g = give_url(a, c);
+		if (g == NO_MORE)
+			return false;
+		if (g == WORKER_GONE)
+			break;
+	}
 	return true;
 }
 
@@ -293,6 +315,38 @@ static void take_records(struct app *a, struct child *c)
 	output_flush(a);
 }
 
+/* No more URLs: closing their pipes makes the workers finish and exit. */
+static void close_inputs(struct child *kids, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (kids[i].to >= 0)
+			close(kids[i].to);
+		kids[i].to = -1;
+	}
+}
+
+/* One error record for each URL left in the input. */
+static void report_unfetched(struct app *a, const char *why)
+{
+	const char *line;
+	size_t len;
+	while (input_next(&a->in, &line, &len) == 1) {
+		char *url = strndup(line, len);
+		evc_result_t r = {
+		    .url = url ? url : "",
+		    .dns_ms = -1,
+		    .connect_ms = -1,
+		    .tls_ms = -1,
+		    .ttfb_ms = -1,
+		    .error = EVC_ERR_IO,
+		    .error_message = why,
+		};
+		output_result(a, &r);
+		free(url);
+	}
+	output_flush(a);
+}
+
 static int run_processes(struct app *a)
 {
 	unsigned n = a->opts.concurrency;
@@ -307,17 +361,12 @@ static int run_processes(struct app *a)
 	if (live < n)
 		fprintf(stderr, "%s: started %u of %u workers: %s\n", prog, live, n,
 			strerror(errno));
-	/* Two URLs per worker, so it never waits for the parent between two. */
 	bool more = true;
-	for (unsigned i = 0; i < live; i++) {
-		for (int k = 0; k < 2 && more; k++)
-			more = give_url(a, &kids[i]);
-	}
+	for (unsigned i = 0; i < live && more; i++)
+		more = top_up(a, &kids[i]);
 	unsigned open = live;
-	if (!more) {
-		for (unsigned i = 0; i < live; i++)
-			close(kids[i].to), kids[i].to = -1;
-	}
+	if (!more)
+		close_inputs(kids, live);
 	while (open > 0) {
 		for (unsigned i = 0; i < live; i++) {
 			pfd[i].fd = kids[i].from;
@@ -325,8 +374,10 @@ static int run_processes(struct app *a)
 		}
 		if (poll(pfd, live, -1) < 0) {
 			if (errno == EINTR) {
-				if (stop_signal)
+				if (stop_signal && more) {
 					more = false;
+					close_inputs(kids, live);
+				}
 				continue;
 			}
 			break;
@@ -352,15 +403,12 @@ static int run_processes(struct app *a)
 			}
 			c->len += (size_t)r;
 			take_records(a, c);
-			if (more && c->outstanding < 2)
-				more = give_url(a, c);
-			if (!more && c->to >= 0) {
-				for (unsigned j = 0; j < live; j++) /* no more for anyone */
-					if (kids[j].to >= 0)
-						close(kids[j].to), kids[j].to = -1;
-			}
+			if (more && !(more = top_up(a, c)))
+				close_inputs(kids, live); /* no more for anyone */
 		}
 	}
+	if (more) /* every worker died, input is left: it still gets records */
+		report_unfetched(a, "no worker process left");
 	int rc = 0;
 	for (unsigned i = 0; i < live; i++) {
 		int status;
@@ -384,6 +432,7 @@ static int run_processes(struct app *a)
 int run_classic(struct app *a)
 {
 	catch_signals();
+	a->in.stop = &stop_signal;
 	int rc;
 	switch (a->mode) {
 	case MODE_BLOCKING:

@@ -8,6 +8,7 @@
 #define EVC_CLI_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,7 +33,8 @@ struct input {
 	char **urls; /* command-line URLs, when no -i */
 	int nurls, next_url;
 	const char *name;
-	pthread_mutex_t lock; /* for --mode threads */
+	volatile sig_atomic_t *stop; /* when set and non-zero, EINTR ends input */
+	pthread_mutex_t lock;	     /* for --mode threads */
 };
 
 /* What the summary and the exit status are made of. */

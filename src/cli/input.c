@@ -114,12 +114,17 @@ int input_next(struct input *in, const char **line, size_t *len)
 		}
 		if (in->end == sizeof in->buf) {
 			in->end = 0;
+			if (in->skipping) /* still the same long line: already reported */
+				continue;
 			in->skipping = true;
 			return marked_line(in, line, len);
 		}
 		ssize_t n = read(in->fd, in->buf + in->end, sizeof in->buf - in->end);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR) {
+			if (in->stop && *in->stop) /* SIGINT while waiting for input */
+				return -1;
 			continue;
+		}
 		if (n < 0 && errno == EAGAIN)
 			return 0;
 		if (n < 0)

@@ -76,11 +76,18 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 					    : "per_host must be at least 1";
 		return -EINVAL;
 	}
+	if (o->max_redirects > 1000) { /* each fetch keeps one hash per redirect */
+		*what = "max_redirects must be at most 1000";
+		return -EINVAL;
+	}
 	char *block = NULL;
 	const char *bad = NULL;
 	if (evc__request_headers(&block, o->user_agent, o->headers, false, &bad) < 0) {
-		snprintf(buf, sizeof buf, "bad header '%.200s' (want 'Name: value')",
-			 bad ? bad : "?");
+		if (bad && bad == o->user_agent)
+			snprintf(buf, sizeof buf, "bad user agent: it holds CR or LF");
+		else
+			snprintf(buf, sizeof buf, "bad header '%.200s' (want 'Name: value')",
+				 bad ? bad : "?");
 		*what = buf;
 		return -EINVAL;
 	}
@@ -183,12 +190,9 @@ uint64_t evc__backoff_ms(const evc_crawl_opts_t *o, unsigned attempt, int retry_
 	return wait < o->retry_max_wait_ms ? wait : o->retry_max_wait_ms;
 }
 
-bool evc__final_response(const evc_crawl_opts_t *o, int status, bool has_location,
-			 unsigned attempts, unsigned redirects)
+bool evc__will_follow(const evc_crawl_opts_t *o, int status, bool has_location, unsigned redirects)
 {
-	bool follow = evc__is_redirect(status) && has_location && redirects < o->max_redirects;
-	bool retry = evc__is_retry_status(status) && attempts <= o->retries;
-	return !follow && !retry;
+	return evc__is_redirect(status) && has_location && redirects < o->max_redirects;
 }
 
 evc_error_kind_t evc__redirect(const evc_crawl_opts_t *o, const struct evc__url *cur,

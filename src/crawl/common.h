@@ -38,12 +38,11 @@ bool evc__is_retry_status(int status);
 uint64_t evc__backoff_ms(const evc_crawl_opts_t *o, unsigned attempt, int retry_after_s);
 
 /**
- * Whether this response ends the fetch: not a redirect that will be
- * followed, nor a status that will be retried. Only its body is saved or
- * handed to a body callback.
+ * Whether a response is a redirect that will be followed (one more is
+ * allowed and it says where). Such a response, or one that will be retried,
+ * does not end the fetch: its body is neither saved nor streamed.
  */
-bool evc__final_response(const evc_crawl_opts_t *o, int status, bool has_location,
-			 unsigned attempts, unsigned redirects);
+bool evc__will_follow(const evc_crawl_opts_t *o, int status, bool has_location, unsigned redirects);
 
 /**
  * Decide a redirect from cur to location. visited holds the hashes of the

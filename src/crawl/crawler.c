@@ -581,9 +581,8 @@ static int on_head(struct task *t)
 	/* Decide now, once, whether this response ends the fetch: its body is
 	 * kept only then, and on_complete follows this same decision. */
 	t->retry_wait = evc__is_retry_status(resp->status) ? retry_wait(t, resp->retry_after) : -1;
-	t->final =
-	    t->retry_wait < 0 &&
-	    evc__final_response(&c->o, resp->status, resp->location != NULL, 0, t->redirects);
+	t->final = t->retry_wait < 0 &&
+		   !evc__will_follow(&c->o, resp->status, resp->location != NULL, t->redirects);
 	if (t->saving || !t->final || !c->o.output_dir)
 		return 0;
 	int rc = evc__sink_open(&t->sink, c->o.output_dir, &t->url);

@@ -70,6 +70,7 @@ struct evc_fetcher {
 	char message[400];
 	struct evc__file_sink sink;
 	bool saving, head_handled;
+	int64_t retry_wait; /* >= 0: the current response is retried after this */
 	struct evc__response resp;
 
 	char rbuf[READ_BUF_SIZE];
@@ -311,6 +312,16 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, struct outcome *out)
 	return true;
 }
 
+/* How long to wait before the next attempt, or -1 when there will be none:
+ * no retry left, or the wait would end past the whole-fetch deadline. */
+static int64_t retry_wait(const evc_fetcher_t *f, int retry_after_s)
+{
+	if (f->attempts > f->o.retries)
+		return -1;
+	uint64_t wait = evc__backoff_ms(&f->o, f->attempts, retry_after_s);
+	return wait < remaining_ms(f) ? (int64_t)wait : -1;
+}
+
 /* ---- one exchange -------------------------------------------------------------- */
 
 static int handle_head(evc_fetcher_t *f)
@@ -318,9 +329,13 @@ static int handle_head(evc_fetcher_t *f)
 	f->head_handled = true;
 	f->status = f->resp.status;
 	memcpy(f->content_type, f->resp.content_type, sizeof f->content_type);
-	if (f->saving || !f->o.output_dir ||
-	    !evc__final_response(&f->o, f->resp.status, f->resp.location != NULL, f->attempts,
-				 f->redirects))
+	/* Decide now, once, whether this response ends the fetch: its body is
+	 * kept only then, and run_fetch() follows this same decision. */
+	f->retry_wait =
+	    evc__is_retry_status(f->resp.status) ? retry_wait(f, f->resp.retry_after) : -1;
+	bool final = f->retry_wait < 0 && !evc__will_follow(&f->o, f->resp.status,
+							    f->resp.location != NULL, f->redirects);
+	if (f->saving || !f->o.output_dir || !final)
 		return 0;
 	int rc = evc__sink_open(&f->sink, f->o.output_dir, &f->url);
 	if (rc < 0) {
@@ -472,6 +487,7 @@ static void attempt(evc_fetcher_t *f, bool fresh, struct outcome *out)
 	evc__response_free(&f->resp);
 	evc__response_init(&f->resp, false, f->o.compressed, f->o.max_body, on_body, f);
 	f->head_handled = false;
+	f->retry_wait = -1;
 	uint64_t sent_ns = evc_hrtime();
 	if (send_all(f, f->req, (size_t)len, reused, out))
 		receive(f, reused, sent_ns, out);
@@ -536,20 +552,17 @@ static bool follow(evc_fetcher_t *f)
 	return true;
 }
 
-/* Whether to try again after this attempt; sleeps the backoff first. */
-static bool retry(evc_fetcher_t *f, bool retryable, int retry_after_s)
+/* Wait before trying again: the body of a cut-short attempt goes. */
+static void back_off(evc_fetcher_t *f, uint64_t wait)
 {
-	if (!retryable || f->attempts > f->o.retries)
-		return false;
-	uint64_t wait = evc__backoff_ms(&f->o, f->attempts, retry_after_s);
-	if (wait >= remaining_ms(f))
-		return false;
-	if (f->saving) { /* a body cut short: the next attempt starts over */
+	if (f->saving) {
 		evc__sink_close(&f->sink, 1);
 		f->saving = false;
 	}
+	f->status = 0;
+	f->bytes = 0;
+	f->content_type[0] = '\0';
 	sleep_ms(wait);
-	return true;
 }
 
 static void run_fetch(evc_fetcher_t *f)
@@ -567,9 +580,10 @@ static void run_fetch(evc_fetcher_t *f)
 			}
 			if (f->error != EVC_OK) /* a redirect that failed */
 				return;
-			if (evc__is_retry_status(f->resp.status) &&
-			    retry(f, true, f->resp.retry_after))
+			if (f->retry_wait >= 0) {
+				back_off(f, (uint64_t)f->retry_wait);
 				continue;
+			}
 			finish(f, EVC_OK, NULL);
 			return;
 		}
@@ -581,9 +595,9 @@ static void run_fetch(evc_fetcher_t *f)
 			f->attempts--;
 			continue;
 		}
-		if (retry(f, out.retryable, -1)) {
-			f->status = 0;
-			f->bytes = 0;
+		int64_t wait = out.retryable ? retry_wait(f, -1) : -1;
+		if (wait >= 0) {
+			back_off(f, (uint64_t)wait);
 			continue;
 		}
 		finish(f, out.kind, out.msg);

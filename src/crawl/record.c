@@ -126,6 +126,8 @@ static void put_ms(struct out *o, double ms)
 		return;
 	}
 	char num[32];
+	if (ms > 1e15) /* a caller's nonsense must not overrun num */
+		ms = 1e15;
 	int len = snprintf(num, sizeof num, "%.3f", ms);
 	put(o, num, (size_t)len);
 }

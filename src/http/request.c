@@ -62,6 +62,12 @@ int evc__request_headers(char **out, const char *user_agent, const char *const *
 		snprintf(ua, sizeof ua, "evcrawl/%s", evc_version());
 		user_agent = ua;
 	}
+	if (strpbrk(user_agent, "\r\n")) { /* no header injection through -A */
+		if (bad)
+			*bad = user_agent;
+		free(list);
+		return -EINVAL;
+	}
 	set_header(list, &n, "User-Agent", 10, user_agent, strlen(user_agent));
 	set_header(list, &n, "Accept", 6, "*/*", 3);
 	if (compressed)

@@ -23,7 +23,7 @@ TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
 
 from crawltest import (  # noqa: E402
-    EVCRAWL, Run, t, evcrawl, expect, fault_admin, fault_stats, fields, jsonl_ok)
+    EVCRAWL, Run, t, closed_port, evcrawl, expect, fault_admin, fault_stats, fields, jsonl_ok)
 from world import World  # noqa: E402
 
 
@@ -290,5 +290,33 @@ with World(pages=20, delay_ms=3000) as w:
         t.ok(re.search(r"\b8 URLs\b", run.err) and re.search(r"\b1 ok\b", run.err)
              and "cancelled" in run.err, "%s: the summary is printed" % name, run.err)
         t.ok(run.secs < 10, "%s: exits at once, not after the delays (%.2f s)" % (name, run.secs))
+
+# Input edge cases found in review: a line longer than the reader's buffer
+# (128 KiB and more) is one record, not several; a blocking-mode crawl
+# waiting on an empty pipe stops at SIGINT.
+for mode in ("async", "blocking"):
+    refused = "http://127.0.0.1:%d/" % closed_port()
+    data = (refused + "a\n" + "x" * 300000 + "\n" + refused + "b").encode()  # no final newline
+    run = evcrawl("-q", "--retries", "0", "--mode", mode, "-i", "-", stdin=data)
+    t.eq([fields(r, {"kind": 0}) for r in run.records],
+         [{"kind": "connect"}, {"kind": "bad_url"}, {"kind": "connect"}],
+         "--mode %s: a 300 KB line is one bad_url record between its neighbours" % mode)
+sleeper = subprocess.Popen(["sleep", "20"], stdout=subprocess.PIPE)
+p = subprocess.Popen([EVCRAWL, "--mode", "blocking", "-i", "-"], stdin=sleeper.stdout,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+sleeper.stdout.close()
+time.sleep(0.3)
+t0 = time.monotonic()
+p.send_signal(signal.SIGINT)
+try:
+    p.communicate(timeout=5)
+    t.eq(p.returncode, 130, "--mode blocking: SIGINT while waiting on stdin exits 130")
+    t.ok(time.monotonic() - t0 < 2, "... at once")
+except subprocess.TimeoutExpired:
+    p.kill()
+    p.communicate()
+    t.ok(False, "--mode blocking: SIGINT while waiting on stdin exits 130 (it hung)")
+sleeper.kill()
+sleeper.wait()
 
 t.done()

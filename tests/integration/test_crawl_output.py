@@ -136,4 +136,16 @@ with tempfile.TemporaryDirectory(prefix="evc-output.") as work, \
          "-o a/b/DIR (parents missing): created and the page saved there",
          "rc %s, %s %s" % (run3.rc, run3.records, run3.err))
 
+    # A 503 that will not be retried (Retry-After: 1 s is past --timeout) is
+    # the final answer: its body is saved, in every mode.
+    for mode in ("async", "blocking"):
+        out4 = os.path.join(work, "out4-" + mode)
+        url = w.fault_url("h03.test", "/retry/5/final-%s" % mode)
+        run4 = evcrawl("-q", DNS, "--mode", mode, "--timeout", "0.5", "-o", out4, url)
+        rec = (run4.records or [{}])[0]
+        saved = rec.get("saved")
+        t.ok(rec.get("status") == 503 and rec.get("attempts") == 1 and saved
+             and os.path.getsize(saved) == rec.get("bytes") == 12,
+             "--mode %s: a 503 not retried (deadline) is saved, 12 bytes" % mode, rec)
+
 t.done()
