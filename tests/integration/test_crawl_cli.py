@@ -302,7 +302,7 @@ for mode in ("async", "blocking"):
                  for r in run.records)
     want = sorted([(refused[:3] + "..." + (refused + "a")[-16:], "connect"),
                    (refused[:3] + "..." + (refused + "b")[-16:], "connect"),
-                   ("xxx...(line too long)", "bad_url")])
+                   ("xxx... (line too long)", "bad_url")])
     t.eq(got, want, "--mode %s: a 300 KB line is one bad_url record, its neighbours intact"
          % mode)
 sleeper = subprocess.Popen(["sleep", "20"], stdout=subprocess.PIPE)
