@@ -23,6 +23,11 @@
  * Memory. Bytes are read into one crawler-wide buffer and handed to the
  * parser; a connection owns only its parser state and, rarely, the unsent
  * rest of a request.
+ *
+ * Re-entrancy. finish(), finish_error(), fail(), on_complete(),
+ * follow_redirect() and retry_stale() may free the task, run the user's
+ * result callback and start other tasks (through pump) before they return:
+ * every caller returns right after calling one of them.
  */
 #include <errno.h>
 #include <netinet/in.h>
