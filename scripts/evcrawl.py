@@ -87,6 +87,8 @@ _IO_CB = CFUNCTYPE(None, c_void_p, c_int, c_int, c_void_p)   # loop, fd, events,
 _TIMER_CB = CFUNCTYPE(None, c_void_p, c_void_p)              # timer, arg
 _RESULT_CB = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p)   # crawler, result, arg
 _FEED_CB = CFUNCTYPE(None, c_void_p, c_void_p)               # crawler, arg
+_BODY_CB = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p, c_size_t, c_void_p)
+#                    crawler, user, data, len, arg -> non-zero stops that fetch
 
 
 def _declare(name, restype, *argtypes):
@@ -116,6 +118,8 @@ for _name, _res, _args in [
         ("evc_crawl_opts_set", c_int, (c_void_p, c_char_p, c_char_p)),
         ("evc_crawl_opts_free", None, (c_void_p,)),
         ("evc_result_to_json", c_size_t, (c_void_p, c_void_p, c_size_t)),
+        ("evc_result_user", c_void_p, (c_void_p,)),
+        ("evc_crawler_set_body_cb", None, (c_void_p, _BODY_CB, c_void_p)),
         ("evc_crawler_new", c_int, (POINTER(c_void_p), c_void_p, c_void_p, _RESULT_CB,
                                     c_void_p)),
         ("evc_crawler_free", None, (c_void_p,)),
@@ -206,6 +210,16 @@ def _result_trampoline(crawler_ptr, result, key):
     crawler = _lookup(key)
     if crawler:
         _guard(crawler.loop, crawler._result, result)
+
+
+@_BODY_CB
+def _body_trampoline(crawler_ptr, user, data, length, key):
+    crawler = _lookup(key)
+    if not crawler or crawler._closing:
+        return 0
+    stop = []
+    _guard(crawler.loop, lambda: stop.append(crawler._body(user, ctypes.string_at(data, length))))
+    return 1 if not stop or stop[0] else 0  # an exception stops the fetch too
 
 
 @_FEED_CB
@@ -410,12 +424,17 @@ class Crawler:
     Close it with close() (or use it as a context manager).
     """
 
-    def __init__(self, loop=None, on_result=None, **options):
+    def __init__(self, loop=None, on_result=None, on_body=None, **options):
         """loop: a Loop to run on, or None for a private one (self.loop),
-        closed with the crawler."""
+        closed with the crawler. on_body(url, data): called with each piece
+        of a URL's final body (decoded bytes) as it arrives; return True to
+        stop that fetch (its record then says io)."""
         self._own_loop = loop is None
         self.loop = Loop() if loop is None else loop
         self._on_result = on_result
+        self._on_body = on_body
+        self._url_of = {}  # user id given to C -> URL, while on_body is set
+        self._next_id = itertools.count(1)
         self._results = collections.deque()
         self._urls = None
         self._closing = False
@@ -436,6 +455,8 @@ class Crawler:
             _lib.evc_crawl_opts_free(opts)
         self._ptr = ptr.value
         self.loop._crawlers.add(self)
+        if on_body:
+            _lib.evc_crawler_set_body_cb(self._ptr, _body_trampoline, self._key)
 
     def _live(self):
         if not self._ptr:
@@ -446,7 +467,11 @@ class Crawler:
         """Add one URL (str or bytes); also fine inside any callback. A bad
         URL is not an error here: its record says bad_url."""
         b = url if isinstance(url, bytes) else url.encode("utf-8", "surrogateescape")
-        _check(_lib.evc_crawler_add(self._live(), b, len(b), None), "add %r" % (url,))
+        uid = None
+        if self._on_body:
+            uid = next(self._next_id)
+            self._url_of[uid] = url
+        _check(_lib.evc_crawler_add(self._live(), b, len(b), uid), "add %r" % (url,))
 
     def feed(self, urls):
         """Take URLs from the iterable `urls` as the crawler has room for
@@ -549,7 +574,12 @@ class Crawler:
 
     # -- from the loop
 
+    def _body(self, user, data):
+        return self._on_body(self._url_of.get(user), data)
+
     def _result(self, result):
+        if self._url_of:
+            self._url_of.pop(_lib.evc_result_user(result), None)
         n = _lib.evc_result_to_json(result, self._buf, len(self._buf))
         if n >= len(self._buf):
             self._buf = ctypes.create_string_buffer(n + 1)

@@ -111,6 +111,9 @@ EVC_API void evc_crawl_opts_free(evc_crawl_opts_t *opts);
  */
 EVC_API int evc_crawl_opts_check(const evc_crawl_opts_t *opts, const char **what);
 
+/** r->user, for bindings that do not lay out evc_result_t. */
+EVC_API void *evc_result_user(const evc_result_t *r);
+
 /**
  * Write r as one JSON object (design.md's record) followed by '\n' into buf.
  * Returns the length written (NUL-terminated), or the length needed when it

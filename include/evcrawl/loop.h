@@ -132,7 +132,7 @@ EVC_API evc_timer_t *evc_timer_new(evc_loop_t *loop, evc_timer_cb cb, void *arg)
 /**
  * Start (or restart) the timer: cb runs after timeout_ms, then every
  * repeat_ms if repeat_ms > 0. A timeout of 0 runs on the next iteration.
- * Returns 0 or -ENOMEM.
+ * Always returns 0: the room it needs was reserved by evc_timer_new().
  */
 EVC_API int evc_timer_start(evc_timer_t *timer, uint64_t timeout_ms, uint64_t repeat_ms);
 

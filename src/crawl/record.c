@@ -143,6 +143,11 @@ static void put_uint(struct out *o, unsigned long long v)
 	put(o, p, (size_t)(num + sizeof num - p));
 }
 
+void *evc_result_user(const evc_result_t *r)
+{
+	return r->user;
+}
+
 size_t evc_result_to_json(const evc_result_t *r, char *buf, size_t cap)
 {
 	struct out o = {buf, buf + cap, 0};

@@ -69,7 +69,8 @@ static int epoll_update(evc_loop_t *loop, int fd, int old_events, int new_events
 			return -errno; /* still say EBADF for a bad fd */
 		return 0;
 	}
-	ev.events = ((new_events & EVC_READ) ? EPOLLIN : 0) | ((new_events & EVC_WRITE) ? EPOLLOUT : 0);
+	ev.events =
+	    ((new_events & EVC_READ) ? EPOLLIN : 0) | ((new_events & EVC_WRITE) ? EPOLLOUT : 0);
 	int op = was_in ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	if (epoll_ctl(st->epfd, op, fd, &ev) == 0)
 		return 0;

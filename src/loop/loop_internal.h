@@ -74,7 +74,8 @@ struct evc_loop {
 
 	evc_timer_t **heap; /* binary min-heap on (deadline, seq) */
 	size_t nheap;
-	size_t heap_cap;
+	size_t heap_cap; /* >= ntimers: starting a timer never allocates */
+	size_t ntimers;	 /* allocated by evc_timer_new, not yet freed */
 	uint64_t timer_seq;
 	evc_timer_t *due; /* expired timers collected before any runs */
 

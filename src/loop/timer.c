@@ -57,19 +57,28 @@ static void sift_down(evc_loop_t *loop, size_t i)
 	heap_set(loop, i, t);
 }
 
-static int heap_insert(evc_loop_t *loop, evc_timer_t *t)
+/* The heap always has room for every timer that exists (evc_timer_new
+ * reserves it), so starting a timer cannot fail: no caller has to handle
+ * ENOMEM at the moment it arms a deadline. */
+static void heap_insert(evc_loop_t *loop, evc_timer_t *t)
 {
-	if (loop->nheap == loop->heap_cap) {
-		size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-		evc_timer_t **h = realloc(loop->heap, cap * sizeof *h);
-		if (!h)
-			return -ENOMEM;
-		loop->heap = h;
-		loop->heap_cap = cap;
-	}
 	size_t i = loop->nheap++;
 	heap_set(loop, i, t);
 	sift_up(loop, i);
+}
+
+static int heap_reserve(evc_loop_t *loop, size_t n)
+{
+	if (n <= loop->heap_cap)
+		return 0;
+	size_t cap = loop->heap_cap ? loop->heap_cap : 64;
+	while (cap < n)
+		cap *= 2;
+	evc_timer_t **h = realloc(loop->heap, cap * sizeof *h);
+	if (!h)
+		return -ENOMEM;
+	loop->heap = h;
+	loop->heap_cap = cap;
 	return 0;
 }
 
@@ -102,8 +111,11 @@ static void due_unlink(evc_timer_t *t)
 evc_timer_t *evc_timer_new(evc_loop_t *loop, evc_timer_cb cb, void *arg)
 {
 	evc_timer_t *t = calloc(1, sizeof *t);
-	if (!t)
+	if (!t || heap_reserve(loop, loop->ntimers + 1) < 0) {
+		free(t);
 		return NULL;
+	}
+	loop->ntimers++;
 	t->loop = loop;
 	t->cb = cb;
 	t->arg = arg;
@@ -126,7 +138,8 @@ int evc_timer_start(evc_timer_t *t, uint64_t timeout_ms, uint64_t repeat_ms)
 	t->deadline = deadline < loop->now ? UINT64_MAX : deadline; /* saturate */
 	t->repeat = repeat_ms;
 	t->seq = loop->timer_seq++;
-	return heap_insert(loop, t);
+	heap_insert(loop, t);
+	return 0;
 }
 
 void evc_timer_free(evc_timer_t *t)
@@ -134,6 +147,7 @@ void evc_timer_free(evc_timer_t *t)
 	if (!t)
 		return;
 	evc_timer_stop(t);
+	t->loop->ntimers--;
 	free(t);
 }
 

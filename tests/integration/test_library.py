@@ -209,6 +209,24 @@ except ValueError as e:
     out["callback_error"] = ["ValueError", str(e)]
 loop.close()
 
+# on_body: the final bodies stream in, keyed by URL; a redirect's own body
+# does not; returning True stops a fetch.
+bodies = {}
+def on_body(u, data):
+    bodies[u] = bodies.get(u, b"") + data
+    return u.endswith("/big/1m.bin")
+c = evcrawl.Crawler(on_body=on_body, dns_server=DNS)  # a private loop
+for u in (url(1, "/p/3.html"), url(2, "/r/302"), url(3, "/big/1m.bin")):
+    c.add(u)
+c.close_input()
+recs = {r["url"]: r for r in c}
+c.close()
+out["body"] = {"sizes": {u[-12:]: len(b) for u, b in bodies.items()},
+               "p3_head": bodies.get(url(1, "/p/3.html"), b"")[:15].decode("latin-1"),
+               "big": [recs[url(3, "/big/1m.bin")]["error"]["kind"],
+                       recs[url(3, "/big/1m.bin")]["error"]["message"]],
+               "left": len(c._url_of)}
+
 # Leaving crawl() early: the generator's cleanup frees its crawler and loop
 # (each drops its entry in the binding's callback table).
 handles = len(evcrawl._handles)
@@ -221,6 +239,11 @@ during = len(evcrawl._handles)
 g.close()
 out["early_break"] = [n, during - handles, len(evcrawl._handles) - handles]
 """
+
+
+def url_tail(port, path):
+    """The last 12 characters of a binding-test URL, as the child reports sizes."""
+    return ("http://hNN.test:%d%s" % (port, path))[-12:]
 
 
 work = tempfile.mkdtemp(prefix="evc-lib-test.")
@@ -465,6 +488,15 @@ try:
          "Crawler.stats() after the crawl", lp)
     t.eq(res.get("cancel"), {"kinds": ["cancelled"] * 5, "fast": True, "stats_errors":
                              {"cancelled": 5}}, "Crawler.cancel(): every URL ends 'cancelled'")
+    body = res.get("body", {})
+    t.eq(body.get("sizes", {}).get(url_tail(P, "/p/3.html")),
+         2048, "on_body: a page's body streams in whole (2048 bytes)", body)
+    t.ok(url_tail(P, "/r/302") in body.get("sizes", {})
+         and body["sizes"][url_tail(P, "/r/302")] == 2048,
+         "on_body: a redirect streams its target's body, not its own", body)
+    t.eq(body.get("big"), ["io", "the body callback stopped the fetch"],
+         "on_body returning True stops that fetch (io)", body)
+    t.eq(body.get("left"), 0, "on_body: the URL table is empty after the crawl", body)
     t.eq(res.get("bad_option"), ["EvcrawlError", -22, "option bogus='1': Invalid argument"],
          "a bad option raises EvcrawlError with evc_strerror's message")
     t.eq(res.get("bad_dns")[:2] if res.get("bad_dns") else None, ["EvcrawlError", -22],
