@@ -21,7 +21,8 @@ import time
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
 
-from crawltest import EVCRAWL, Run, t, evcrawl, expect, fault_admin, fault_stats  # noqa: E402
+from crawltest import (EVCRAWL, Run, t, closed_port, evcrawl, expect, fault_admin,  # noqa: E402
+                       fault_stats)
 from world import World  # noqa: E402
 
 FD_LIMIT = 40
@@ -156,5 +157,46 @@ with World(pages=2000) as w:
          (run.rc, len(run.records), run.err[-2000:]))
     for s in fillers + [stuck]:
         s.close()
+
+# Regressions from the engine review, each once a hang or a crash:
+with World(pages=300) as w:
+    P, F = w.http_port, w.fault_port
+    page = "http://127.0.0.1:%d/p/1.html" % P
+
+    # Out of fds with nothing else in flight: no socket() spin; the whole-
+    # fetch deadline still ends it (6 fds: stdio, epoll, the signal pipe).
+    def six_fds():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (6, 6))
+    run = evcrawl("--timeout", "1", page, preexec_fn=six_fds, timeout=20)
+    t.eq([(r["error"] or {}).get("kind") for r in run.records], ["timeout"],
+         "EMFILE with nothing in flight: ends with kind timeout")
+    t.ok(run.secs < 5, "... after about --timeout 1 (%.2f s), not a spin" % run.secs)
+
+    # The last line of the input, without newline, closing a 256-URL batch.
+    lines = ["http://127.0.0.1:%d/p/%d.html" % (P, n) for n in range(1, 257)]
+    run = evcrawl("-q", "-i", "-", stdin="\n".join(lines).encode(), timeout=20)
+    t.eq((run.rc, len(run.records)), (0, 256),
+         "256 lines, no final newline: all 256 records, and evcrawl exits")
+
+    # A retry's backoff gives its slot back at once: with -c 1 the next URL
+    # runs during the 1 s Retry-After, not after it.
+    key = "/retry/1/slot-%d" % os.getpid()
+    run = evcrawl("-q", "-c", "1", "--per-host", "1", "http://127.0.0.1:%d%s" % (F, key), page)
+    t.eq([r["url"].rsplit("/", 1)[-1] for r in run.records], ["1.html", key.rsplit("/", 1)[-1]],
+         "-c 1: the page finishes while the 503 waits out its Retry-After")
+    t.ok(run.records and run.records[0]["time_ms"]["total"] < 500,
+         "... at once (%.0f ms)" % (run.records[0]["time_ms"]["total"] if run.records else -1))
+
+    # A task in retry backoff keeps its host alive through the 1 s
+    # housekeeping sweep (the host was freed under it: ASan caught it).
+    refused = "http://127.0.0.1:%d/" % closed_port()
+    feeder = subprocess.Popen(["sh", "-c", "sleep 0.8; echo %s" % refused],
+                              stdout=subprocess.PIPE)
+    p = subprocess.run([EVCRAWL, "-q", "-i", "-"], stdin=feeder.stdout, capture_output=True,
+                       timeout=30)
+    feeder.wait()
+    t.eq((p.returncode, p.stdout.count(b"\n"), b"ERROR: AddressSanitizer" in p.stderr),
+         (1, 1, False), "retries across the host sweep: one record, no memory error",
+         p.stderr.decode(errors="replace")[-1500:])
 
 t.done()
