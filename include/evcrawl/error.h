@@ -26,6 +26,7 @@ enum {
 	EVC_EREDIRECT = -5008,	/* redirect loop, too many, or to a bad scheme */
 	EVC_ECANCELLED = -5009, /* cancelled by the caller */
 	EVC_ETLS = -5010,	/* TLS failure or TLS not available */
+	EVC_ECLOSED = -5011,	/* input was closed: no more URLs are taken */
 };
 
 /**

@@ -11,6 +11,13 @@
 
 #include "util/url.h"
 
+/* A request is the request line, Host and the fixed block. With URLs of at
+ * most EVC__URL_MAX bytes, a fixed block within EVC__HEADERS_MAX always
+ * fits in EVC__REQUEST_MAX: the options check refuses larger -H sets at
+ * start rather than failing every URL. */
+#define EVC__REQUEST_MAX (16 * 1024)
+#define EVC__HEADERS_MAX (EVC__REQUEST_MAX - EVC__URL_MAX - 512)
+
 /**
  * Assemble the fixed header block ("Name: value\r\n" lines). headers are
  * the user's "Name: value" lines (NULL-terminated, may be NULL); one naming

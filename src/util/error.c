@@ -29,6 +29,8 @@ const char *evc_strerror(int code)
 		return "cancelled";
 	case EVC_ETLS:
 		return "TLS error";
+	case EVC_ECLOSED:
+		return "input was closed: no more URLs are taken";
 	}
 	if (code < 0 && code > -4096) {
 		/* strerrordesc_np is static and thread-safe, unlike strerror. */

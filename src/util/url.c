@@ -18,7 +18,7 @@
 #include "evcrawl/error.h"
 #include "util/url.h"
 
-#define URL_MAX	  8192 /* longest input or href accepted, like common servers */
+#define URL_MAX	  EVC__URL_MAX
 #define HOST_MAX  255  /* longest DNS name (253) with a little slack */
 #define SEG_MAX	  200  /* save path: longest segment */
 #define SAVE_MAX  1000 /* save path: longest whole */

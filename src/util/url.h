@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define EVC__URL_MAX 8192 /* longest input or href accepted, like common servers */
+
 struct evc__url {
 	char *buf;	    /* one allocation holding every string below */
 	const char *scheme; /* "http" or "https" */

@@ -1,11 +1,11 @@
-/* Options and crawl policy shared by every I/O mode (see common.h). */
+/* Crawl options: defaults, checks, copies, and setting by name (see options.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "crawl/common.h"
+#include "crawl/options.h"
 #include "http/request.h"
 
 void evc_crawl_opts_init(evc_crawl_opts_t *o)
@@ -91,7 +91,15 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 		*what = buf;
 		return -EINVAL;
 	}
+	size_t fixed = strlen(block);
 	free(block);
+	if (fixed > EVC__HEADERS_MAX) {
+		snprintf(buf, sizeof buf,
+			 "request headers too large: %zu bytes (at most %d with -H and -A)", fixed,
+			 EVC__HEADERS_MAX);
+		*what = buf;
+		return -EINVAL;
+	}
 	for (size_t i = 0; o->resolve && o->resolve[i]; i++) {
 		char host[256], addr[64];
 		uint16_t port;
@@ -165,65 +173,6 @@ int evc__opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **bl
 	dst->resolve = put_list(&p, src->resolve, nr, &slots);
 	*block = mem;
 	return 0;
-}
-
-bool evc__is_redirect(int status)
-{
-	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
-bool evc__is_retry_status(int status)
-{
-	return status == 429 || status == 502 || status == 503 || status == 504;
-}
-
-uint64_t evc__backoff_ms(const evc_crawl_opts_t *o, unsigned attempt, int retry_after_s)
-{
-	uint64_t wait;
-	if (retry_after_s >= 0) {
-		wait = (uint64_t)retry_after_s * 1000;
-	} else {
-		unsigned shift = attempt > 1 ? attempt - 1 : 0;
-		wait = (uint64_t)o->retry_base_ms << (shift < 20 ? shift : 20);
-		wait = wait / 2 + (uint64_t)random() % (wait / 2 + 1); /* jitter: 50-100 % */
-	}
-	return wait < o->retry_max_wait_ms ? wait : o->retry_max_wait_ms;
-}
-
-bool evc__will_follow(const evc_crawl_opts_t *o, int status, bool has_location, unsigned redirects)
-{
-	return evc__is_redirect(status) && has_location && redirects < o->max_redirects;
-}
-
-evc_error_kind_t evc__redirect(const evc_crawl_opts_t *o, const struct evc__url *cur,
-			       const char *location, uint64_t *visited, unsigned *redirects,
-			       struct evc__url *next, char *msg, size_t cap)
-{
-	if (*redirects >= o->max_redirects) {
-		snprintf(msg, cap, "too many redirects (more than %u)", o->max_redirects);
-		return EVC_ERR_REDIRECT;
-	}
-	int rc = evc__url_resolve(next, cur, location, strlen(location));
-	if (rc == -ENOMEM) {
-		snprintf(msg, cap, "out of memory");
-		return EVC_ERR_IO;
-	}
-	if (rc < 0) {
-		snprintf(msg, cap, "%s redirect to %.200s",
-			 rc == EVC_EREDIRECT ? "unsupported" : "bad", location);
-		return EVC_ERR_REDIRECT;
-	}
-	uint64_t here = evc__hash64(cur->href, strlen(cur->href));
-	uint64_t there = evc__hash64(next->href, strlen(next->href));
-	visited[(*redirects)++] = here;
-	for (unsigned i = 0; i < *redirects; i++) {
-		if (visited[i] == there) {
-			evc__url_free(next);
-			snprintf(msg, cap, "redirect loop at %.200s", location);
-			return EVC_ERR_REDIRECT;
-		}
-	}
-	return EVC_OK;
 }
 
 /* ---- options on the heap, set by name (for bindings) ------------------------- */

@@ -1,0 +1,444 @@
+/* The fetch core: one URL's policy, sans I/O (see fetch_core.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crawl/fetch_core.h"
+#include "evcrawl/loop.h"
+#include "http/request.h"
+
+uint64_t (*evc__fetch_clock)(void) = evc_hrtime;
+
+/* ---- policy ------------------------------------------------------------------ */
+
+bool evc__is_redirect(int status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+bool evc__is_retry_status(int status)
+{
+	return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+uint64_t evc__backoff_ms(const evc_crawl_opts_t *o, unsigned attempt, int retry_after_s)
+{
+	uint64_t wait;
+	if (retry_after_s >= 0) {
+		wait = (uint64_t)retry_after_s * 1000;
+	} else {
+		unsigned shift = attempt > 1 ? attempt - 1 : 0;
+		wait = (uint64_t)o->retry_base_ms << (shift < 20 ? shift : 20);
+		wait = wait / 2 + (uint64_t)random() % (wait / 2 + 1); /* jitter: 50-100 % */
+	}
+	return wait < o->retry_max_wait_ms ? wait : o->retry_max_wait_ms;
+}
+
+static uint64_t remaining_ms(const struct evc__fetch *f)
+{
+	uint64_t now = evc__fetch_clock();
+	return now >= f->deadline_ns ? 0 : (f->deadline_ns - now) / 1000000u;
+}
+
+/* How long to wait before the next attempt, or -1 when there will be none:
+ * no retry left, or the wait would end past the whole-fetch deadline.
+ * retry_after_s < 0: the server named no time. */
+static int64_t retry_wait(const struct evc__fetch *f, int retry_after_s)
+{
+	if (f->attempts > f->o->retries)
+		return -1;
+	uint64_t wait = evc__backoff_ms(f->o, f->attempts, retry_after_s);
+	return wait < remaining_ms(f) ? (int64_t)wait : -1;
+}
+
+/* Whether a response is a redirect that will be followed (one more is
+ * allowed and it says where). */
+static bool will_follow(const struct evc__fetch *f, int status, bool has_location)
+{
+	return evc__is_redirect(status) && has_location && f->redirects < f->o->max_redirects;
+}
+
+/* ---- errors and the end of an exchange ----------------------------------------- */
+
+static void set_message(struct evc__fetch *f, evc_error_kind_t kind, const char *fmt, va_list ap)
+{
+	char *msg; /* formatted first: an argument may be the old message */
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	free(f->message);
+	f->message = msg;
+	f->error = kind;
+}
+
+static void set_error(struct evc__fetch *f, evc_error_kind_t kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_error(struct evc__fetch *f, evc_error_kind_t kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	set_message(f, kind, fmt, ap);
+	va_end(ap);
+}
+
+/* The exchange is over: keep what the record shows of it, let go of the
+ * response. */
+static void end_exchange(struct evc__fetch *f)
+{
+	if (f->resp && f->resp->head_done) {
+		f->bytes = f->resp->body_bytes; /* what came before any failure */
+		f->status = f->resp->status;
+		memcpy(f->content_type, f->resp->content_type, sizeof f->content_type);
+	}
+	f->resp = NULL;
+}
+
+/* Forget what this attempt's response left: the next one starts over. */
+static void reset_response(struct evc__fetch *f)
+{
+	if (f->saving) { /* a body cut short */
+		evc__sink_close(&f->sink, 1);
+		f->saving = false;
+	}
+	f->status = 0;
+	f->bytes = 0;
+	f->content_type[0] = '\0';
+}
+
+static enum evc__verdict retry_after(struct evc__fetch *f, uint64_t wait)
+{
+	reset_response(f);
+	f->wait_ms = wait;
+	return EVC__RETRY_WAIT;
+}
+
+static enum evc__verdict fail_v(struct evc__fetch *f, evc_error_kind_t kind, bool retryable,
+				const char *fmt, va_list ap)
+{
+	end_exchange(f);
+	set_message(f, kind, fmt, ap);
+	int64_t wait = retryable ? retry_wait(f, -1) : -1;
+	return wait >= 0 ? retry_after(f, (uint64_t)wait) : EVC__DONE;
+}
+
+enum evc__verdict evc__fetch_fail(struct evc__fetch *f, evc_error_kind_t kind, bool retryable,
+				  const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	enum evc__verdict v = fail_v(f, kind, retryable, fmt, ap);
+	va_end(ap);
+	return v;
+}
+
+enum evc__verdict evc__fetch_error(struct evc__fetch *f, evc_error_kind_t kind, const char *fmt,
+				   ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	enum evc__verdict v = fail_v(f, kind, false, fmt, ap);
+	va_end(ap);
+	return v;
+}
+
+/* A reused keep-alive connection that died before answering: the server
+ * closed it while we were picking it. Once more on a fresh connection,
+ * not counted as an attempt. */
+static bool stale(struct evc__fetch *f)
+{
+	if (!f->reused || f->got_bytes || f->stale_retry_used)
+		return false;
+	f->stale_retry_used = true;
+	f->attempts--;
+	f->resp = NULL;
+	reset_response(f);
+	return true;
+}
+
+/* ---- a fetch's life -------------------------------------------------------------- */
+
+int evc__fetch_init(struct evc__fetch *f, const evc_crawl_opts_t *o, const char *url, size_t len,
+		    void *user)
+{
+	memset(f, 0, sizeof *f);
+	f->o = o;
+	f->user = user;
+	f->sink.fd = -1;
+	f->dns_ms = f->connect_ms = f->tls_ms = f->ttfb_ms = -1;
+	f->retry_wait = -1;
+	f->input = strndup(url, len);
+	if (!f->input)
+		return -ENOMEM;
+	f->url_rc = evc__url_parse(&f->url, url, len);
+	return 0;
+}
+
+void evc__fetch_cleanup(struct evc__fetch *f)
+{
+	if (f->saving)
+		evc__sink_close(&f->sink, 1);
+	free(f->sink.path);
+	f->sink.path = NULL;
+	f->saving = false;
+	evc__url_free(&f->url);
+	free(f->visited);
+	free(f->message);
+	free(f->input);
+	f->visited = NULL;
+	f->message = NULL;
+	f->input = NULL;
+}
+
+enum evc__verdict evc__fetch_attempt(struct evc__fetch *f)
+{
+	if (f->url_rc < 0)
+		return evc__fetch_error(f, EVC_ERR_BAD_URL, "%s", evc_strerror(f->url_rc));
+	f->attempts++;
+	uint64_t now = evc__fetch_clock();
+	if (!f->start_ns) {
+		f->start_ns = now;
+		f->deadline_ns = now + (uint64_t)f->o->timeout_ms * 1000000u;
+	}
+	f->resp = NULL;
+	f->dns_ms = f->connect_ms = f->tls_ms = f->ttfb_ms = -1;
+	if (now >= f->deadline_ns)
+		return evc__fetch_timeout(f, EVC__PHASE_WHOLE);
+	if (f->url.https)
+		return evc__fetch_error(f, EVC_ERR_TLS, "https not supported yet");
+	return EVC__GO_ON;
+}
+
+void evc__fetch_unattempt(struct evc__fetch *f)
+{
+	f->attempts--;
+	f->resp = NULL;
+}
+
+enum evc__verdict evc__fetch_dns_error(struct evc__fetch *f, const char *errmsg)
+{
+	return evc__fetch_error(f, EVC_ERR_DNS, "cannot resolve %s: %s", f->url.host,
+				errmsg ? errmsg : "lookup failed");
+}
+
+enum evc__verdict evc__fetch_connect_error(struct evc__fetch *f, const char *addr, int err)
+{
+	if (err == -ETIMEDOUT)
+		return evc__fetch_timeout(f, EVC__PHASE_CONNECT);
+	return evc__fetch_fail(f, EVC_ERR_CONNECT, true, "connect to %s port %u: %s", addr,
+			       f->url.port, evc_strerror(err ? err : -ECONNREFUSED));
+}
+
+enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase)
+{
+	const evc_crawl_opts_t *o = f->o;
+	switch (phase) {
+	case EVC__PHASE_DNS:
+		return evc__fetch_error(f, EVC_ERR_DNS, "DNS lookup of %s timed out after %u ms",
+					f->url.host, o->dns_timeout_ms);
+	case EVC__PHASE_CONNECT:
+		return evc__fetch_fail(f, EVC_ERR_TIMEOUT, true, "connect timed out after %u ms",
+				       o->connect_timeout_ms);
+	case EVC__PHASE_IDLE:
+		return evc__fetch_fail(f, EVC_ERR_TIMEOUT, true, "no data received for %u ms",
+				       o->idle_timeout_ms);
+	case EVC__PHASE_WHOLE:
+	default:
+		return evc__fetch_error(f, EVC_ERR_TIMEOUT, "whole fetch timed out after %u ms",
+					o->timeout_ms);
+	}
+}
+
+/* ---- the exchange ------------------------------------------------------------ */
+
+/* The head is complete: keep what the record shows, and decide now, once,
+ * whether this response ends the fetch. Only then is its body kept (saved,
+ * streamed); a redirect we follow or a response we retry is read and
+ * dropped. Runs before the first body byte. Returns 0, or -EIO with the
+ * message set. */
+static int on_head(struct evc__fetch *f)
+{
+	struct evc__response *resp = f->resp;
+	f->head_handled = true;
+	f->status = resp->status;
+	memcpy(f->content_type, resp->content_type, sizeof f->content_type);
+	f->retry_wait = evc__is_retry_status(resp->status) ? retry_wait(f, resp->retry_after) : -1;
+	f->final = f->retry_wait < 0 && !will_follow(f, resp->status, resp->location != NULL);
+	if (f->saving || !f->final || !f->o->output_dir)
+		return 0;
+	int rc = evc__sink_open(&f->sink, f->o->output_dir, &f->url);
+	if (rc < 0) {
+		set_error(f, EVC_ERR_IO, "cannot save body under %s: %s", f->o->output_dir,
+			  evc_strerror(rc));
+		return -EIO;
+	}
+	f->saving = true;
+	return 0;
+}
+
+static int on_body(void *arg, const char *data, size_t len)
+{
+	struct evc__fetch *f = arg;
+	if (!f->head_handled && on_head(f) < 0)
+		return -EIO;
+	if (f->saving) {
+		int rc = evc__sink_write(&f->sink, data, len);
+		if (rc < 0) {
+			set_error(f, EVC_ERR_IO, "cannot write %s: %s", f->sink.path,
+				  evc_strerror(rc));
+			return -EIO;
+		}
+	}
+	if (f->final && f->on_body && f->on_body(f->body_arg, data, len) != 0) {
+		set_error(f, EVC_ERR_IO, "the body callback stopped the fetch");
+		return -EIO;
+	}
+	return 0;
+}
+
+void evc__fetch_exchange(struct evc__fetch *f, struct evc__response *resp, bool reused)
+{
+	f->resp = resp;
+	f->reused = reused;
+	f->got_bytes = false;
+	f->head_handled = false;
+	f->final = false;
+	f->retry_wait = -1;
+	f->request_ns = evc__fetch_clock();
+	evc__response_init(resp, false, f->o->compressed, f->o->max_body, on_body, f);
+}
+
+int evc__fetch_request(struct evc__fetch *f, char *buf, size_t cap, const char *fixed,
+		       size_t fixed_len)
+{
+	int len = evc__request_build(buf, cap, "GET", &f->url, fixed, fixed_len);
+	if (len < 0)
+		evc__fetch_error(f, EVC_ERR_BAD_URL, "request line and headers exceed %zu bytes",
+				 cap);
+	return len;
+}
+
+/* Follow the response's Location: FOLLOW with f->url replaced, or DONE
+ * (too many, a loop, a bad or non-http(s) target). */
+static enum evc__verdict follow(struct evc__fetch *f, const char *location)
+{
+	const evc_crawl_opts_t *o = f->o;
+	if (f->redirects >= o->max_redirects)
+		return evc__fetch_error(f, EVC_ERR_REDIRECT, "too many redirects (more than %u)",
+					o->max_redirects);
+	if (!f->visited && !(f->visited = calloc(o->max_redirects + 1, sizeof *f->visited)))
+		return evc__fetch_error(f, EVC_ERR_IO, "out of memory");
+	struct evc__url next;
+	int rc = evc__url_resolve(&next, &f->url, location, strlen(location));
+	if (rc == -ENOMEM)
+		return evc__fetch_error(f, EVC_ERR_IO, "out of memory");
+	if (rc < 0)
+		return evc__fetch_error(f, EVC_ERR_REDIRECT, "%s redirect to %.200s",
+					rc == EVC_EREDIRECT ? "unsupported" : "bad", location);
+	uint64_t there = evc__hash64(next.href, strlen(next.href));
+	f->visited[f->redirects++] = evc__hash64(f->url.href, strlen(f->url.href));
+	for (unsigned i = 0; i < f->redirects; i++) {
+		if (f->visited[i] == there) {
+			evc__url_free(&next);
+			return evc__fetch_error(f, EVC_ERR_REDIRECT, "redirect loop at %.200s",
+						location);
+		}
+	}
+	evc__url_free(&f->url);
+	f->url = next;
+	f->attempts = 0; /* attempts count the tries of the current URL */
+	f->stale_retry_used = false;
+	reset_response(f);
+	return EVC__FOLLOW;
+}
+
+/* The response is complete: follow, retry, or done. */
+static enum evc__verdict complete(struct evc__fetch *f)
+{
+	struct evc__response *resp = f->resp;
+	int status = resp->status;
+	int64_t wait = f->retry_wait;
+	end_exchange(f);
+	f->error = EVC_OK;
+	free(f->message);
+	f->message = NULL;
+	if (evc__is_redirect(status) && resp->location) {
+		/* The location belongs to resp, which the engine may reuse once
+		 * we return: follow it now. */
+		return follow(f, resp->location);
+	}
+	if (wait >= 0)
+		return retry_after(f, (uint64_t)wait);
+	return EVC__DONE;
+}
+
+enum evc__verdict evc__fetch_feed(struct evc__fetch *f, const char *data, size_t len)
+{
+	struct evc__response *resp = f->resp;
+	if (!f->got_bytes) {
+		f->got_bytes = true;
+		f->ttfb_ms = (double)(evc__fetch_clock() - f->request_ns) / 1e6;
+	}
+	int rc = evc__response_feed(resp, data, len, NULL);
+	if (resp->head_done && !f->head_handled && rc >= 0 && on_head(f) < 0)
+		rc = -EIO;
+	if (rc == 1)
+		return complete(f);
+	if (rc == 0)
+		return EVC__GO_ON;
+	if (rc == EVC_ETOOLARGE)
+		return evc__fetch_error(f, EVC_ERR_TOO_LARGE, "body larger than %llu bytes",
+					(unsigned long long)f->o->max_body);
+	if (rc == -EIO)
+		return evc__fetch_error(f, EVC_ERR_IO, "%s", f->message ? f->message : "write error");
+	return evc__fetch_error(f, EVC_ERR_PROTOCOL, "%s",
+				resp->error_msg ? resp->error_msg : evc_strerror(rc));
+}
+
+enum evc__verdict evc__fetch_eof(struct evc__fetch *f)
+{
+	struct evc__response *resp = f->resp;
+	if (evc__response_eof(resp) == 1) {
+		if (resp->head_done && !f->head_handled && on_head(f) < 0)
+			return evc__fetch_error(f, EVC_ERR_IO, "%s", f->message);
+		return complete(f);
+	}
+	if (stale(f))
+		return EVC__RETRY_FRESH;
+	/* Cut short. A body already being saved is not fetched again. */
+	return evc__fetch_fail(f, EVC_ERR_PROTOCOL, !f->saving, "%s",
+			       resp->error_msg ? resp->error_msg
+					       : "connection closed before the response was complete");
+}
+
+enum evc__verdict evc__fetch_io_error(struct evc__fetch *f, const char *op, int err)
+{
+	if (stale(f))
+		return EVC__RETRY_FRESH;
+	return evc__fetch_fail(f, EVC_ERR_IO, true, "%s: %s", op, evc_strerror(err));
+}
+
+void evc__fetch_result(struct evc__fetch *f, evc_result_t *r)
+{
+	end_exchange(f);
+	if (f->saving)
+		evc__sink_close(&f->sink, f->error != EVC_OK);
+	*r = (evc_result_t){
+	    .url = f->input ? f->input : "",
+	    .final_url = f->url_rc == 0 ? f->url.href : NULL,
+	    .status = f->status,
+	    .bytes = f->bytes,
+	    .content_type = f->content_type[0] ? f->content_type : NULL,
+	    .redirects = (int)f->redirects,
+	    .attempts = (int)f->attempts,
+	    .dns_ms = f->dns_ms,
+	    .connect_ms = f->connect_ms,
+	    .tls_ms = f->tls_ms,
+	    .ttfb_ms = f->ttfb_ms,
+	    .total_ms = f->start_ns ? (double)(evc__fetch_clock() - f->start_ns) / 1e6 : 0,
+	    .error = f->error,
+	    .error_message = f->error != EVC_OK ? f->message : NULL,
+	    .saved = f->saving && f->error == EVC_OK ? f->sink.path : NULL,
+	    .user = f->user,
+	};
+}

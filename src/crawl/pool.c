@@ -1,0 +1,110 @@
+/*
+ * The crawler's connections: opened through the transport seam, kept alive
+ * per host between requests, closed when the server or the clock says so.
+ *
+ * An idle connection is watched for reading: it has nothing to say, so any
+ * readiness means the server closed it (or sent junk) and it goes. The most
+ * recently used idle connection is reused first (the least likely to have
+ * been timed out by the server); housekeeping closes those unused for
+ * IDLE_CONN_MAX_MS.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "crawl/crawler_internal.h"
+
+int evc__conn_open(struct task *t, const evc_sockaddr_t *addr)
+{
+	evc_crawler_t *c = t->c;
+	struct evc__stream *s;
+	int rc = evc__tcp_connect(addr, t->f.url.port, &s);
+	if (rc < 0 && rc != -EINPROGRESS)
+		return rc;
+	struct conn *k = calloc(1, sizeof *k);
+	if (!k) {
+		evc__stream_close(s);
+		return -ENOMEM;
+	}
+	k->s = s;
+	k->c = c;
+	k->host = t->host;
+	k->task = t;
+	evc__list_init(&k->idle_link);
+	t->conn = k;
+	t->host->nconns++;
+	c->stats.connections++;
+	c->stats.connections_opened++;
+	return rc;
+}
+
+void evc__conn_close(struct conn *k)
+{
+	evc_crawler_t *c = k->c;
+	evc_io_stop(c->loop, k->s->fd);
+	evc__stream_close(k->s);
+	evc__list_remove(&k->idle_link);
+	k->host->nconns--;
+	c->stats.connections--;
+	evc__response_free(&k->resp);
+	free(k->pending);
+	if (k->task)
+		k->task->conn = NULL;
+	free(k);
+}
+
+static void on_idle_io(evc_loop_t *loop, int fd, int events, void *arg)
+{
+	evc__conn_close(arg);
+}
+
+struct conn *evc__conn_take_idle(struct host *x)
+{
+	if (evc__list_empty(&x->idle))
+		return NULL;
+	struct conn *k = EVC_LIST_ENTRY(x->idle.next, struct conn, idle_link);
+	evc__list_remove(&k->idle_link);
+	return k;
+}
+
+/* The task is done with its connection: back to the pool when the response
+ * came whole and the server keeps it open, else closed. */
+void evc__conn_release(struct task *t)
+{
+	struct conn *k = t->conn;
+	if (!k)
+		return;
+	evc_crawler_t *c = t->c;
+	t->conn = NULL;
+	k->task = NULL;
+	bool whole = k->resp.complete && k->resp.error == 0;
+	if (whole)
+		k->requests++;
+	if (!whole || !k->resp.keep_alive || c->cancelled || k->pending) {
+		evc__conn_close(k);
+		return;
+	}
+	evc__response_free(&k->resp);
+	k->idle_since = evc_now(c->loop);
+	evc__list_push_front(&k->host->idle, &k->idle_link);
+	if (evc_io_start(c->loop, k->s->fd, EVC_READ, on_idle_io, k) < 0)
+		evc__conn_close(k);
+}
+
+unsigned evc__conn_close_idle(evc_crawler_t *c, bool force)
+{
+	unsigned closed = 0;
+	uint64_t now = evc_now(c->loop);
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		for (struct host *x = c->hosts[i]; x; x = x->hnext) {
+			while (!evc__list_empty(&x->idle)) {
+				struct conn *k =
+				    EVC_LIST_ENTRY(x->idle.prev, struct conn, idle_link);
+				if (!force && now - k->idle_since < IDLE_CONN_MAX_MS)
+					break;
+				evc__conn_close(k);
+				closed++;
+			}
+		}
+	}
+	return closed;
+}

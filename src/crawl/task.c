@@ -1,0 +1,392 @@
+/*
+ * One crawl task on the loop: a chain of callbacks that does the I/O for a
+ * URL while the fetch core (fetch_core.h) makes every decision.
+ *
+ *   queued → resolve (cache or c-ares) → connect (nonblocking, SO_ERROR)
+ *          → send request → receive (llhttp) → verdict
+ *          → DONE: report | FOLLOW: queued on the target's host
+ *          | RETRY_WAIT: backoff, queued | RETRY_FRESH: queued, new connection
+ *
+ * Timers. Each task has one timer, armed at the nearest of its deadlines
+ * (whole fetch, and the current phase's: DNS, connect, or idle). Reads only
+ * note the time of the last byte; when the timer fires it checks what really
+ * expired and re-arms if activity moved the idle deadline. So a read costs
+ * no heap operation.
+ *
+ * Memory. Bytes are read into one crawler-wide buffer and handed to the
+ * parser; a connection owns only its parser state and, rarely, the unsent
+ * rest of a request.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crawl/crawler_internal.h"
+
+static void send_request(struct task *t, bool reused);
+static void connect_next(struct task *t);
+
+static double elapsed_ms(uint64_t from_ns)
+{
+	return (double)(evc_hrtime() - from_ns) / 1e6;
+}
+
+void evc__task_free(struct task *t)
+{
+	evc__fetch_cleanup(&t->f);
+	evc_timer_free(t->timer);
+	evc_addrs_unref(t->addrs);
+	free(t);
+}
+
+/* Stop whatever the task is doing: DNS, connection, timer. */
+void evc__task_detach(struct task *t)
+{
+	if (t->dns_req) {
+		evc_resolve_cancel(t->dns_req);
+		t->dns_req = NULL;
+	}
+	if (t->conn) {
+		struct conn *k = t->conn;
+		t->conn = NULL;
+		k->task = NULL;
+		evc__conn_close(k);
+	}
+	evc_timer_stop(t->timer);
+}
+
+/* ---- verdicts ---------------------------------------------------------------- */
+
+/* Give the slot back, wait, then queue the task again (on_task_timer). */
+static void schedule_retry(struct task *t, uint64_t wait)
+{
+	evc_crawler_t *c = t->c;
+	evc__task_detach(t);
+	evc__release_slot(t);
+	t->state = T_BACKOFF;
+	evc__list_push_back(&c->waiting, &t->link);
+	c->nwaiting++;
+	t->host->nwaiting++;
+	evc_timer_start(t->timer, wait, 0);
+	evc__kick(c); /* the freed slot: start another */
+}
+
+/* Carry out the fetch core's verdict. The connection is handed back first:
+ * to the pool when its response came whole, else closed. */
+void evc__task_act(struct task *t, enum evc__verdict v)
+{
+	evc_crawler_t *c = t->c;
+	if (v == EVC__GO_ON)
+		return;
+	evc__conn_release(t);
+	switch (v) {
+	case EVC__DONE:
+		evc__task_report(t);
+		return;
+	case EVC__RETRY_WAIT:
+		schedule_retry(t, t->f.wait_ms);
+		return;
+	case EVC__RETRY_FRESH:
+	case EVC__FOLLOW: {
+		struct host *x = v == EVC__FOLLOW ? evc__host_get(c, &t->f.url) : t->host;
+		if (!x) {
+			evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory"));
+			return;
+		}
+		evc__task_detach(t);
+		evc__release_slot(t);
+		t->fresh_conn_only = v == EVC__RETRY_FRESH;
+		evc__requeue_front(c, t, x);
+		evc__pump(c);
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+/* ---- timers --------------------------------------------------------------- */
+
+static uint64_t whole_deadline(const struct task *t)
+{
+	return t->f.deadline_ns / 1000000u; /* the loop's ms share evc_hrtime's origin */
+}
+
+static uint64_t next_deadline(const struct task *t)
+{
+	uint64_t d = whole_deadline(t);
+	uint64_t phase = t->phase_deadline;
+	if (t->state == T_SENDING || t->state == T_RECEIVING)
+		phase = t->last_activity + t->c->o.idle_timeout_ms;
+	return phase && phase < d ? phase : d;
+}
+
+static void arm_timer(struct task *t)
+{
+	uint64_t now = evc_now(t->c->loop), d = next_deadline(t);
+	evc_timer_start(t->timer, d > now ? d - now : 0, 0);
+}
+
+void evc__on_task_timer(evc_timer_t *timer, void *arg)
+{
+	struct task *t = arg;
+	evc_crawler_t *c = t->c;
+	uint64_t now = evc_now(c->loop);
+	if (t->state == T_BACKOFF) {
+		/* Backoff over: queue again at the front of its host. */
+		evc__list_remove(&t->link);
+		c->nwaiting--;
+		t->host->nwaiting--;
+		evc__requeue_front(c, t, t->host);
+		evc__pump(c);
+		return;
+	}
+	if (now >= whole_deadline(t)) {
+		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_WHOLE));
+		return;
+	}
+	if (next_deadline(t) > now) {
+		arm_timer(t); /* activity moved the idle deadline on */
+		return;
+	}
+	switch (t->state) {
+	case T_RESOLVING:
+		t->f.dns_ms = elapsed_ms(t->phase_ns);
+		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_DNS));
+		return;
+	case T_CONNECTING:
+		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_CONNECT));
+		return;
+	default:
+		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_IDLE));
+		return;
+	}
+}
+
+/* ---- the exchange ------------------------------------------------------------ */
+
+/* Watch the task's connection. A refusal (the select backend cannot hold
+ * an fd that high) is fd pressure like EMFILE; anything else fails the
+ * attempt. Returns false when the task was handed on. */
+static bool watch_conn(struct task *t, int events)
+{
+	struct conn *k = t->conn;
+	int rc = evc_io_start(t->c->loop, k->s->fd, events, evc__on_conn_io, k);
+	if (rc == 0)
+		return true;
+	if (evc__fd_pressure(rc))
+		evc__task_fd_pressure(t);
+	else
+		evc__task_act(t, evc__fetch_fail(&t->f, EVC_ERR_IO, true,
+						 "cannot watch the connection: %s",
+						 evc_strerror(rc)));
+	return false;
+}
+
+static void on_readable(struct task *t)
+{
+	evc_crawler_t *c = t->c;
+	struct conn *k = t->conn;
+	ssize_t n = evc__stream_read(k->s, c->rbuf, READ_BUF_SIZE);
+	enum evc__verdict v;
+	if (n == EVC__WANT_READ || n == EVC__WANT_WRITE)
+		return;
+	if (n < 0) {
+		v = evc__fetch_io_error(&t->f, "recv", (int)n);
+	} else if (n == 0) {
+		v = evc__fetch_eof(&t->f);
+	} else {
+		t->last_activity = evc_now(c->loop);
+		v = evc__fetch_feed(&t->f, c->rbuf, (size_t)n);
+	}
+	evc__task_act(t, v);
+}
+
+/* Write what is left of the request; then wait for the response. */
+static void flush_request(struct task *t)
+{
+	struct conn *k = t->conn;
+	while (k->pending_off < k->pending_len) {
+		ssize_t n = evc__stream_write(k->s, k->pending + k->pending_off,
+					      k->pending_len - k->pending_off);
+		if (n == EVC__WANT_WRITE || n == EVC__WANT_READ)
+			return; /* still watching for write */
+		if (n < 0) {
+			evc__task_act(t, evc__fetch_io_error(&t->f, "send", (int)n));
+			return;
+		}
+		k->pending_off += (size_t)n;
+	}
+	free(k->pending);
+	k->pending = NULL;
+	t->state = T_RECEIVING;
+	watch_conn(t, EVC_READ);
+}
+
+static void on_connected(struct task *t)
+{
+	int rc = evc__tcp_connected(t->conn->s);
+	if (rc < 0) {
+		t->last_err = rc;
+		evc__conn_close(t->conn);
+		t->addr_index++;
+		connect_next(t);
+		return;
+	}
+	t->f.connect_ms = elapsed_ms(t->phase_ns);
+	send_request(t, false);
+}
+
+void evc__on_conn_io(evc_loop_t *loop, int fd, int events, void *arg)
+{
+	struct conn *k = arg;
+	struct task *t = k->task;
+	switch (t->state) {
+	case T_CONNECTING:
+		on_connected(t);
+		break;
+	case T_SENDING:
+		flush_request(t);
+		break;
+	case T_RECEIVING:
+		on_readable(t);
+		break;
+	default:
+		break;
+	}
+}
+
+static void send_request(struct task *t, bool reused)
+{
+	evc_crawler_t *c = t->c;
+	struct conn *k = t->conn;
+	evc__fetch_exchange(&t->f, &k->resp, reused);
+	int len = evc__fetch_request(&t->f, c->reqbuf, sizeof c->reqbuf, c->fixed_headers,
+				     c->fixed_len);
+	if (len < 0) {
+		evc__task_act(t, EVC__DONE);
+		return;
+	}
+	t->state = T_SENDING;
+	t->phase_deadline = 0;
+	t->last_activity = evc_now(c->loop);
+	c->stats.requests++;
+	arm_timer(t);
+	/* Most requests go out whole in one write; only a partial write
+	 * copies the rest aside. */
+	ssize_t n = evc__stream_write(k->s, c->reqbuf, (size_t)len);
+	if (n == len) {
+		t->state = T_RECEIVING;
+		watch_conn(t, EVC_READ);
+		return;
+	}
+	if (n < 0 && n != EVC__WANT_WRITE && n != EVC__WANT_READ) {
+		evc__task_act(t, evc__fetch_io_error(&t->f, "send", (int)n));
+		return;
+	}
+	size_t sent = n > 0 ? (size_t)n : 0;
+	k->pending_len = (size_t)len - sent;
+	k->pending_off = 0;
+	k->pending = malloc(k->pending_len);
+	if (!k->pending) {
+		evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory"));
+		return;
+	}
+	memcpy(k->pending, c->reqbuf + sent, k->pending_len);
+	watch_conn(t, EVC_WRITE);
+}
+
+/* ---- resolve and connect ------------------------------------------------------ */
+
+/* Open a connection to the task's next address. */
+static void connect_next(struct task *t)
+{
+	evc_crawler_t *c = t->c;
+	if (!t->addrs || t->addr_index >= t->addrs->count) {
+		char a[64] = "?";
+		if (t->addrs && t->addrs->count)
+			evc__addr_text(&t->addrs->addr[t->addrs->count - 1], a, sizeof a);
+		evc__task_act(t, evc__fetch_connect_error(&t->f, a, t->last_err));
+		return;
+	}
+	t->phase_ns = evc_hrtime();
+	int rc = evc__conn_open(t, &t->addrs->addr[t->addr_index]);
+	if (rc < 0 && rc != -EINPROGRESS) {
+		if (evc__fd_pressure(rc)) {
+			evc__task_fd_pressure(t);
+			return;
+		}
+		t->last_err = rc;
+		t->addr_index++;
+		connect_next(t);
+		return;
+	}
+	t->state = T_CONNECTING;
+	t->phase_deadline = evc_now(c->loop) + c->o.connect_timeout_ms;
+	arm_timer(t);
+	if (rc == 0) {
+		t->f.connect_ms = elapsed_ms(t->phase_ns);
+		send_request(t, false);
+		return;
+	}
+	watch_conn(t, EVC_WRITE);
+}
+
+static void on_resolved(void *arg, int status, evc_addrs_t *addrs, const char *errmsg)
+{
+	struct task *t = arg;
+	t->dns_req = NULL;
+	t->f.dns_ms = elapsed_ms(t->phase_ns);
+	if (evc__fd_pressure(status)) { /* c-ares could not get a socket watched */
+		evc__task_fd_pressure(t);
+		return;
+	}
+	if (status < 0) {
+		evc__task_act(t, evc__fetch_dns_error(&t->f, errmsg));
+		return;
+	}
+	t->addrs = evc_addrs_ref(addrs);
+	t->addr_index = 0;
+	connect_next(t);
+}
+
+/* The task got its slots: reuse an idle connection, or resolve and connect. */
+void evc__task_start(evc_crawler_t *c, struct task *t)
+{
+	enum evc__verdict v = evc__fetch_attempt(&t->f);
+	if (v != EVC__GO_ON) {
+		evc__task_act(t, v);
+		return;
+	}
+	t->last_err = 0;
+	struct conn *k = t->fresh_conn_only ? NULL : evc__conn_take_idle(t->host);
+	if (k) {
+		k->task = t;
+		t->conn = k;
+		send_request(t, true);
+		return;
+	}
+	t->fresh_conn_only = false;
+	evc_addrs_unref(t->addrs);
+	t->addrs = NULL;
+	t->phase_ns = evc_hrtime();
+	const char *errmsg = NULL;
+	int rc = evc_resolver_cached(c->resolver, t->f.url.host, t->f.url.port, &t->addrs, &errmsg);
+	if (rc > 0) {
+		/* A numeric host or an override did no lookup: no dns time. */
+		t->f.dns_ms = rc == 2 ? -1 : elapsed_ms(t->phase_ns);
+		t->addr_index = 0;
+		connect_next(t);
+		return;
+	}
+	if (rc < 0) {
+		evc__task_act(t, evc__fetch_dns_error(&t->f, errmsg));
+		return;
+	}
+	t->state = T_RESOLVING;
+	t->phase_deadline = evc_now(c->loop) + c->o.dns_timeout_ms;
+	arm_timer(t);
+	rc = evc_resolve(c->resolver, t->f.url.host, t->f.url.port, on_resolved, t, &t->dns_req);
+	if (rc < 0)
+		evc__task_act(t, evc__fetch_dns_error(&t->f, evc_strerror(rc)));
+}

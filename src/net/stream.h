@@ -1,0 +1,118 @@
+/*
+ * The transport seam: a byte stream over a connected socket, and the one
+ * place that opens TCP connections.
+ *
+ * Everything above src/net/ moves bytes through a struct evc__stream and
+ * never calls send, recv or connect itself. Plain TCP is one implementation
+ * (tcp.c); TLS and proxy tunnels are others, each wrapping the stream below
+ * it (TLS over a CONNECT tunnel over TCP), so the crawler and the blocking
+ * fetcher never know which they hold.
+ *
+ * Every operation answers with a byte count or one of the codes below,
+ * never by raising a signal: no write of any stream may raise SIGPIPE in a
+ * program that embeds the library.
+ */
+#ifndef EVC_STREAM_H
+#define EVC_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "evcrawl/resolver.h"
+
+/* "Not now": call again once the fd is readable (WANT_READ) or writable
+ * (WANT_WRITE). A stream over a blocking socket with an I/O timeout says
+ * WANT_READ/WANT_WRITE when the timeout passed. Not errno values. */
+enum {
+	EVC__WANT_READ = -6001,
+	EVC__WANT_WRITE = -6002,
+};
+
+struct evc__stream;
+
+struct evc__stream_ops {
+	const char *name;
+	/* Up to cap bytes into buf: > 0 bytes read, 0 the peer closed
+	 * cleanly, or WANT_READ/WANT_WRITE or -errno. */
+	ssize_t (*read)(struct evc__stream *s, char *buf, size_t cap);
+	/* Some of buf: > 0 bytes written, or WANT_READ/WANT_WRITE or -errno
+	 * (-EPIPE for a closed peer, never the signal). */
+	ssize_t (*write)(struct evc__stream *s, const char *buf, size_t len);
+	/* Finish setting up (a TLS handshake, a proxy's answer): 0 when ready,
+	 * WANT_READ/WANT_WRITE, or a negative code. NULL: nothing to do. */
+	int (*handshake)(struct evc__stream *s);
+	/* End the write side (FIN, close_notify). 0 or a negative code. */
+	int (*shutdown)(struct evc__stream *s);
+	/* Close the socket and free the stream. */
+	void (*close)(struct evc__stream *s);
+};
+
+struct evc__stream {
+	const struct evc__stream_ops *ops;
+	int fd; /* what the loop watches */
+};
+
+static inline ssize_t evc__stream_read(struct evc__stream *s, char *buf, size_t cap)
+{
+	return s->ops->read(s, buf, cap);
+}
+
+static inline ssize_t evc__stream_write(struct evc__stream *s, const char *buf, size_t len)
+{
+	return s->ops->write(s, buf, len);
+}
+
+static inline int evc__stream_handshake(struct evc__stream *s)
+{
+	return s->ops->handshake ? s->ops->handshake(s) : 0;
+}
+
+/** Close and free s (NULL is fine). */
+static inline void evc__stream_close(struct evc__stream *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+/* ---- TCP (tcp.c) --------------------------------------------------------- */
+
+/**
+ * Start a TCP connection to addr:port on a new nonblocking socket (close-on-
+ * exec, TCP_NODELAY). Returns 0 with *out connected at once, -EINPROGRESS
+ * with *out connecting (wait until its fd is writable, then call
+ * evc__tcp_connected), or -errno with nothing open. Check the code with
+ * evc__fd_pressure() before trying the next address.
+ */
+int evc__tcp_connect(const evc_sockaddr_t *addr, uint16_t port, struct evc__stream **out);
+
+/** After a nonblocking connect became writable: 0, or -errno (SO_ERROR). */
+int evc__tcp_connected(struct evc__stream *s);
+
+/**
+ * The blocking way, for the classic engines: connect within timeout_ms and
+ * return 0 with *out, or -errno (-ETIMEDOUT when time ran out). busy: the
+ * socket stays nonblocking and connect is retried in a spin (no selector);
+ * otherwise it blocks. Either way the stream keeps that nature: reads and
+ * writes block (bounded by evc__tcp_set_timeout) or answer WANT_*.
+ */
+int evc__tcp_connect_wait(const evc_sockaddr_t *addr, uint16_t port, unsigned timeout_ms,
+			  bool busy, struct evc__stream **out);
+
+/** Bound each blocking read and write of s to ms (SO_RCVTIMEO/SO_SNDTIMEO;
+ * 0 is taken as 1 ms, never as "forever"). */
+void evc__tcp_set_timeout(struct evc__stream *s, unsigned ms);
+
+/**
+ * Whether err (a negative code from opening or watching a socket) means the
+ * process is out of descriptors or local ports rather than that this
+ * address failed: EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL, and the
+ * select backend's EVC_EFDSETSIZE. The caller backs off and tries later.
+ */
+bool evc__fd_pressure(int err);
+
+/** addr as text ("127.0.0.1", "::1") into buf; "?" when it cannot. */
+const char *evc__addr_text(const evc_sockaddr_t *addr, char *buf, size_t cap);
+
+#endif
