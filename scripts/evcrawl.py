@@ -11,7 +11,7 @@ Crawl a list of URLs, one dict per URL (the evcrawl command's JSON record):
 the crawler has room, so a huge list never sits in memory. Other keyword
 arguments are the evcrawl command's long options with '_' for '-'
 (dns_server="127.0.0.1:5353", retries=0, header=["X-A: 1", "X-B: 2"],
-compressed=True, ...): see evc_crawl_opts_set() in include/evcrawl/fetch.h.
+compressed=True, ...): see evc_crawl_opts_set() in include/evcrawl/options.h.
 
 The crawl runs on an evcrawl event loop, which your script can share: add
 timers and fd watchers to a Loop and crawl on it:
@@ -639,7 +639,7 @@ def _make_opts(options):
 def crawl(urls, concurrency=200, per_host=8, timeout=10, loop=None, **options):
     """Crawl `urls` (any iterable of str or bytes, read lazily) and yield one
     record per URL as it finishes (a dict: url, final_url, status, bytes,
-    content_type, redirects, attempts, time_ms, error; see design.md).
+    content_type, redirects, attempts, time_ms, error; see docs/design.md).
 
     timeout is in seconds for the whole fetch of one URL. loop: run on this
     Loop (its timers and watchers run during the crawl), else on a private

@@ -5,7 +5,7 @@
  * in total and `per_host` per (scheme, host, port), taken round-robin across
  * hosts so that one slow host never holds the others back. Connections are
  * kept alive and reused per host. Each URL ends in exactly one result
- * callback, whatever happens to it (see fetch.h).
+ * callback, whatever happens to it (see result.h).
  *
  * A crawler runs inside the loop's thread, alongside the caller's own fds
  * and timers; evc_loop_run() drives it. All functions must be called from
@@ -18,7 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fetch.h"
+#include "options.h"
+#include "result.h"
 #include "loop.h"
 #include "resolver.h"
 
@@ -28,7 +29,7 @@ extern "C" {
 
 typedef struct evc_crawler evc_crawler_t;
 
-/** Called once per URL with its result (see fetch.h for what is valid). */
+/** Called once per URL with its result (see result.h for what is valid). */
 typedef void (*evc_result_cb)(evc_crawler_t *c, const evc_result_t *result, void *arg);
 
 /**
@@ -73,8 +74,7 @@ EVC_API void evc_crawler_set_feed(evc_crawler_t *c, evc_feed_cb feed, void *arg)
  * body makes no call. If an attempt fails midway and is retried, the body
  * starts again from its first byte. NULL turns it off.
  */
-typedef int (*evc_body_cb)(evc_crawler_t *c, void *user, const char *data, size_t len,
-			   void *arg);
+typedef int (*evc_body_cb)(evc_crawler_t *c, void *user, const char *data, size_t len, void *arg);
 EVC_API void evc_crawler_set_body_cb(evc_crawler_t *c, evc_body_cb cb, void *arg);
 
 /**

@@ -3,8 +3,11 @@
  *
  *   loop.h      the event loop: fd watchers and timers (epoll, poll, select)
  *   resolver.h  asynchronous DNS on the loop (c-ares), with a cache
- *   fetch.h     options, the result record, and a blocking one-URL fetcher
+ *   options.h   what a fetch may do: evc_crawl_opts_t
+ *   result.h    the result record of one URL, and its JSON
+ *   fetcher.h   a blocking one-URL fetcher (the classic I/O models)
  *   crawler.h   the crawler: many URLs at once on a loop
+ *   fetch.h     options.h + result.h + fetcher.h in one include
  *   error.h     error codes and evc_strerror()
  *   version.h   EVC_VERSION_* and evc_version()
  *
@@ -17,7 +20,9 @@
 #include "error.h"
 #include "loop.h"
 #include "resolver.h"
-#include "fetch.h"
+#include "options.h"
+#include "result.h"
+#include "fetcher.h"
 #include "crawler.h"
 
 #endif

@@ -114,6 +114,13 @@ EVC_API uint64_t evc_hrtime(void);
 EVC_API int evc_io_start(evc_loop_t *loop, int fd, int events, evc_io_cb cb, void *arg);
 
 /**
+ * Whether the loop's backend could watch fd at all: 0, or EVC_EFDSETSIZE
+ * (select cannot hold fd >= FD_SETSIZE). Changes nothing; for code that
+ * must refuse a descriptor before it is committed to (a resolver socket).
+ */
+EVC_API int evc_io_check(const evc_loop_t *loop, int fd);
+
+/**
  * Stop watching fd. No callback for fd runs after this returns, even one
  * already found ready in this iteration. Call it before close(fd). Stopping
  * an fd that is not watched does nothing. Returns 0 or a backend -errno.

@@ -61,7 +61,10 @@ typedef struct evc_resolver_opts {
  * Called once per evc_resolve() that was not cancelled, never before
  * evc_resolve() returns. status is 0 with addrs (borrowed: ref it to keep
  * it), or EVC_EDNS with addrs NULL and errmsg saying why ("Domain name not
- * found", "Timeout while contacting DNS servers", ...; static storage).
+ * found", "Timeout while contacting DNS servers", ...; static storage), or
+ * EVC_EFDSETSIZE when the loop's backend (select) could not watch the
+ * socket c-ares opened: not an answer about the name (nothing is cached);
+ * try again once fewer descriptors are open.
  */
 typedef void (*evc_resolve_cb)(void *arg, int status, evc_addrs_t *addrs, const char *errmsg);
 

@@ -112,12 +112,16 @@ static void on_progress(evc_timer_t *t, void *arg)
 
 static int signal_fd = -1;
 
+/* Only async-signal-safe work, and errno as it was: the signal may land
+ * between a failed call and the check of its errno. SA_RESETHAND makes a
+ * second signal end us at once. */
 static void on_signal(int sig)
 {
+	int saved = errno;
 	unsigned char b = (unsigned char)sig;
 	ssize_t n = write(signal_fd, &b, 1);
 	(void)n;
-	signal(sig, SIG_DFL); /* a second one ends us at once */
+	errno = saved;
 }
 
 static void on_signal_pipe(evc_loop_t *loop, int fd, int events, void *arg)
@@ -137,7 +141,7 @@ static void watch_signals(struct async *s)
 	if (pipe2(s->signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		return;
 	signal_fd = s->signal_pipe[1];
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -30,15 +30,16 @@
 
 static volatile sig_atomic_t stop_signal;
 
+/* Touches nothing but the flag (errno stays as it was); SA_RESETHAND makes
+ * a second signal end us at once. */
 static void on_stop_signal(int sig)
 {
 	stop_signal = sig;
-	signal(sig, SIG_DFL); /* a second one ends us at once */
 }
 
 static void catch_signals(void)
 {
-	struct sigaction sa = {.sa_handler = on_stop_signal};
+	struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESETHAND};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -112,8 +112,10 @@ static uint64_t parse_bytes(const char *opt, const char *v)
 		shift = 20, end++;
 	else if (*end == 'g' || *end == 'G')
 		shift = 30, end++;
-	if (errno || end == v || *end || *v == '-' || n > (1ull << 40))
-		usage_error("%s wants a byte count like 1048576 or 64M, not '%s'", opt, v);
+	/* At most 1 TiB, checked before the shift so that no suffix can
+	 * overflow a huge number into a small one. */
+	if (errno || end == v || *end || *v == '-' || n > (1ull << 40) >> shift)
+		usage_error("%s wants a byte count up to 1T like 1048576 or 64M, not '%s'", opt, v);
 	return (uint64_t)n << shift;
 }
 

@@ -35,7 +35,7 @@ void evc__task_report(struct task *t)
 	c->stats.bytes += r.bytes;
 	/* Recover from fd pressure one success at a time, once it has been
 	 * quiet for a while: retrying socket() at once would only hit EMFILE. */
-	if (r.error == EVC_OK && c->limit < c->o.concurrency &&
+	if (r.error == EVC_OK && c->limit < c->opts.o.concurrency &&
 	    evc_now(c->loop) >= c->pressure_until)
 		c->limit++;
 	c->on_result(c, &r, c->arg);
@@ -51,8 +51,8 @@ static void cancel_all(evc_crawler_t *c)
 		for (struct host *x = c->hosts[i]; x; x = x->hnext) {
 			while (!evc__list_empty(&x->queue)) {
 				struct task *t = EVC_LIST_ENTRY(x->queue.next, struct task, link);
-				evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_CANCELLED,
-								  "cancelled"));
+				evc__task_act(
+				    t, evc__fetch_error(&t->f, EVC_ERR_CANCELLED, "cancelled"));
 			}
 		}
 	}
@@ -104,36 +104,19 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 	evc_crawler_t *c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
-	if (opts)
-		c->o = *opts;
-	else
-		evc_crawl_opts_init(&c->o);
-	if (c->o.max_queued == 0)
-		c->o.max_queued = 10000 + 10 * c->o.concurrency;
+	int rc = evc__engine_opts_init(&c->opts, opts);
+	if (c->opts.o.max_queued == 0)
+		c->opts.o.max_queued = 10000 + 10 * c->opts.o.concurrency;
 	c->loop = loop;
 	c->on_result = on_result;
 	c->arg = arg;
-	c->limit = c->o.concurrency;
+	c->limit = c->opts.o.concurrency;
 	evc__list_init(&c->ready);
 	evc__list_init(&c->bad);
 	evc__list_init(&c->waiting);
 	evc__list_init(&c->running);
-
-	const char *what;
-	int rc = evc_crawl_opts_check(&c->o, &what);
 	if (rc == 0)
-		rc = evc__opts_copy(&c->o, &c->o, &c->strings);
-	if (rc == 0)
-		rc = evc__request_headers(&c->fixed_headers, c->o.user_agent, c->o.headers,
-					  c->o.compressed, NULL);
-	if (rc == 0) {
-		c->fixed_len = strlen(c->fixed_headers);
-		evc_resolver_opts_t ro = {.servers = c->o.dns_servers,
-					  .timeout_ms = c->o.dns_timeout_ms};
-		rc = evc_resolver_new(&c->resolver, loop, &ro);
-		if (rc == 0)
-			rc = evc__apply_resolve(c->resolver, &c->o);
-	}
+		rc = evc__engine_resolver(&c->resolver, loop, &c->opts.o);
 	if (rc == 0) {
 		c->nbuckets = 64;
 		c->hosts = calloc(c->nbuckets, sizeof *c->hosts);
@@ -166,8 +149,7 @@ void evc_crawler_free(evc_crawler_t *c)
 	evc_timer_free(c->housekeeping);
 	free(c->hosts);
 	free(c->rbuf);
-	free(c->fixed_headers);
-	free(c->strings);
+	evc__engine_opts_free(&c->opts);
 	free(c);
 }
 
@@ -189,8 +171,10 @@ int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user)
 	if (!t)
 		return -ENOMEM;
 	t->c = c;
+	int rc =
+	    evc__fetch_init(&t->f, &c->opts.o, url, len, user); /* first: makes f safe to free */
 	t->timer = evc_timer_new(c->loop, evc__on_task_timer, t);
-	if (!t->timer || evc__fetch_init(&t->f, &c->o, url, len, user) < 0) {
+	if (rc < 0 || !t->timer) {
 		evc__task_free(t);
 		return -ENOMEM;
 	}

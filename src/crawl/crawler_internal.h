@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "crawl/fetch_core.h"
+#include "crawl/options.h"
 #include "evcrawl/crawler.h"
 #include "http/request.h"
 #include "http/response.h"
@@ -86,19 +87,16 @@ struct task {
 	evc_timer_t *timer;
 	enum task_state state;
 	bool holds_slot;
-	bool fresh_conn_only; /* the stale keep-alive retry: no reuse */
-	uint64_t phase_ns;	  /* when DNS or connect began (hrtime) */
-	uint64_t phase_deadline;  /* DNS/connect, loop ms; idle uses last_activity */
-	uint64_t last_activity;	  /* loop ms */
+	bool fresh_conn_only;	 /* the stale keep-alive retry: no reuse */
+	uint64_t phase_ns;	 /* when DNS or connect began (hrtime) */
+	uint64_t phase_deadline; /* DNS/connect, loop ms; idle uses last_activity */
+	uint64_t last_activity;	 /* loop ms */
 };
 
 struct evc_crawler {
 	evc_loop_t *loop;
 	evc_resolver_t *resolver;
-	evc_crawl_opts_t o;
-	char *strings; /* copies of the option strings */
-	char *fixed_headers;
-	size_t fixed_len;
+	struct evc__engine_opts opts; /* opts.o: the options, copied */
 	evc_result_cb on_result;
 	void *arg;
 	evc_feed_cb feed;

@@ -176,7 +176,7 @@ int evc__fetch_init(struct evc__fetch *f, const evc_crawl_opts_t *o, const char 
 
 void evc__fetch_cleanup(struct evc__fetch *f)
 {
-	if (f->saving)
+	if (f->sink.fd >= 0) /* never reported: a half-written file goes */
 		evc__sink_close(&f->sink, 1);
 	free(f->sink.path);
 	f->sink.path = NULL;
@@ -390,7 +390,8 @@ enum evc__verdict evc__fetch_feed(struct evc__fetch *f, const char *data, size_t
 		return evc__fetch_error(f, EVC_ERR_TOO_LARGE, "body larger than %llu bytes",
 					(unsigned long long)f->o->max_body);
 	if (rc == -EIO)
-		return evc__fetch_error(f, EVC_ERR_IO, "%s", f->message ? f->message : "write error");
+		return evc__fetch_error(f, EVC_ERR_IO, "%s",
+					f->message ? f->message : "write error");
 	return evc__fetch_error(f, EVC_ERR_PROTOCOL, "%s",
 				resp->error_msg ? resp->error_msg : evc_strerror(rc));
 }
@@ -407,8 +408,9 @@ enum evc__verdict evc__fetch_eof(struct evc__fetch *f)
 		return EVC__RETRY_FRESH;
 	/* Cut short. A body already being saved is not fetched again. */
 	return evc__fetch_fail(f, EVC_ERR_PROTOCOL, !f->saving, "%s",
-			       resp->error_msg ? resp->error_msg
-					       : "connection closed before the response was complete");
+			       resp->error_msg
+				   ? resp->error_msg
+				   : "connection closed before the response was complete");
 }
 
 enum evc__verdict evc__fetch_io_error(struct evc__fetch *f, const char *op, int err)
@@ -421,8 +423,14 @@ enum evc__verdict evc__fetch_io_error(struct evc__fetch *f, const char *op, int 
 void evc__fetch_result(struct evc__fetch *f, evc_result_t *r)
 {
 	end_exchange(f);
-	if (f->saving)
-		evc__sink_close(&f->sink, f->error != EVC_OK);
+	if (f->saving) {
+		int rc = evc__sink_close(&f->sink, f->error != EVC_OK);
+		if (rc < 0 && f->error == EVC_OK) {
+			set_error(f, EVC_ERR_IO, "cannot write %s: %s", f->sink.path,
+				  evc_strerror(rc));
+			evc__sink_close(&f->sink, 1);
+		}
+	}
 	*r = (evc_result_t){
 	    .url = f->input ? f->input : "",
 	    .final_url = f->url_rc == 0 ? f->url.href : NULL,

@@ -87,16 +87,16 @@ struct evc__fetch {
 	double dns_ms, connect_ms, tls_ms, ttfb_ms;
 	uint64_t start_ns, deadline_ns; /* set by the first attempt */
 	evc_error_kind_t error;
-	char *message; /* malloc'd; NULL when none */
+	char *message;	  /* malloc'd; NULL when none */
 	uint64_t wait_ms; /* with RETRY_WAIT */
 
 	/* The current exchange. */
 	struct evc__response *resp; /* NULL between exchanges */
 	uint64_t request_ns;
-	bool reused;	   /* on a connection that served a response before */
-	bool got_bytes;	   /* a byte of the response arrived */
-	bool head_handled; /* the head decision was made */
-	bool final;	   /* this response ends the fetch: its body is kept */
+	bool reused;	    /* on a connection that served a response before */
+	bool got_bytes;	    /* a byte of the response arrived */
+	bool head_handled;  /* the head decision was made */
+	bool final;	    /* this response ends the fetch: its body is kept */
 	int64_t retry_wait; /* >= 0: this response is retried after that many ms */
 
 	struct evc__file_sink sink;

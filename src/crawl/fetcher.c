@@ -39,10 +39,7 @@
 #define READ_BUF_SIZE (64 * 1024)
 
 struct evc_fetcher {
-	evc_crawl_opts_t o;
-	char *strings;
-	char *fixed;
-	size_t fixed_len;
+	struct evc__engine_opts opts; /* opts.o: the options, copied */
 	bool busy;
 	evc_loop_t *loop; /* only for the resolver, when one is needed */
 	evc_resolver_t *resolver;
@@ -108,7 +105,7 @@ static void set_io_timeout(evc_fetcher_t *f, uint64_t ms)
  * the whole fetch's deadline is nearer. */
 static uint64_t io_budget(const evc_fetcher_t *f)
 {
-	return min_u64(remaining_ms(f), f->o.idle_timeout_ms);
+	return min_u64(remaining_ms(f), f->opts.o.idle_timeout_ms);
 }
 
 struct lookup {
@@ -140,7 +137,7 @@ static evc_addrs_t *resolve_private(evc_fetcher_t *f, enum evc__verdict *v)
 	if (rc == 0) {
 		evc_resolve_req_t *req = NULL;
 		rc = evc_resolve(f->resolver, u->host, u->port, on_resolved, &l, &req);
-		uint64_t wait = min_u64(f->o.dns_timeout_ms, remaining_ms(f));
+		uint64_t wait = min_u64(f->opts.o.dns_timeout_ms, remaining_ms(f));
 		uint64_t until = evc_hrtime() + wait * 1000000u;
 		while (rc == 0 && !l.done && evc_hrtime() < until)
 			evc_loop_run(f->loop, EVC_RUN_ONCE);
@@ -218,7 +215,7 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 	for (unsigned i = 0; i < addrs->count && !f->s; i++) {
 		evc__addr_text(&addrs->addr[i], last, sizeof last);
 		uint64_t c0 = evc_hrtime();
-		unsigned limit = (unsigned)min_u64(f->o.connect_timeout_ms, remaining_ms(f));
+		unsigned limit = (unsigned)min_u64(f->opts.o.connect_timeout_ms, remaining_ms(f));
 		err = evc__tcp_connect_wait(&addrs->addr[i], u->port, limit, f->busy, &f->s);
 		if (err == 0) {
 			f->f.connect_ms = (double)(evc_hrtime() - c0) / 1e6;
@@ -244,46 +241,53 @@ static bool spin_on(const evc_fetcher_t *f, ssize_t n, uint64_t until)
 	return f->busy && (n == EVC__WANT_READ || n == EVC__WANT_WRITE) && evc_hrtime() < until;
 }
 
-static enum evc__verdict send_all(evc_fetcher_t *f, const char *p, size_t len)
+/* One read (or write) within the wait allowed: what the stream said, or
+ * EVC_ETIMEDOUT when the whole fetch's time is up before it starts. */
+static ssize_t io_once(evc_fetcher_t *f, bool write, char *buf, size_t len)
+{
+	uint64_t budget = io_budget(f);
+	if (budget == 0)
+		return EVC_ETIMEDOUT;
+	set_io_timeout(f, budget);
+	uint64_t until = evc_hrtime() + budget * 1000000u;
+	ssize_t n;
+	do
+		n = write ? evc__stream_write(f->s, buf, len) : evc__stream_read(f->s, buf, len);
+	while (spin_on(f, n, until));
+	return n;
+}
+
+/* What a read or write that moved no bytes means for the fetch. */
+static enum evc__verdict io_failed(evc_fetcher_t *f, ssize_t n, const char *op)
+{
+	if (n == EVC_ETIMEDOUT)
+		return evc__fetch_timeout(&f->f, EVC__PHASE_WHOLE);
+	if (n == EVC__WANT_READ || n == EVC__WANT_WRITE)
+		return timed_out(f, EVC__PHASE_IDLE);
+	return evc__fetch_io_error(&f->f, op, (int)n);
+}
+
+static enum evc__verdict send_all(evc_fetcher_t *f, char *p, size_t len)
 {
 	while (len > 0) {
-		uint64_t budget = io_budget(f);
-		if (budget == 0)
-			return evc__fetch_timeout(&f->f, EVC__PHASE_WHOLE);
-		set_io_timeout(f, budget);
-		uint64_t until = evc_hrtime() + budget * 1000000u;
-		ssize_t n;
-		do
-			n = evc__stream_write(f->s, p, len);
-		while (spin_on(f, n, until));
-		if (n == EVC__WANT_READ || n == EVC__WANT_WRITE)
-			return timed_out(f, EVC__PHASE_IDLE);
+		ssize_t n = io_once(f, true, p, len);
 		if (n < 0)
-			return evc__fetch_io_error(&f->f, "send", (int)n);
+			return io_failed(f, n, "send");
 		p += n;
 		len -= (size_t)n;
 	}
 	return EVC__GO_ON;
 }
 
-/* Read until the core decides. */
+/* Read until the core decides. The deadline is checked before every read,
+ * so a server that never stops sending still ends at it. */
 static enum evc__verdict receive(evc_fetcher_t *f)
 {
 	for (;;) {
-		uint64_t budget = io_budget(f);
-		if (budget == 0)
-			return evc__fetch_timeout(&f->f, EVC__PHASE_WHOLE);
-		set_io_timeout(f, budget);
-		uint64_t until = evc_hrtime() + budget * 1000000u;
-		ssize_t n;
-		do
-			n = evc__stream_read(f->s, f->rbuf, sizeof f->rbuf);
-		while (spin_on(f, n, until));
+		ssize_t n = io_once(f, false, f->rbuf, sizeof f->rbuf);
 		enum evc__verdict v;
-		if (n == EVC__WANT_READ || n == EVC__WANT_WRITE)
-			v = timed_out(f, EVC__PHASE_IDLE);
-		else if (n < 0)
-			v = evc__fetch_io_error(&f->f, "recv", (int)n);
+		if (n < 0)
+			v = io_failed(f, n, "recv");
 		else if (n == 0)
 			v = evc__fetch_eof(&f->f);
 		else
@@ -301,7 +305,8 @@ static enum evc__verdict exchange(evc_fetcher_t *f, bool fresh)
 		return v;
 	evc__response_free(&f->resp);
 	evc__fetch_exchange(&f->f, &f->resp, f->conn_requests > 0);
-	int len = evc__fetch_request(&f->f, f->req, sizeof f->req, f->fixed, f->fixed_len);
+	int len =
+	    evc__fetch_request(&f->f, f->req, sizeof f->req, f->opts.fixed, f->opts.fixed_len);
 	if (len < 0)
 		return EVC__DONE;
 	v = send_all(f, f->req, (size_t)len);
@@ -333,10 +338,15 @@ static void run_fetch(evc_fetcher_t *f)
 void evc_fetcher_fetch(evc_fetcher_t *f, const char *url, size_t len, void *user, evc_result_t *r)
 {
 	evc__fetch_cleanup(&f->f);
-	if (evc__fetch_init(&f->f, &f->o, url, len, user) < 0) {
+	if (evc__fetch_init(&f->f, &f->opts.o, url, len, user) < 0) {
 		evc__fetch_cleanup(&f->f);
-		*r = (evc_result_t){.url = "", .error = EVC_ERR_IO, .error_message = "out of memory",
-				    .dns_ms = -1, .connect_ms = -1, .tls_ms = -1, .ttfb_ms = -1,
+		*r = (evc_result_t){.url = "",
+				    .error = EVC_ERR_IO,
+				    .error_message = "out of memory",
+				    .dns_ms = -1,
+				    .connect_ms = -1,
+				    .tls_ms = -1,
+				    .ttfb_ms = -1,
 				    .user = user};
 		return;
 	}
@@ -352,27 +362,12 @@ int evc_fetcher_new(evc_fetcher_t **out, const evc_crawl_opts_t *opts, unsigned 
 		return -ENOMEM;
 	f->f.sink.fd = -1;
 	f->busy = flags & EVC_FETCH_BUSY_POLL;
-	if (opts)
-		f->o = *opts;
-	else
-		evc_crawl_opts_init(&f->o);
-	const char *what;
-	int rc = evc_crawl_opts_check(&f->o, &what);
-	if (rc == 0)
-		rc = evc__opts_copy(&f->o, &f->o, &f->strings);
-	if (rc == 0)
-		rc = evc__request_headers(&f->fixed, f->o.user_agent, f->o.headers, f->o.compressed,
-					  NULL);
-	if (rc == 0)
-		f->fixed_len = strlen(f->fixed);
-	if (rc == 0 && ((f->o.dns_servers && *f->o.dns_servers) || f->o.resolve)) {
-		evc_resolver_opts_t ro = {.servers = f->o.dns_servers,
-					  .timeout_ms = f->o.dns_timeout_ms};
+	int rc = evc__engine_opts_init(&f->opts, opts);
+	const evc_crawl_opts_t *o = &f->opts.o;
+	if (rc == 0 && ((o->dns_servers && *o->dns_servers) || o->resolve)) {
 		rc = evc_loop_new(&f->loop, "poll");
 		if (rc == 0)
-			rc = evc_resolver_new(&f->resolver, f->loop, &ro);
-		if (rc == 0)
-			rc = evc__apply_resolve(f->resolver, &f->o);
+			rc = evc__engine_resolver(&f->resolver, f->loop, o);
 	}
 	if (rc < 0) {
 		evc_fetcher_free(f);
@@ -391,7 +386,6 @@ void evc_fetcher_free(evc_fetcher_t *f)
 	evc__response_free(&f->resp);
 	evc_resolver_free(f->resolver);
 	evc_loop_free(f->loop);
-	free(f->fixed);
-	free(f->strings);
+	evc__engine_opts_free(&f->opts);
 	free(f);
 }

@@ -54,18 +54,18 @@ int evc__parse_resolve(const char *spec, char host[256], uint16_t *port, char ad
 	return 0;
 }
 
-int evc__apply_resolve(evc_resolver_t *r, const evc_crawl_opts_t *o)
+int evc__engine_resolver(evc_resolver_t **out, evc_loop_t *loop, const evc_crawl_opts_t *o)
 {
-	for (size_t i = 0; o->resolve && o->resolve[i]; i++) {
+	evc_resolver_opts_t ro = {.servers = o->dns_servers, .timeout_ms = o->dns_timeout_ms};
+	int rc = evc_resolver_new(out, loop, &ro);
+	for (size_t i = 0; rc == 0 && o->resolve && o->resolve[i]; i++) {
 		char host[256], addr[64];
 		uint16_t port;
-		int rc = evc__parse_resolve(o->resolve[i], host, &port, addr);
+		rc = evc__parse_resolve(o->resolve[i], host, &port, addr);
 		if (rc == 0)
-			rc = evc_resolver_add_override(r, host, port, addr);
-		if (rc < 0)
-			return rc;
+			rc = evc_resolver_add_override(*out, host, port, addr);
 	}
-	return 0;
+	return rc;
 }
 
 int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
@@ -150,7 +150,9 @@ static const char *const *put_list(char **p, const char *const *list, size_t cou
 	return out;
 }
 
-int evc__opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **block)
+/* Copy src into *dst, with every string and string list in one malloc'd
+ * block returned in *block. */
+static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **block)
 {
 	size_t nh, nr;
 	size_t bytes = list_size(src->headers, &nh) + list_size(src->resolve, &nr);
@@ -173,6 +175,32 @@ int evc__opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **bl
 	dst->resolve = put_list(&p, src->resolve, nr, &slots);
 	*block = mem;
 	return 0;
+}
+
+int evc__engine_opts_init(struct evc__engine_opts *e, const evc_crawl_opts_t *opts)
+{
+	memset(e, 0, sizeof *e);
+	if (opts)
+		e->o = *opts;
+	else
+		evc_crawl_opts_init(&e->o);
+	const char *what;
+	int rc = evc_crawl_opts_check(&e->o, &what);
+	if (rc == 0)
+		rc = opts_copy(&e->o, &e->o, &e->strings);
+	if (rc == 0)
+		rc = evc__request_headers(&e->fixed, e->o.user_agent, e->o.headers, e->o.compressed,
+					  NULL);
+	if (rc == 0)
+		e->fixed_len = strlen(e->fixed);
+	return rc;
+}
+
+void evc__engine_opts_free(struct evc__engine_opts *e)
+{
+	free(e->fixed);
+	free(e->strings);
+	e->fixed = e->strings = NULL;
 }
 
 /* ---- options on the heap, set by name (for bindings) ------------------------- */

@@ -12,17 +12,29 @@
 #include "evcrawl/fetch.h"
 #include "evcrawl/resolver.h"
 
+/* What an engine keeps of its options. */
+struct evc__engine_opts {
+	evc_crawl_opts_t o; /* with every string in `strings` */
+	char *strings;
+	char *fixed; /* the request headers that every request carries */
+	size_t fixed_len;
+};
+
 /**
- * Copy src into *dst, with every string and string list in one malloc'd
- * block returned in *block (free it when done with dst). Returns 0 or
- * -ENOMEM.
+ * Check opts (NULL: the defaults) and copy them into e, strings and all,
+ * with the fixed header block built. Returns 0, -EINVAL for bad options, or
+ * -ENOMEM; free with evc__engine_opts_free (also after a failure).
  */
-int evc__opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **block);
+int evc__engine_opts_init(struct evc__engine_opts *e, const evc_crawl_opts_t *opts);
+void evc__engine_opts_free(struct evc__engine_opts *e);
+
+/**
+ * A resolver on loop as the options ask: their DNS servers and timeout,
+ * and every --resolve override. Returns 0, -EINVAL, EVC_EDNS or -ENOMEM.
+ */
+int evc__engine_resolver(evc_resolver_t **out, evc_loop_t *loop, const evc_crawl_opts_t *o);
 
 /** Parse "HOST:PORT:ADDR" (PORT may be "*" = 0; ADDR may be bracketed). */
 int evc__parse_resolve(const char *spec, char host[256], uint16_t *port, char addr[64]);
-
-/** Add every opts->resolve entry to r. Returns 0 or -EINVAL. */
-int evc__apply_resolve(evc_resolver_t *r, const evc_crawl_opts_t *opts);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * The result record as one line of JSON (design.md's contract).
+ * The result record as one line of JSON (docs/design.md's contract).
  *
  * A cheap writer: one pass, no allocation, strings escaped as they are
  * copied. Bytes that are not valid UTF-8 (URLs from the wild may hold

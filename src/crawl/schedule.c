@@ -126,7 +126,7 @@ void evc__host_sweep(evc_crawler_t *c)
 /* Put the host on the ready list if it has work and room. */
 void evc__host_update_ready(evc_crawler_t *c, struct host *x)
 {
-	bool want = x->nqueued > 0 && x->active < c->o.per_host;
+	bool want = x->nqueued > 0 && x->active < c->opts.o.per_host;
 	bool is = evc__list_linked(&x->ready_link);
 	if (want && !is)
 		evc__list_push_back(&c->ready, &x->ready_link);
@@ -171,7 +171,7 @@ static void feed_more(evc_crawler_t *c)
 	if (!c->feed || c->feeding || c->input_closed || c->cancelled)
 		return;
 	c->feeding = true;
-	while (c->feed && !c->input_closed && c->queued < c->o.max_queued) {
+	while (c->feed && !c->input_closed && c->queued < c->opts.o.max_queued) {
 		unsigned before = c->queued;
 		uint64_t added = c->stats.added;
 		c->feed(c, c->feed_arg);

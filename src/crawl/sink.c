@@ -95,16 +95,16 @@ int evc__sink_write(struct evc__file_sink *s, const char *data, size_t len)
 	return 0;
 }
 
-void evc__sink_close(struct evc__file_sink *s, int discard)
+int evc__sink_close(struct evc__file_sink *s, int discard)
 {
-	if (s->fd >= 0) {
-		close(s->fd);
-		if (discard && s->path)
-			unlink(s->path);
-	}
+	int rc = 0;
+	if (s->fd >= 0 && close(s->fd) < 0 && errno != EINTR)
+		rc = -errno; /* EINTR: Linux has closed the fd all the same */
 	s->fd = -1;
-	if (discard) {
+	if (discard && s->path) {
+		unlink(s->path);
 		free(s->path);
 		s->path = NULL;
 	}
+	return rc;
 }

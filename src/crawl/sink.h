@@ -27,7 +27,12 @@ int evc__sink_open(struct evc__file_sink *s, const char *dir, const struct evc__
 /** Write all of data. Returns 0 or -errno. */
 int evc__sink_write(struct evc__file_sink *s, const char *data, size_t len);
 
-/** Close; remove the file too when discard is set. Frees path unless kept. */
-void evc__sink_close(struct evc__file_sink *s, int discard);
+/**
+ * Close; with discard also remove the file and free path (else path stays
+ * for the record). Returns 0, or -errno when close() failed: the data may
+ * not all be on disk (a full disk, a network file system), so the caller
+ * reports it and discards the file. Closing twice is harmless.
+ */
+int evc__sink_close(struct evc__file_sink *s, int discard);
 
 #endif

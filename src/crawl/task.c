@@ -117,7 +117,7 @@ static uint64_t next_deadline(const struct task *t)
 	uint64_t d = whole_deadline(t);
 	uint64_t phase = t->phase_deadline;
 	if (t->state == T_SENDING || t->state == T_RECEIVING)
-		phase = t->last_activity + t->c->o.idle_timeout_ms;
+		phase = t->last_activity + t->c->opts.o.idle_timeout_ms;
 	return phase && phase < d ? phase : d;
 }
 
@@ -177,9 +177,9 @@ static bool watch_conn(struct task *t, int events)
 	if (evc__fd_pressure(rc))
 		evc__task_fd_pressure(t);
 	else
-		evc__task_act(t, evc__fetch_fail(&t->f, EVC_ERR_IO, true,
-						 "cannot watch the connection: %s",
-						 evc_strerror(rc)));
+		evc__task_act(t,
+			      evc__fetch_fail(&t->f, EVC_ERR_IO, true,
+					      "cannot watch the connection: %s", evc_strerror(rc)));
 	return false;
 }
 
@@ -261,8 +261,8 @@ static void send_request(struct task *t, bool reused)
 	evc_crawler_t *c = t->c;
 	struct conn *k = t->conn;
 	evc__fetch_exchange(&t->f, &k->resp, reused);
-	int len = evc__fetch_request(&t->f, c->reqbuf, sizeof c->reqbuf, c->fixed_headers,
-				     c->fixed_len);
+	int len = evc__fetch_request(&t->f, c->reqbuf, sizeof c->reqbuf, c->opts.fixed,
+				     c->opts.fixed_len);
 	if (len < 0) {
 		evc__task_act(t, EVC__DONE);
 		return;
@@ -322,7 +322,7 @@ static void connect_next(struct task *t)
 		return;
 	}
 	t->state = T_CONNECTING;
-	t->phase_deadline = evc_now(c->loop) + c->o.connect_timeout_ms;
+	t->phase_deadline = evc_now(c->loop) + c->opts.o.connect_timeout_ms;
 	arm_timer(t);
 	if (rc == 0) {
 		t->f.connect_ms = elapsed_ms(t->phase_ns);
@@ -384,7 +384,7 @@ void evc__task_start(evc_crawler_t *c, struct task *t)
 		return;
 	}
 	t->state = T_RESOLVING;
-	t->phase_deadline = evc_now(c->loop) + c->o.dns_timeout_ms;
+	t->phase_deadline = evc_now(c->loop) + c->opts.o.dns_timeout_ms;
 	arm_timer(t);
 	rc = evc_resolve(c->resolver, t->f.url.host, t->f.url.port, on_resolved, t, &t->dns_req);
 	if (rc < 0)

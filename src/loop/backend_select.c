@@ -98,6 +98,7 @@ static int select_poll(evc_loop_t *loop, int timeout_ms)
 
 const struct evc__backend evc__backend_select = {
     .name = "select",
+    .fd_limit = FD_SETSIZE,
     .init = select_init,
     .free = select_free,
     .update = select_update,

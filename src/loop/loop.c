@@ -162,6 +162,12 @@ int evc_io_start(evc_loop_t *loop, int fd, int events, evc_io_cb cb, void *arg)
 	return 0;
 }
 
+int evc_io_check(const evc_loop_t *loop, int fd)
+{
+	int limit = loop->backend->fd_limit;
+	return limit && fd >= limit ? EVC_EFDSETSIZE : 0;
+}
+
 int evc_io_stop(evc_loop_t *loop, int fd)
 {
 	if (fd < 0 || fd >= loop->nslots || loop->slots[fd].events == -1)

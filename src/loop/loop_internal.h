@@ -21,6 +21,7 @@ struct evc__fired {
 
 struct evc__backend {
 	const char *name;
+	int fd_limit; /* fds from this number up cannot be watched; 0: none */
 	/* Set up loop->backend_data. Returns 0 or a negative code. */
 	int (*init)(evc_loop_t *loop);
 	void (*free)(evc_loop_t *loop);

@@ -30,6 +30,7 @@ struct evc_resolve_req {
 	void *arg;
 	evc_addrs_t *addrs;    /* the answer, once ready */
 	const char *errmsg;    /* or why there is none */
+	int status;	       /* 0, EVC_EDNS, or EVC_EFDSETSIZE */
 	struct evc__list link; /* in its entry's waiters, or in ready */
 };
 
@@ -38,6 +39,7 @@ struct entry {
 	int state;
 	evc_addrs_t *addrs;
 	const char *errmsg; /* set when the lookup failed */
+	int status;	    /* EVC_EDNS or EVC_EFDSETSIZE when it failed */
 	uint64_t expires;   /* loop ms */
 	struct evc__list waiters;
 	evc_resolver_t *r;
@@ -62,6 +64,7 @@ struct evc_resolver {
 	struct override *overrides;
 	uint64_t max_ttl_ms, negative_ttl_ms;
 	evc_resolver_stats_t stats;
+	int watch_error; /* the loop refused c-ares's last socket (EVC_EFDSETSIZE) */
 };
 
 /* ---- addresses -------------------------------------------------------- */
@@ -233,14 +236,26 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 			     on_ares_io, r);
 }
 
+/* c-ares made a socket. One the loop could not watch would never be seen
+ * ready and every lookup on it would wait out the DNS timeout: refuse it
+ * now, so c-ares fails the query at once (it counts the server as failed),
+ * and remember why for the answer. */
+static int on_socket_created(ares_socket_t fd, int type, void *data)
+{
+	evc_resolver_t *r = data;
+	r->watch_error = evc_io_check(r->loop, fd);
+	return r->watch_error < 0 ? -1 : 0;
+}
+
 /* ---- answers --------------------------------------------------------------- */
 
 /* Queue q's callback with this answer; it runs from the flush timer. */
 static void make_ready(evc_resolver_t *r, evc_resolve_req_t *q, evc_addrs_t *addrs,
-		       const char *errmsg)
+		       const char *errmsg, int status)
 {
 	q->addrs = evc_addrs_ref(addrs);
 	q->errmsg = errmsg;
+	q->status = addrs ? 0 : status;
 	evc__list_push_back(&r->ready, &q->link);
 	if (!evc_timer_active(r->flush_timer))
 		evc_timer_start(r->flush_timer, 0, 0);
@@ -250,7 +265,8 @@ static void answer_waiters(evc_resolver_t *r, struct entry *e)
 {
 	struct evc__list *n;
 	while ((n = evc__list_pop_front(&e->waiters)) != NULL)
-		make_ready(r, EVC_LIST_ENTRY(n, evc_resolve_req_t, link), e->addrs, e->errmsg);
+		make_ready(r, EVC_LIST_ENTRY(n, evc_resolve_req_t, link), e->addrs, e->errmsg,
+			   e->status);
 }
 
 static evc_addrs_t *addrs_from_ares(const struct ares_addrinfo *res, int *min_ttl)
@@ -297,6 +313,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 	uint64_t now = evc_now(r->loop);
 	e->state = ANSWERED;
 	e->errmsg = NULL;
+	e->status = EVC_EDNS;
 	e->expires = now + r->negative_ttl_ms;
 	if (status == ARES_SUCCESS && res) {
 		int ttl = 0;
@@ -313,6 +330,12 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 			evc_addrs_unref(e->addrs);
 			e->addrs = NULL;
 		}
+	} else if (r->watch_error) {
+		/* Not the name's fault: the loop could not watch c-ares's
+		 * socket. Say so, and cache nothing. */
+		e->errmsg = "the DNS socket's descriptor is too large for select (FD_SETSIZE)";
+		e->status = r->watch_error;
+		e->expires = now;
 	} else {
 		e->errmsg = ares_strerror(status);
 	}
@@ -331,7 +354,7 @@ static void on_flush(evc_timer_t *t, void *arg)
 		if (q->addrs)
 			q->cb(q->arg, 0, q->addrs, NULL);
 		else
-			q->cb(q->arg, EVC_EDNS, NULL, q->errmsg);
+			q->cb(q->arg, q->status ? q->status : EVC_EDNS, NULL, q->errmsg);
 		evc_addrs_unref(q->addrs);
 		free(q);
 	}
@@ -397,6 +420,7 @@ int evc_resolver_new(evc_resolver_t **out, evc_loop_t *loop, const evc_resolver_
 		evc_resolver_free(r);
 		return EVC_EDNS;
 	}
+	ares_set_socket_callback(r->channel, on_socket_created, r);
 	if (opts->servers && *opts->servers &&
 	    ares_set_servers_ports_csv(r->channel, opts->servers) != ARES_SUCCESS) {
 		evc_resolver_free(r);
@@ -496,8 +520,8 @@ int evc_resolve(evc_resolver_t *r, const char *host, uint16_t port, evc_resolve_
 	int rc = evc_resolver_cached(r, host, port, &known, &errmsg);
 	if (reqp)
 		*reqp = q; /* from here on q is queued, never freed before its callback */
-	if (rc != 0) { /* known now, but the callback still comes from the loop */
-		make_ready(r, q, known, errmsg);
+	if (rc != 0) {	   /* known now, but the callback still comes from the loop */
+		make_ready(r, q, known, errmsg, EVC_EDNS);
 		evc_addrs_unref(known);
 		return 0;
 	}

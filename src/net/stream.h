@@ -97,8 +97,8 @@ int evc__tcp_connected(struct evc__stream *s);
  * otherwise it blocks. Either way the stream keeps that nature: reads and
  * writes block (bounded by evc__tcp_set_timeout) or answer WANT_*.
  */
-int evc__tcp_connect_wait(const evc_sockaddr_t *addr, uint16_t port, unsigned timeout_ms,
-			  bool busy, struct evc__stream **out);
+int evc__tcp_connect_wait(const evc_sockaddr_t *addr, uint16_t port, unsigned timeout_ms, bool busy,
+			  struct evc__stream **out);
 
 /** Bound each blocking read and write of s to ms (SO_RCVTIMEO/SO_SNDTIMEO;
  * 0 is taken as 1 ms, never as "forever"). */

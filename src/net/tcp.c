@@ -108,13 +108,14 @@ int evc__tcp_connected(struct evc__stream *s)
 	return -err;
 }
 
-int evc__tcp_connect_wait(const evc_sockaddr_t *addr, uint16_t port, unsigned timeout_ms,
-			  bool busy, struct evc__stream **out)
+int evc__tcp_connect_wait(const evc_sockaddr_t *addr, uint16_t port, unsigned timeout_ms, bool busy,
+			  struct evc__stream **out)
 {
 	*out = NULL;
 	evc_sockaddr_t sa = *addr;
 	socklen_t len = with_port(&sa, port);
-	int fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | (busy ? SOCK_NONBLOCK : 0), 0);
+	int fd =
+	    socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | (busy ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0)
 		return -errno;
 	int rc;

@@ -35,6 +35,10 @@ Paths (the query string is ignored; "..." means anything may follow):
                           header), then 200 with body "done\\n" (Content-Length 5)
   /drip                   200, Content-Length: 20, then one body byte every
                           200 ms ("abcdefghijklmnopqrst", 4 s in all), closes
+  /stream-forever         200, chunked, 16 KiB chunks as fast as the client
+                          reads them until it goes away (or 60 s): a body
+                          that never ends and never pauses (only a
+                          whole-fetch deadline stops it)
   /stall                  reads the request, never answers; closes after 60 s
                           or as soon as the client goes away
   /head-only-then-stall   200 head with Content-Length: 100, then stalls
@@ -102,6 +106,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import zlib
 import gzip
 
@@ -453,6 +458,16 @@ async def h_drip(conn, req, rest):
     return False
 
 
+async def h_stream_forever(conn, req, rest):
+    await conn.send(head(200, [("Content-Type", "text/plain"),
+                               ("Transfer-Encoding", "chunked")]))
+    chunk = b"4000\r\n" + b"s" * 16384 + b"\r\n"
+    until = time.monotonic() + STALL_SECONDS
+    while time.monotonic() < until:
+        await conn.send(chunk)
+    return False
+
+
 async def h_stall(conn, req, rest):
     await conn.sleep(STALL_SECONDS)
     return False
@@ -556,6 +571,7 @@ EXACT = {
     "/partial-body": h_partial_body, "/huge-head": h_huge_head,
     "/garbage": h_garbage, "/no-length": h_no_length, "/http10": h_http10,
     "/interim": h_interim, "/drip": h_drip, "/stall": h_stall,
+    "/stream-forever": h_stream_forever,
     "/head-only-then-stall": h_head_only_then_stall,
     "/slow-loris-head": h_slow_loris_head, "/204": h_204, "/304": h_304,
     "/chunked-bad": h_chunked_bad, "/chunked-trailer": h_chunked_trailer,

@@ -137,6 +137,14 @@ usage = [
     (["--timeout", "abc", url], "--timeout", "abc"),
     (["--retries", "many", url], "--retries", "many"),
     (["--max-body", "1Q", url], "--max-body", "1Q"),
+    # 2^34 G is 2^64 bytes: it must not wrap around to 0 ("no limit") or,
+    # one more, to 1 GiB.
+    (["--max-body", "17179869184G", url], "--max-body", "17179869184G"),
+    (["--max-body", "17179869185G", url], "--max-body", "17179869185G"),
+    (["--max-body", "1025G", url], "--max-body", "1025G"),
+    # Headers that cannot fit in any request are refused at start, not
+    # turned into a failure for every URL.
+    (["-H", "X-Big: " + "a" * 8000, url], "request headers too large", "at most"),
     (["--resolve", "nonsense", url], "--resolve", "nonsense"),
     (["--dns-server", "not-an-ip", url], "--dns-server", ""),
     (["-H", "no colon here", url], "header", ""),
@@ -149,8 +157,14 @@ for args, name, what in usage:
     t.ok(run.rc == 2 and run.out == b"" and len(lines) == 1 and name in lines[0]
          and what in lines[0],
          "usage error %s: exit 2, one stderr line naming %s%s"
-         % (" ".join(args[:2]), name, " and '%s'" % what if what else ""),
+         % (" ".join(a[:40] for a in args[:2]), name, " and '%s'" % what if what else ""),
          (run.rc, run.out[:200], run.err))
+run = evcrawl("-q", "--max-body", "1024G", "--retries", "0", url, timeout=20)
+t.eq((run.rc, [(r["url"], (r["error"] or {}).get("kind")) for r in run.records]),
+     (1, [(url, "connect")]), "--max-body 1024G (1 TiB, the most) is taken", run.err)
+run = evcrawl("-q", "-H", "X-Big: " + "a" * 7000, "--retries", "0", url, timeout=20)
+t.eq((run.rc, [(r["url"], (r["error"] or {}).get("kind")) for r in run.records]),
+     (1, [(url, "connect")]), "-H of 7000 bytes is taken", run.err)
 run = evcrawl("--no-such-option", url, timeout=20)
 t.ok(run.rc == 2 and run.out == b"" and "--no-such-option" in run.err,
      "unknown option: exit 2, stderr names it", (run.rc, run.err))

@@ -349,6 +349,26 @@ static void test_bad_url_is_a_result(void **state)
 	assert_ptr_equal(fx->results[0].user, (void *)(intptr_t)9);
 }
 
+/* After close_input the crawler takes no more URLs: it says so instead of
+ * accepting one it may already have declared itself finished without. */
+static void test_add_after_close_is_refused(void **state)
+{
+	add("/size/3", NULL);
+	evc_crawler_close_input(fx->c);
+	char u[128];
+	url(u, sizeof u, "/size/4");
+	assert_int_equal(evc_crawler_add(fx->c, u, strlen(u), NULL), EVC_ECLOSED);
+	run_crawl();
+	assert_int_equal(fx->nresults, 1);
+	assert_int_equal(fx->results[0].bytes, 3);
+	evc_crawl_stats_t st;
+	evc_crawler_stats(fx->c, &st);
+	assert_int_equal(st.added, 1);
+	assert_int_equal(evc_crawler_add(fx->c, u, strlen(u), NULL), EVC_ECLOSED);
+	evc_crawler_cancel(fx->c);
+	assert_int_equal(evc_crawler_add(fx->c, u, strlen(u), NULL), EVC_ECANCELLED);
+}
+
 static void test_heap_options(void **state)
 {
 	evc_crawl_opts_t *o = evc_crawl_opts_new();
@@ -388,6 +408,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_feed_and_own_timer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_reports_everything, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_url_is_a_result, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_after_close_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_free_while_in_flight, setup, teardown),
 	    cmocka_unit_test(test_heap_options),
 	};

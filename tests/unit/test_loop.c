@@ -586,8 +586,8 @@ static const struct CMUnitTest common_tests[] = {
     cmocka_unit_test(test_stop_and_free_due_timers_in_callback),
     cmocka_unit_test(test_stop_returns_with_work_left),
     cmocka_unit_test(test_eintr_is_retried),
-	cmocka_unit_test(test_run_once_returns_after_timer),
-	cmocka_unit_test(test_quiet_fd_does_not_spin),
+    cmocka_unit_test(test_run_once_returns_after_timer),
+    cmocka_unit_test(test_quiet_fd_does_not_spin),
     cmocka_unit_test(test_backend_names),
 };
 

@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -299,6 +302,55 @@ static void test_numeric_and_overrides(void **state)
 	evc_resolver_free(r);
 }
 
+/* On the select backend, a c-ares socket above FD_SETSIZE cannot be
+ * watched: the lookup must fail at once with EVC_EFDSETSIZE (not wait out
+ * the DNS timeout as an unseen socket would), cache nothing, and work again
+ * once descriptors are low. */
+static void test_select_refuses_a_high_dns_socket(void **state)
+{
+	evc_io_stop(loop, dns.fd);
+	evc_loop_free(loop);
+	assert_int_equal(evc_loop_new(&loop, "select"), 0);
+	assert_int_equal(evc_io_start(loop, dns.fd, EVC_READ, on_dns_query, NULL), 0);
+	assert_int_equal(evc_io_check(loop, 5), 0);
+	assert_int_equal(evc_io_check(loop, FD_SETSIZE), EVC_EFDSETSIZE);
+
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	assert_true(rl.rlim_cur > FD_SETSIZE + 64);
+	int filler[FD_SETSIZE + 8];
+	int nfill = 0;
+	while (nfill < (int)(sizeof filler / sizeof filler[0])) {
+		filler[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		assert_true(filler[nfill] >= 0);
+		if (filler[nfill++] > FD_SETSIZE + 2)
+			break;
+	}
+
+	evc_resolver_t *r = new_resolver(4000, 0);
+	struct answer a = {0};
+	uint64_t start = evc_hrtime();
+	assert_int_equal(evc_resolve(r, "a.test", 80, on_answer, &a, NULL), 0);
+	run_until(&a.calls);
+	double ms = (double)(evc_hrtime() - start) / 1e6;
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.status, EVC_EFDSETSIZE);
+	assert_non_null(strstr(a.errmsg, "FD_SETSIZE"));
+	assert_true(ms < 1000); /* at once, not after the 4 s timeout */
+	assert_int_equal(dns.a_queries, 0);
+
+	for (int i = 0; i < nfill; i++)
+		close(filler[i]);
+	struct answer b = {0};
+	assert_int_equal(evc_resolve(r, "a.test", 80, on_answer, &b, NULL), 0);
+	run_until(&b.calls);
+	assert_int_equal(b.status, 0);
+	assert_string_equal(b.addr, "127.0.0.5");
+	evc_resolver_free(r);
+}
+
 static void test_bad_server_list(void **state)
 {
 	evc_resolver_opts_t o = {.servers = "not an address"};
@@ -317,6 +369,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_numeric_and_overrides, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_select_refuses_a_high_dns_socket, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_server_list, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("resolver", tests, NULL, NULL);

@@ -1,0 +1,77 @@
+/*
+ * What a fetch may do: the options every engine takes (the crawler, the
+ * blocking fetcher), the evcrawl command's options as a struct.
+ */
+#ifndef EVCRAWL_OPTIONS_H
+#define EVCRAWL_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * What a fetch may do: the evcrawl command's options as a struct. Fill it
+ * with evc_crawl_opts_init() and change what you need; strings are copied
+ * by whoever takes the options.
+ */
+typedef struct evc_crawl_opts {
+	unsigned concurrency;	     /* fetches in flight in total (100) */
+	unsigned per_host;	     /* ... per scheme+host+port (8) */
+	unsigned timeout_ms;	     /* whole fetch incl. redirects and retries (60000) */
+	unsigned connect_timeout_ms; /* TCP connect (10000) */
+	unsigned idle_timeout_ms;    /* no byte received while waiting (30000) */
+	unsigned dns_timeout_ms;     /* one lookup (10000) */
+	unsigned retries;	     /* extra attempts after a retryable failure (2) */
+	unsigned max_redirects;	     /* (10) */
+	uint64_t max_body;	     /* decoded body bytes (64 MiB); 0: no limit */
+	const char *dns_servers;     /* "IP[:PORT],..." or NULL for the system's */
+	const char *const *resolve;  /* "HOST:PORT:ADDR" overrides like curl's
+					--resolve (PORT may be "*"), NULL-terminated */
+	const char *user_agent;	     /* NULL: "evcrawl/VERSION" */
+	const char *const *headers;  /* extra "Name: value" lines, NULL-terminated */
+	bool compressed;	     /* ask for gzip/deflate and decode */
+	const char *output_dir;	     /* save bodies under DIR/HOST/...; NULL: discard */
+	unsigned max_queued;	     /* URLs queued but not started before the
+					feed callback stops being asked (0: auto) */
+	unsigned retry_base_ms;	     /* first retry backoff (250), doubled each time */
+	unsigned retry_max_wait_ms;  /* cap on Retry-After and backoff (10000) */
+} evc_crawl_opts_t;
+
+/** Fill opts with the defaults above. */
+EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
+
+/**
+ * Options on the heap, for bindings that cannot lay out the struct (Python's
+ * ctypes): evc_crawl_opts_new() returns defaults (NULL when out of memory),
+ * evc_crawl_opts_set() sets one by the evcrawl command's long option name
+ * with '-' or '_' ("concurrency", "per-host", "timeout" (seconds, may be
+ * fractional), "connect-timeout", "idle-timeout", "dns-timeout", "retries",
+ * "max-redirects", "max-body" (bytes), "dns-server", "resolve" and "header"
+ * (each call adds one), "user-agent", "compressed" ("0"/"1"), "output-dir",
+ * "max-queued", "retry-base-ms", "retry-max-wait-ms"),
+ * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
+ * value. Only for options made by evc_crawl_opts_new(); free them with
+ * evc_crawl_opts_free().
+ */
+EVC_API evc_crawl_opts_t *evc_crawl_opts_new(void);
+EVC_API int evc_crawl_opts_set(evc_crawl_opts_t *opts, const char *name, const char *value);
+EVC_API void evc_crawl_opts_free(evc_crawl_opts_t *opts);
+
+/**
+ * Check opts as evc_crawler_new()/evc_fetcher_new() would: 0, or -EINVAL with
+ * *what naming the bad field ("headers: 'X'", "resolve: 'Y'", ...; static or
+ * pointing into opts).
+ */
+EVC_API int evc_crawl_opts_check(const evc_crawl_opts_t *opts, const char **what);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,73 @@
+/*
+ * The result of fetching one URL: the record evcrawl prints as one JSON
+ * line (docs/design.md, "The result record"), as a struct. Every URL given
+ * to a crawler or a fetcher yields exactly one.
+ */
+#ifndef EVCRAWL_RESULT_H
+#define EVCRAWL_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Why a fetch failed: the record's error.kind. */
+typedef enum evc_error_kind {
+	EVC_OK = 0,
+	EVC_ERR_BAD_URL,
+	EVC_ERR_DNS,
+	EVC_ERR_CONNECT,
+	EVC_ERR_TLS,
+	EVC_ERR_TIMEOUT,
+	EVC_ERR_PROTOCOL,
+	EVC_ERR_TOO_LARGE,
+	EVC_ERR_REDIRECT,
+	EVC_ERR_IO,
+	EVC_ERR_CANCELLED,
+	EVC_ERR__COUNT
+} evc_error_kind_t;
+
+/** "bad_url", "dns", ... (the JSON spelling); "ok" for EVC_OK. */
+EVC_API const char *evc_error_kind_name(evc_error_kind_t kind);
+
+/**
+ * One finished URL. Strings are owned by the library and valid only during
+ * the callback that hands the result over; copy what you keep. Times are in
+ * milliseconds, negative when the phase did not happen (a reused
+ * connection has no dns/connect/tls).
+ */
+typedef struct evc_result {
+	const char *url;	  /* as given */
+	const char *final_url;	  /* after redirects; NULL if never parsed */
+	int status;		  /* last HTTP status, 0 if no head arrived */
+	uint64_t bytes;		  /* body bytes delivered (after decoding) */
+	const char *content_type; /* NULL when absent */
+	int redirects;
+	int attempts;
+	double dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms;
+	evc_error_kind_t error;	   /* EVC_OK when a complete response arrived */
+	const char *error_message; /* NULL when error == EVC_OK */
+	const char *saved;	   /* file the body was saved to, or NULL */
+	void *user;		   /* the pointer given with the URL */
+} evc_result_t;
+
+/** r->user, for bindings that do not lay out evc_result_t. */
+EVC_API void *evc_result_user(const evc_result_t *r);
+
+/**
+ * Write r as one JSON object (docs/design.md's record) followed by '\n' into buf.
+ * Returns the length written (NUL-terminated), or the length needed when it
+ * is >= cap, like snprintf.
+ */
+EVC_API size_t evc_result_to_json(const evc_result_t *r, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
