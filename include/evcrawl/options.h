@@ -42,6 +42,12 @@ typedef struct evc_crawl_opts {
 					feed callback stops being asked (0: auto) */
 	unsigned retry_base_ms;	     /* first retry backoff (250), doubled each time */
 	unsigned retry_max_wait_ms;  /* cap on Retry-After and backoff (10000) */
+	/* https: certificates are verified against the system's CAs unless
+	 * cacert/capath name others (like curl's --cacert/--capath). */
+	const char *cacert; /* PEM file of trusted CAs, or NULL */
+	const char *capath; /* hashed directory of CAs, or NULL */
+	bool insecure;	    /* check no certificate (curl -k) */
+	unsigned tls_min;   /* lowest TLS version: 12 (1.2, the default) or 13 */
 } evc_crawl_opts_t;
 
 /** Fill opts with the defaults above. */
@@ -55,7 +61,8 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * fractional), "connect-timeout", "idle-timeout", "dns-timeout", "retries",
  * "max-redirects", "max-body" (bytes), "dns-server", "resolve" and "header"
  * (each call adds one), "user-agent", "compressed" ("0"/"1"), "output-dir",
- * "max-queued", "retry-base-ms", "retry-max-wait-ms"),
+ * "max-queued", "retry-base-ms", "retry-max-wait-ms", "cacert", "capath",
+ * "insecure" ("0"/"1"), "tls-min" ("1.2"/"1.3")),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().

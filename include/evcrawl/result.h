@@ -55,6 +55,11 @@ typedef struct evc_result {
 	const char *error_message; /* NULL when error == EVC_OK */
 	const char *saved;	   /* file the body was saved to, or NULL */
 	void *user;		   /* the pointer given with the URL */
+	/* The TLS connection of the last attempt (https), else NULL/-1. */
+	const char *tls_version; /* "TLSv1.3" */
+	const char *tls_cipher;	 /* "TLS_AES_256_GCM_SHA384" */
+	const char *tls_alpn;	 /* "http/1.1", or NULL when none was agreed */
+	int tls_resumed;	 /* 1 resumed session, 0 full handshake, -1 no TLS */
 } evc_result_t;
 
 /** r->user, for bindings that do not lay out evc_result_t. */

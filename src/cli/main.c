@@ -65,6 +65,10 @@ static void help(void)
 	       "  -H, --header 'Name: value'  extra request header (repeatable;\n"
 	       "                            'Name:' removes a default one)\n"
 	       "      --compressed          ask for gzip/deflate and decode bodies\n"
+	       "      --cacert FILE         trust the CAs in FILE (PEM) instead of the system's\n"
+	       "      --capath DIR          trust the CAs in DIR (c_rehash'ed) instead\n"
+	       "  -k, --insecure            do not check certificates (says so once)\n"
+	       "      --tls-min VERSION     lowest TLS version: 1.2 (default) or 1.3\n"
 	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH\n"
 	       "      --mode MODE           async (default: one event loop), blocking,\n"
 	       "                            busy-poll, threads or processes (-c workers)\n"
@@ -131,6 +135,9 @@ enum {
 	OPT_DNS_SERVER,
 	OPT_RESOLVE,
 	OPT_COMPRESSED,
+	OPT_CACERT,
+	OPT_CAPATH,
+	OPT_TLS_MIN,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
@@ -153,6 +160,10 @@ static const struct option long_opts[] = {
     {"user-agent", required_argument, NULL, 'A'},
     {"header", required_argument, NULL, 'H'},
     {"compressed", no_argument, NULL, OPT_COMPRESSED},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"capath", required_argument, NULL, OPT_CAPATH},
+    {"insecure", no_argument, NULL, 'k'},
+    {"tls-min", required_argument, NULL, OPT_TLS_MIN},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -230,7 +241,7 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	p->headers = calloc((size_t)argc + 1, sizeof *p->headers);
 	p->resolves = calloc((size_t)argc + 1, sizeof *p->resolves);
 	int opt;
-	while ((opt = getopt_long(argc, argv, "i:c:A:H:o:qhV", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:c:A:H:o:kqhV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			p->input = optarg;
@@ -277,6 +288,21 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case OPT_COMPRESSED:
 			o->compressed = true;
 			break;
+		case OPT_CACERT:
+		case OPT_CAPATH:
+			if (access(optarg, R_OK) < 0)
+				usage_error("%s %s: %s", opt == OPT_CACERT ? "--cacert" : "--capath",
+					    optarg, strerror(errno));
+			*(opt == OPT_CACERT ? &o->cacert : &o->capath) = optarg;
+			break;
+		case 'k':
+			o->insecure = true;
+			break;
+		case OPT_TLS_MIN:
+			if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0)
+				usage_error("--tls-min wants 1.2 or 1.3, not '%s'", optarg);
+			o->tls_min = optarg[2] == '2' ? 12 : 13;
+			break;
 		case 'o':
 			o->output_dir = optarg;
 			break;
@@ -316,6 +342,8 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	if (!p->input && optind >= argc)
 		usage_error("no URLs: give them as arguments or with -i FILE");
 	check_selector(a);
+	if (o->insecure && !a->quiet)
+		fprintf(stderr, "%s: warning: -k: TLS certificates are not checked\n", prog);
 	if (o->output_dir) {
 		struct stat st;
 		if (make_dirs(o->output_dir) < 0)

@@ -42,6 +42,7 @@ enum task_state {
 	T_QUEUED,
 	T_RESOLVING,
 	T_CONNECTING,
+	T_HANDSHAKING,
 	T_SENDING,
 	T_RECEIVING,
 	T_BACKOFF,
@@ -71,6 +72,8 @@ struct conn {
 	unsigned requests; /* completed on this connection */
 	char *pending;	   /* unsent rest of the request */
 	size_t pending_len, pending_off;
+	bool tls;		   /* k->s is a TLS stream, handshake done */
+	struct evc__tls_info tls_info; /* for the records of every request on it */
 	struct evc__response resp;
 };
 
@@ -88,8 +91,8 @@ struct task {
 	enum task_state state;
 	bool holds_slot;
 	bool fresh_conn_only;	 /* the stale keep-alive retry: no reuse */
-	uint64_t phase_ns;	 /* when DNS or connect began (hrtime) */
-	uint64_t phase_deadline; /* DNS/connect, loop ms; idle uses last_activity */
+	uint64_t phase_ns;	 /* when DNS, connect or TLS began (hrtime) */
+	uint64_t phase_deadline; /* DNS/connect/TLS, loop ms; idle uses last_activity */
 	uint64_t last_activity;	 /* loop ms */
 };
 

@@ -202,10 +202,9 @@ enum evc__verdict evc__fetch_attempt(struct evc__fetch *f)
 	}
 	f->resp = NULL;
 	f->dns_ms = f->connect_ms = f->tls_ms = f->ttfb_ms = -1;
+	f->tls_version = f->tls_cipher = NULL;
 	if (now >= f->deadline_ns)
 		return evc__fetch_timeout(f, EVC__PHASE_WHOLE);
-	if (f->url.https)
-		return evc__fetch_error(f, EVC_ERR_TLS, "https not supported yet");
 	return EVC__GO_ON;
 }
 
@@ -229,6 +228,21 @@ enum evc__verdict evc__fetch_connect_error(struct evc__fetch *f, const char *add
 			       f->url.port, evc_strerror(err ? err : -ECONNREFUSED));
 }
 
+enum evc__verdict evc__fetch_tls_error(struct evc__fetch *f, const char *why, bool retryable)
+{
+	return evc__fetch_fail(f, EVC_ERR_TLS, retryable, "%s", why);
+}
+
+void evc__fetch_tls_done(struct evc__fetch *f, double ms, const char *version, const char *cipher,
+			 const char *alpn, bool resumed)
+{
+	f->tls_ms = ms;
+	f->tls_version = version ? version : "?";
+	f->tls_cipher = cipher ? cipher : "?";
+	snprintf(f->tls_alpn, sizeof f->tls_alpn, "%s", alpn ? alpn : "");
+	f->tls_resumed = resumed;
+}
+
 enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase)
 {
 	const evc_crawl_opts_t *o = f->o;
@@ -239,6 +253,9 @@ enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase
 	case EVC__PHASE_CONNECT:
 		return evc__fetch_fail(f, EVC_ERR_TIMEOUT, true, "connect timed out after %u ms",
 				       o->connect_timeout_ms);
+	case EVC__PHASE_TLS:
+		return evc__fetch_fail(f, EVC_ERR_TIMEOUT, true,
+				       "TLS handshake timed out after %u ms", o->connect_timeout_ms);
 	case EVC__PHASE_IDLE:
 		return evc__fetch_fail(f, EVC_ERR_TIMEOUT, true, "no data received for %u ms",
 				       o->idle_timeout_ms);
@@ -448,5 +465,9 @@ void evc__fetch_result(struct evc__fetch *f, evc_result_t *r)
 	    .error_message = f->error != EVC_OK ? f->message : NULL,
 	    .saved = f->saving && f->error == EVC_OK ? f->sink.path : NULL,
 	    .user = f->user,
+	    .tls_version = f->tls_version,
+	    .tls_cipher = f->tls_cipher,
+	    .tls_alpn = f->tls_version && f->tls_alpn[0] ? f->tls_alpn : NULL,
+	    .tls_resumed = f->tls_version ? f->tls_resumed : -1,
 	};
 }

@@ -60,6 +60,7 @@ enum evc__verdict {
 enum evc__phase {
 	EVC__PHASE_DNS,	    /* one lookup: kind dns, not retried */
 	EVC__PHASE_CONNECT, /* TCP connect: kind timeout, retried */
+	EVC__PHASE_TLS,	    /* the TLS handshake (connect_timeout): kind timeout, retried */
 	EVC__PHASE_IDLE,    /* no byte for idle_timeout: kind timeout, retried */
 	EVC__PHASE_WHOLE,   /* the whole fetch: kind timeout, final */
 };
@@ -86,6 +87,9 @@ struct evc__fetch {
 	char content_type[128];
 	double dns_ms, connect_ms, tls_ms, ttfb_ms;
 	uint64_t start_ns, deadline_ns; /* set by the first attempt */
+	const char *tls_version, *tls_cipher; /* static; NULL: no TLS */
+	char tls_alpn[24];
+	bool tls_resumed;
 	evc_error_kind_t error;
 	char *message;	  /* malloc'd; NULL when none */
 	uint64_t wait_ms; /* with RETRY_WAIT */
@@ -121,8 +125,7 @@ void evc__fetch_cleanup(struct evc__fetch *f);
 
 /**
  * An attempt begins: counts it, starts the whole-fetch clock on the first,
- * and checks that one can be made (a good URL, time left, a scheme the
- * transport speaks). GO_ON or DONE.
+ * and checks that one can be made (a good URL, time left). GO_ON or DONE.
  */
 enum evc__verdict evc__fetch_attempt(struct evc__fetch *f);
 
@@ -137,6 +140,17 @@ enum evc__verdict evc__fetch_dns_error(struct evc__fetch *f, const char *errmsg)
  * one tried, at addr (text). RETRY_WAIT or DONE, kind connect (timeout for
  * -ETIMEDOUT). */
 enum evc__verdict evc__fetch_connect_error(struct evc__fetch *f, const char *addr, int err);
+
+/**
+ * The TLS handshake failed: why, and whether it may pass (a reset) or is
+ * the server's verdict (a certificate, a protocol). RETRY_WAIT or DONE,
+ * kind tls.
+ */
+enum evc__verdict evc__fetch_tls_error(struct evc__fetch *f, const char *why, bool retryable);
+
+/** The TLS handshake is done: what the record shows of it. */
+void evc__fetch_tls_done(struct evc__fetch *f, double ms, const char *version, const char *cipher,
+			 const char *alpn, bool resumed);
 
 /** A deadline passed (see enum evc__phase). */
 enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase);

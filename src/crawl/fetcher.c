@@ -48,6 +48,8 @@ struct evc_fetcher {
 	struct evc__stream *s;
 	char key[320];
 	unsigned conn_requests;
+	bool tls;			/* s is TLS, handshake done */
+	struct evc__tls_info tls_info; /* for the records of every request on it */
 	int io_timeout_ms; /* what the stream's I/O timeout is set to */
 
 	struct evc__fetch f; /* the current fetch */
@@ -90,6 +92,7 @@ static void close_conn(evc_fetcher_t *f)
 	f->s = NULL;
 	f->key[0] = '\0';
 	f->conn_requests = 0;
+	f->tls = false;
 }
 
 /* Bound the next blocking send/recv (busy-poll bounds its own spins). */
@@ -197,15 +200,84 @@ static evc_addrs_t *resolve_system(evc_fetcher_t *f, enum evc__verdict *v)
 	return a;
 }
 
+/* Wait-and-retry for busy-poll: true while the budget for this call lasts. */
+static bool spin_on(const evc_fetcher_t *f, ssize_t n, uint64_t until)
+{
+	return f->busy && (n == EVC__WANT_READ || n == EVC__WANT_WRITE) && evc_hrtime() < until;
+}
+
+/* TLS on the new connection, within the connect timeout. */
+static bool start_tls(evc_fetcher_t *f, struct evc__tls_ctx *ctx, enum evc__verdict *v)
+{
+	const struct evc__url *u = &f->f.url;
+	struct evc__stream *s;
+	if (evc__tls_wrap(ctx, f->s, u->host, u->port, &s) < 0) {
+		*v = evc__fetch_error(&f->f, EVC_ERR_TLS, "out of memory");
+		return false;
+	}
+	f->s = s;
+	uint64_t t0 = evc_hrtime();
+	uint64_t limit = min_u64(f->opts.o.connect_timeout_ms, remaining_ms(f));
+	uint64_t until = t0 + limit * 1000000u;
+	int rc;
+	for (;;) {
+		uint64_t now = evc_hrtime();
+		uint64_t left = now < until ? (until - now) / 1000000u : 0;
+		if (left == 0) {
+			rc = EVC__WANT_READ;
+			break;
+		}
+		set_io_timeout(f, left);
+		rc = evc__stream_handshake(s);
+		if (!((rc == EVC__WANT_READ || rc == EVC__WANT_WRITE) && f->busy))
+			break; /* blocking: "would block" means the timeout passed */
+	}
+	if (rc == EVC__WANT_READ || rc == EVC__WANT_WRITE) {
+		*v = timed_out(f, EVC__PHASE_TLS);
+		return false;
+	}
+	if (rc < 0) {
+		bool fatal;
+		const char *why = evc__tls_failure(s, &fatal);
+		*v = evc__fetch_tls_error(&f->f, why, !fatal);
+		return false;
+	}
+	f->tls = true;
+	evc__tls_info(s, &f->tls_info);
+	struct evc__tls_info *i = &f->tls_info;
+	evc__fetch_tls_done(&f->f, (double)(evc_hrtime() - t0) / 1e6, i->version, i->cipher,
+			    i->alpn, i->resumed);
+	return true;
+}
+
 /* A connection to the current URL's host: the kept one, or a new one.
  * Returns false with *v when there is none. */
 static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 {
 	const struct evc__url *u = &f->f.url;
+	struct evc__tls_ctx *ctx = NULL;
+	if (u->https) {
+		/* A server whose certificate already failed fails at once. */
+		const char *err;
+		char why[256];
+		if (!(ctx = evc__engine_tls(&f->opts, &err))) {
+			*v = evc__fetch_error(&f->f, EVC_ERR_TLS, "%s", err);
+			return false;
+		}
+		if (evc__tls_known_failure(ctx, u->host, u->port, why, sizeof why)) {
+			*v = evc__fetch_tls_error(&f->f, why, false);
+			return false;
+		}
+	}
 	char key[320];
 	snprintf(key, sizeof key, "%s://%s:%u", u->scheme, u->host, u->port);
-	if (f->s && !fresh && strcmp(key, f->key) == 0)
+	if (f->s && !fresh && strcmp(key, f->key) == 0) {
+		if (f->tls) {
+			struct evc__tls_info *i = &f->tls_info;
+			evc__fetch_tls_done(&f->f, -1, i->version, i->cipher, i->alpn, i->resumed);
+		}
 		return true;
+	}
 	close_conn(f);
 	evc_addrs_t *addrs = f->resolver ? resolve_private(f, v) : resolve_system(f, v);
 	if (!addrs)
@@ -224,8 +296,12 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 		}
 	}
 	evc_addrs_unref(addrs);
-	if (f->s)
-		return true;
+	if (f->s) {
+		if (!ctx || start_tls(f, ctx, v))
+			return true;
+		close_conn(f);
+		return false;
+	}
 	if (err == -ETIMEDOUT)
 		*v = timed_out(f, EVC__PHASE_CONNECT);
 	else
@@ -234,12 +310,6 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 }
 
 /* ---- one exchange -------------------------------------------------------------- */
-
-/* Wait-and-retry for busy-poll: true while the budget for this call lasts. */
-static bool spin_on(const evc_fetcher_t *f, ssize_t n, uint64_t until)
-{
-	return f->busy && (n == EVC__WANT_READ || n == EVC__WANT_WRITE) && evc_hrtime() < until;
-}
 
 /* One read (or write) within the wait allowed: what the stream said, or
  * EVC_ETIMEDOUT when the whole fetch's time is up before it starts. */

@@ -76,6 +76,10 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 					    : "per_host must be at least 1";
 		return -EINVAL;
 	}
+	if (o->tls_min != 0 && o->tls_min != 12 && o->tls_min != 13) {
+		*what = "tls_min must be 12 (TLS 1.2) or 13 (TLS 1.3)";
+		return -EINVAL;
+	}
 	if (o->max_redirects > 1000) { /* each fetch keeps one hash per redirect */
 		*what = "max_redirects must be at most 1000";
 		return -EINVAL;
@@ -156,8 +160,9 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 {
 	size_t nh, nr;
 	size_t bytes = list_size(src->headers, &nh) + list_size(src->resolve, &nr);
-	const char *strs[] = {src->dns_servers, src->user_agent, src->output_dir};
-	for (size_t i = 0; i < 3; i++)
+	const char *strs[] = {src->dns_servers, src->user_agent, src->output_dir, src->cacert,
+			      src->capath};
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		bytes += strs[i] ? strlen(strs[i]) + 1 : 0;
 	size_t nslots = nh + nr + 2;
 	/* One block: the list slots first, then the text. */
@@ -171,6 +176,8 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	dst->dns_servers = put_str(&p, src->dns_servers);
 	dst->user_agent = put_str(&p, src->user_agent);
 	dst->output_dir = put_str(&p, src->output_dir);
+	dst->cacert = put_str(&p, src->cacert);
+	dst->capath = put_str(&p, src->capath);
 	dst->headers = put_list(&p, src->headers, nh, &slots);
 	dst->resolve = put_list(&p, src->resolve, nr, &slots);
 	*block = mem;
@@ -196,8 +203,24 @@ int evc__engine_opts_init(struct evc__engine_opts *e, const evc_crawl_opts_t *op
 	return rc;
 }
 
+struct evc__tls_ctx *evc__engine_tls(struct evc__engine_opts *e, const char **err)
+{
+	if (!e->tls && !e->tls_rc) {
+		struct evc__tls_opts to = {.cacert = e->o.cacert,
+					   .capath = e->o.capath,
+					   .insecure = e->o.insecure,
+					   .min_version = e->o.tls_min};
+		e->tls_err = "out of memory";
+		e->tls_rc = evc__tls_ctx_get(&e->tls, &to, &e->tls_err);
+	}
+	*err = e->tls_err;
+	return e->tls;
+}
+
 void evc__engine_opts_free(struct evc__engine_opts *e)
 {
+	evc__tls_ctx_release(e->tls);
+	e->tls = NULL;
 	free(e->fixed);
 	free(e->strings);
 	e->fixed = e->strings = NULL;
@@ -324,10 +347,16 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		o->max_body = n;
 		return 0;
 	}
-	if (IS("compressed")) {
+	if (IS("compressed") || IS("insecure")) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
 			return -EINVAL;
-		o->compressed = v[0] == '1';
+		*(IS("compressed") ? &o->compressed : &o->insecure) = v[0] == '1';
+		return 0;
+	}
+	if (IS("tls-min")) {
+		if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0)
+			return -EINVAL;
+		o->tls_min = v[2] == '2' ? 12 : 13;
 		return 0;
 	}
 	if (IS("header") || IS("resolve")) {
@@ -340,6 +369,8 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 	const char **field = IS("dns-server")	? &o->dns_servers
 			     : IS("user-agent") ? &o->user_agent
 			     : IS("output-dir") ? &o->output_dir
+			     : IS("cacert")	? &o->cacert
+			     : IS("capath")	? &o->capath
 						: NULL;
 #undef IS
 	if (!field)

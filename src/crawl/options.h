@@ -11,6 +11,7 @@
 
 #include "evcrawl/fetch.h"
 #include "evcrawl/resolver.h"
+#include "net/stream.h"
 
 /* What an engine keeps of its options. */
 struct evc__engine_opts {
@@ -18,6 +19,9 @@ struct evc__engine_opts {
 	char *strings;
 	char *fixed; /* the request headers that every request carries */
 	size_t fixed_len;
+	struct evc__tls_ctx *tls; /* made at the first https URL */
+	int tls_rc;		  /* its error, once tried and failed */
+	const char *tls_err;
 };
 
 /**
@@ -27,6 +31,13 @@ struct evc__engine_opts {
  */
 int evc__engine_opts_init(struct evc__engine_opts *e, const evc_crawl_opts_t *opts);
 void evc__engine_opts_free(struct evc__engine_opts *e);
+
+/**
+ * The TLS configuration for e's options, made on first use (so a crawl of
+ * plain http never loads a CA store). Returns it, or NULL with *err saying
+ * why (a --cacert that cannot be read; out of memory).
+ */
+struct evc__tls_ctx *evc__engine_tls(struct evc__engine_opts *e, const char **err);
 
 /**
  * A resolver on loop as the options ask: their DNS servers and timeout,

@@ -2,8 +2,7 @@
  * The crawler's connections: opened through the transport seam, kept alive
  * per host between requests, closed when the server or the clock says so.
  *
- * An idle connection is watched for reading: it has nothing to say, so any
- * readiness means the server closed it (or sent junk) and it goes. The most
+ * An idle connection is watched for reading (see on_idle_io). The most
  * recently used idle connection is reused first (the least likely to have
  * been timed out by the server); housekeeping closes those unused for
  * IDLE_CONN_MAX_MS.
@@ -52,9 +51,16 @@ void evc__conn_close(struct conn *k)
 	free(k);
 }
 
+/* An idle connection has nothing to say: readiness means the server closed
+ * it or sent junk, and it goes. Except over TLS, where a record may carry
+ * no data at all (a TLS 1.3 session ticket, a key update): that one is
+ * read and the connection stays. */
 static void on_idle_io(evc_loop_t *loop, int fd, int events, void *arg)
 {
-	evc__conn_close(arg);
+	struct conn *k = arg;
+	char buf[512];
+	if (evc__stream_read(k->s, buf, sizeof buf) != EVC__WANT_READ)
+		evc__conn_close(k);
 }
 
 struct conn *evc__conn_take_idle(struct host *x)

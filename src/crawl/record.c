@@ -190,6 +190,15 @@ size_t evc_result_to_json(const evc_result_t *r, char *buf, size_t cap)
 		put_string(&o, r->error_message ? r->error_message : "");
 		puts_(&o, "}");
 	}
+	if (r->tls_version) {
+		puts_(&o, ",\"tls\":{\"version\":");
+		put_string(&o, r->tls_version);
+		puts_(&o, ",\"cipher\":");
+		put_string(&o, r->tls_cipher);
+		puts_(&o, ",\"alpn\":");
+		put_string(&o, r->tls_alpn);
+		puts_(&o, r->tls_resumed == 1 ? ",\"resumed\":true}" : ",\"resumed\":false}");
+	}
 	if (r->saved) {
 		puts_(&o, ",\"saved\":");
 		put_string(&o, r->saved);

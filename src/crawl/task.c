@@ -157,6 +157,9 @@ void evc__on_task_timer(evc_timer_t *timer, void *arg)
 	case T_CONNECTING:
 		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_CONNECT));
 		return;
+	case T_HANDSHAKING:
+		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_TLS));
+		return;
 	default:
 		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_IDLE));
 		return;
@@ -183,23 +186,41 @@ static bool watch_conn(struct task *t, int events)
 	return false;
 }
 
+/* Watch for what a stream that said "not now" waits for. */
+static bool watch_want(struct task *t, ssize_t want, int base)
+{
+	return watch_conn(t, base | (want == EVC__WANT_WRITE ? EVC_WRITE : EVC_READ));
+}
+
+/* One read per readiness over TCP (the next readiness says when there is
+ * more); over TLS also what OpenSSL already holds decrypted, which no
+ * readiness will announce. */
 static void on_readable(struct task *t)
 {
 	evc_crawler_t *c = t->c;
 	struct conn *k = t->conn;
-	ssize_t n = evc__stream_read(k->s, c->rbuf, READ_BUF_SIZE);
-	enum evc__verdict v;
-	if (n == EVC__WANT_READ || n == EVC__WANT_WRITE)
-		return;
-	if (n < 0) {
-		v = evc__fetch_io_error(&t->f, "recv", (int)n);
-	} else if (n == 0) {
-		v = evc__fetch_eof(&t->f);
-	} else {
-		t->last_activity = evc_now(c->loop);
-		v = evc__fetch_feed(&t->f, c->rbuf, (size_t)n);
+	for (;;) {
+		ssize_t n = evc__stream_read(k->s, c->rbuf, READ_BUF_SIZE);
+		enum evc__verdict v;
+		if (n == EVC__WANT_READ || n == EVC__WANT_WRITE) {
+			watch_want(t, n, EVC_READ); /* a TLS read may need a write first */
+			return;
+		}
+		if (n < 0) {
+			v = evc__fetch_io_error(&t->f, "recv", (int)n);
+		} else if (n == 0) {
+			v = evc__fetch_eof(&t->f);
+		} else {
+			t->last_activity = evc_now(c->loop);
+			v = evc__fetch_feed(&t->f, c->rbuf, (size_t)n);
+		}
+		if (v != EVC__GO_ON) {
+			evc__task_act(t, v);
+			return;
+		}
+		if (!evc__stream_pending(k->s))
+			return;
 	}
-	evc__task_act(t, v);
 }
 
 /* Write what is left of the request; then wait for the response. */
@@ -209,8 +230,10 @@ static void flush_request(struct task *t)
 	while (k->pending_off < k->pending_len) {
 		ssize_t n = evc__stream_write(k->s, k->pending + k->pending_off,
 					      k->pending_len - k->pending_off);
-		if (n == EVC__WANT_WRITE || n == EVC__WANT_READ)
-			return; /* still watching for write */
+		if (n == EVC__WANT_WRITE || n == EVC__WANT_READ) {
+			watch_want(t, n, 0);
+			return;
+		}
 		if (n < 0) {
 			evc__task_act(t, evc__fetch_io_error(&t->f, "send", (int)n));
 			return;
@@ -223,6 +246,55 @@ static void flush_request(struct task *t)
 	watch_conn(t, EVC_READ);
 }
 
+/* Drive the TLS handshake; on success the request goes out. */
+static void handshake(struct task *t)
+{
+	struct conn *k = t->conn;
+	int rc = evc__stream_handshake(k->s);
+	if (rc == EVC__WANT_READ || rc == EVC__WANT_WRITE) {
+		watch_want(t, rc, 0);
+		return;
+	}
+	if (rc < 0) {
+		bool fatal;
+		const char *why = evc__tls_failure(k->s, &fatal);
+		evc__task_act(t, evc__fetch_tls_error(&t->f, why, !fatal));
+		return;
+	}
+	k->tls = true;
+	evc__tls_info(k->s, &k->tls_info);
+	struct evc__tls_info *i = &k->tls_info;
+	evc__fetch_tls_done(&t->f, elapsed_ms(t->phase_ns), i->version, i->cipher, i->alpn,
+			    i->resumed);
+	send_request(t, false);
+}
+
+/* TCP is up: TLS first for https, else the request. */
+static void connected(struct task *t)
+{
+	evc_crawler_t *c = t->c;
+	struct conn *k = t->conn;
+	t->f.connect_ms = elapsed_ms(t->phase_ns);
+	if (!t->f.url.https) {
+		send_request(t, false);
+		return;
+	}
+	const char *err;
+	struct evc__tls_ctx *ctx = evc__engine_tls(&c->opts, &err);
+	struct evc__stream *s;
+	if (!ctx || evc__tls_wrap(ctx, k->s, t->f.url.host, t->f.url.port, &s) < 0) {
+		evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_TLS, "%s",
+						  ctx ? "out of memory" : err));
+		return;
+	}
+	k->s = s;
+	t->state = T_HANDSHAKING;
+	t->phase_ns = evc_hrtime();
+	t->phase_deadline = evc_now(c->loop) + c->opts.o.connect_timeout_ms;
+	arm_timer(t);
+	handshake(t);
+}
+
 static void on_connected(struct task *t)
 {
 	int rc = evc__tcp_connected(t->conn->s);
@@ -233,8 +305,7 @@ static void on_connected(struct task *t)
 		connect_next(t);
 		return;
 	}
-	t->f.connect_ms = elapsed_ms(t->phase_ns);
-	send_request(t, false);
+	connected(t);
 }
 
 void evc__on_conn_io(evc_loop_t *loop, int fd, int events, void *arg)
@@ -244,6 +315,9 @@ void evc__on_conn_io(evc_loop_t *loop, int fd, int events, void *arg)
 	switch (t->state) {
 	case T_CONNECTING:
 		on_connected(t);
+		break;
+	case T_HANDSHAKING:
+		handshake(t);
 		break;
 	case T_SENDING:
 		flush_request(t);
@@ -293,7 +367,7 @@ static void send_request(struct task *t, bool reused)
 		return;
 	}
 	memcpy(k->pending, c->reqbuf + sent, k->pending_len);
-	watch_conn(t, EVC_WRITE);
+	watch_want(t, n == EVC__WANT_READ ? n : EVC__WANT_WRITE, 0);
 }
 
 /* ---- resolve and connect ------------------------------------------------------ */
@@ -325,8 +399,7 @@ static void connect_next(struct task *t)
 	t->phase_deadline = evc_now(c->loop) + c->opts.o.connect_timeout_ms;
 	arm_timer(t);
 	if (rc == 0) {
-		t->f.connect_ms = elapsed_ms(t->phase_ns);
-		send_request(t, false);
+		connected(t);
 		return;
 	}
 	watch_conn(t, EVC_WRITE);
@@ -359,10 +432,28 @@ void evc__task_start(evc_crawler_t *c, struct task *t)
 		return;
 	}
 	t->last_err = 0;
+	if (t->f.url.https) {
+		/* A server whose certificate already failed fails at once. */
+		const char *err;
+		char why[256];
+		struct evc__tls_ctx *ctx = evc__engine_tls(&c->opts, &err);
+		if (!ctx) {
+			evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_TLS, "%s", err));
+			return;
+		}
+		if (evc__tls_known_failure(ctx, t->f.url.host, t->f.url.port, why, sizeof why)) {
+			evc__task_act(t, evc__fetch_tls_error(&t->f, why, false));
+			return;
+		}
+	}
 	struct conn *k = t->fresh_conn_only ? NULL : evc__conn_take_idle(t->host);
 	if (k) {
 		k->task = t;
 		t->conn = k;
+		if (k->tls) {
+			struct evc__tls_info *i = &k->tls_info;
+			evc__fetch_tls_done(&t->f, -1, i->version, i->cipher, i->alpn, i->resumed);
+		}
 		send_request(t, true);
 		return;
 	}

@@ -45,6 +45,9 @@ struct evc__stream_ops {
 	int (*handshake)(struct evc__stream *s);
 	/* End the write side (FIN, close_notify). 0 or a negative code. */
 	int (*shutdown)(struct evc__stream *s);
+	/* Bytes already received and decrypted but not yet read: the fd will
+	 * not become readable for them, so read again first. NULL: never. */
+	bool (*pending)(struct evc__stream *s);
 	/* Close the socket and free the stream. */
 	void (*close)(struct evc__stream *s);
 };
@@ -67,6 +70,11 @@ static inline ssize_t evc__stream_write(struct evc__stream *s, const char *buf, 
 static inline int evc__stream_handshake(struct evc__stream *s)
 {
 	return s->ops->handshake ? s->ops->handshake(s) : 0;
+}
+
+static inline bool evc__stream_pending(struct evc__stream *s)
+{
+	return s->ops->pending && s->ops->pending(s);
 }
 
 /** Close and free s (NULL is fine). */
@@ -114,5 +122,69 @@ bool evc__fd_pressure(int err);
 
 /** addr as text ("127.0.0.1", "::1") into buf; "?" when it cannot. */
 const char *evc__addr_text(const evc_sockaddr_t *addr, char *buf, size_t cap);
+
+/* ---- TLS (tls.c) --------------------------------------------------------- */
+
+/* What a TLS configuration is made from (the crawl options' TLS part). */
+struct evc__tls_opts {
+	const char *cacert; /* PEM bundle of trusted CAs; NULL: the system's */
+	const char *capath; /* hashed directory of CAs; NULL: the system's */
+	bool insecure;	    /* check no certificate (curl -k) */
+	unsigned min_version; /* 12 or 13: lowest TLS version (1.2 by default) */
+};
+
+/* One TLS client configuration (an SSL_CTX) with its session cache and its
+ * per-host verdicts. Shared by every connection made with the same options,
+ * across threads too (it locks what it must). */
+struct evc__tls_ctx;
+
+/**
+ * The configuration for o: an existing one when another engine in this
+ * process uses the same options, else a new one. Returns 0, or -EINVAL with
+ * *err naming what is wrong (a --cacert that cannot be read), or -ENOMEM.
+ * Release with evc__tls_ctx_release.
+ */
+int evc__tls_ctx_get(struct evc__tls_ctx **out, const struct evc__tls_opts *o, const char **err);
+void evc__tls_ctx_release(struct evc__tls_ctx *ctx);
+
+/**
+ * Whether a handshake with host:port already failed for good (a
+ * certificate that does not verify, a protocol the server will not speak),
+ * with the reason copied into why: the crawl's other URLs of that server
+ * fail at once instead of paying a full handshake each.
+ */
+bool evc__tls_known_failure(struct evc__tls_ctx *ctx, const char *host, uint16_t port, char *why,
+			    size_t cap);
+
+/**
+ * Start TLS on a connected stream for host:port (SNI, certificate and name
+ * checks, ALPN http/1.1, a kept session resumed when there is one). On
+ * success *out is the TLS stream and owns inner; drive evc__stream_handshake
+ * until it says 0. On failure inner is still the caller's. Returns 0 or
+ * -ENOMEM.
+ */
+int evc__tls_wrap(struct evc__tls_ctx *ctx, struct evc__stream *inner, const char *host,
+		  uint16_t port, struct evc__stream **out);
+
+/* What the record shows of a TLS connection. */
+struct evc__tls_info {
+	const char *version; /* "TLSv1.3"; static */
+	const char *cipher;  /* "TLS_AES_128_GCM_SHA256"; static */
+	char alpn[24];	     /* "http/1.1", or "" when none was agreed */
+	bool resumed;
+};
+
+/** After a successful handshake of s (a TLS stream). */
+void evc__tls_info(struct evc__stream *s, struct evc__tls_info *info);
+
+/**
+ * After a failed handshake (or read/write) of s: the reason in words, and
+ * whether it is final for the server (*fatal: a certificate or protocol
+ * verdict, remembered for evc__tls_known_failure) or may pass (a reset).
+ */
+const char *evc__tls_failure(struct evc__stream *s, bool *fatal);
+
+/** Whether s is a TLS stream. */
+bool evc__is_tls(const struct evc__stream *s);
 
 #endif

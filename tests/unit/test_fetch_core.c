@@ -312,6 +312,8 @@ static void test_connect_dns_and_timeouts(void **state)
 	     "DNS lookup of a.test timed out after 10000 ms"},
 	    {EVC__PHASE_CONNECT, EVC__RETRY_WAIT, EVC_ERR_TIMEOUT,
 	     "connect timed out after 10000 ms"},
+	    {EVC__PHASE_TLS, EVC__RETRY_WAIT, EVC_ERR_TIMEOUT,
+	     "TLS handshake timed out after 10000 ms"},
 	    {EVC__PHASE_IDLE, EVC__RETRY_WAIT, EVC_ERR_TIMEOUT, "no data received for 30000 ms"},
 	    {EVC__PHASE_WHOLE, EVC__DONE, EVC_ERR_TIMEOUT, "whole fetch timed out after 60000 ms"},
 	};
@@ -349,17 +351,50 @@ static void test_limits_and_schemes(void **state)
 	assert_int_equal(rec.bytes, 10);
 	evc__fetch_cleanup(&f);
 
-	start("https://a.test/");
-	assert_int_equal(evc__fetch_attempt(&f), EVC__DONE);
-	result();
-	assert_int_equal(rec.error, EVC_ERR_TLS);
-	evc__fetch_cleanup(&f);
-
 	start("http://a.test/");
 	exchange(false);
 	assert_int_equal(feed("SSH-2.0-nope\r\n"), EVC__DONE);
 	result();
 	assert_int_equal(rec.error, EVC_ERR_PROTOCOL);
+}
+
+/* TLS: a server's verdict is final, a reset may pass; the record shows the
+ * handshake of the last attempt. */
+static void test_tls(void **state)
+{
+	opts.retries = 1;
+	start("https://a.test/");
+	assert_int_equal(evc__fetch_attempt(&f), EVC__GO_ON);
+	assert_int_equal(evc__fetch_tls_error(&f, "TLS handshake: Connection reset by peer", true),
+			 EVC__RETRY_WAIT);
+	assert_int_equal(evc__fetch_attempt(&f), EVC__GO_ON);
+	assert_int_equal(
+	    evc__fetch_tls_error(&f, "certificate verify failed: certificate has expired", false),
+	    EVC__DONE);
+	result();
+	assert_int_equal(rec.error, EVC_ERR_TLS);
+	assert_string_equal(rec.error_message, "certificate verify failed: certificate has expired");
+	assert_null(rec.tls_version);
+	assert_int_equal(rec.tls_resumed, -1);
+	assert_int_equal(rec.attempts, 2);
+	evc__fetch_cleanup(&f);
+
+	start("https://a.test/");
+	exchange(false);
+	evc__fetch_tls_done(&f, 2.5, "TLSv1.3", "TLS_AES_256_GCM_SHA384", "http/1.1", true);
+	assert_int_equal(feed(OK_200), EVC__DONE);
+	result();
+	assert_string_equal(rec.tls_version, "TLSv1.3");
+	assert_string_equal(rec.tls_cipher, "TLS_AES_256_GCM_SHA384");
+	assert_string_equal(rec.tls_alpn, "http/1.1");
+	assert_int_equal(rec.tls_resumed, 1);
+	assert_true(rec.tls_ms == 2.5);
+	char json[1024];
+	evc_result_to_json(&rec, json, sizeof json);
+	assert_non_null(strstr(json, "\"tls\":{\"version\":\"TLSv1.3\",\"cipher\":"
+				     "\"TLS_AES_256_GCM_SHA384\",\"alpn\":\"http/1.1\","
+				     "\"resumed\":true}"));
+	assert_non_null(strstr(json, "\"tls\":2.500"));
 }
 
 /* The body callback gets the final response only, and can stop it. */
@@ -484,6 +519,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stale_keep_alive_retry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connect_dns_and_timeouts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits_and_schemes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_body_callback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_saving, setup, teardown),
 	};
