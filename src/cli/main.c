@@ -291,8 +291,9 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case OPT_CACERT:
 		case OPT_CAPATH:
 			if (access(optarg, R_OK) < 0)
-				usage_error("%s %s: %s", opt == OPT_CACERT ? "--cacert" : "--capath",
-					    optarg, strerror(errno));
+				usage_error("%s %s: %s",
+					    opt == OPT_CACERT ? "--cacert" : "--capath", optarg,
+					    strerror(errno));
 			*(opt == OPT_CACERT ? &o->cacert : &o->capath) = optarg;
 			break;
 		case 'k':

@@ -72,7 +72,7 @@ struct conn {
 	unsigned requests; /* completed on this connection */
 	char *pending;	   /* unsent rest of the request */
 	size_t pending_len, pending_off;
-	bool tls;		   /* k->s is a TLS stream, handshake done */
+	bool tls;		       /* k->s is a TLS stream, handshake done */
 	struct evc__tls_info tls_info; /* for the records of every request on it */
 	struct evc__response resp;
 };

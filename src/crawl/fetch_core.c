@@ -255,7 +255,8 @@ enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase
 				       o->connect_timeout_ms);
 	case EVC__PHASE_TLS:
 		return evc__fetch_fail(f, EVC_ERR_TIMEOUT, true,
-				       "TLS handshake timed out after %u ms", o->connect_timeout_ms);
+				       "TLS handshake timed out after %u ms",
+				       o->connect_timeout_ms);
 	case EVC__PHASE_IDLE:
 		return evc__fetch_fail(f, EVC_ERR_TIMEOUT, true, "no data received for %u ms",
 				       o->idle_timeout_ms);

@@ -86,7 +86,7 @@ struct evc__fetch {
 	uint64_t bytes;
 	char content_type[128];
 	double dns_ms, connect_ms, tls_ms, ttfb_ms;
-	uint64_t start_ns, deadline_ns; /* set by the first attempt */
+	uint64_t start_ns, deadline_ns;	      /* set by the first attempt */
 	const char *tls_version, *tls_cipher; /* static; NULL: no TLS */
 	char tls_alpn[24];
 	bool tls_resumed;

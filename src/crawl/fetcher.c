@@ -48,9 +48,9 @@ struct evc_fetcher {
 	struct evc__stream *s;
 	char key[320];
 	unsigned conn_requests;
-	bool tls;			/* s is TLS, handshake done */
+	bool tls;		       /* s is TLS, handshake done */
 	struct evc__tls_info tls_info; /* for the records of every request on it */
-	int io_timeout_ms; /* what the stream's I/O timeout is set to */
+	int io_timeout_ms;	       /* what the stream's I/O timeout is set to */
 
 	struct evc__fetch f; /* the current fetch */
 	struct evc__response resp;

@@ -283,8 +283,8 @@ static void connected(struct task *t)
 	struct evc__tls_ctx *ctx = evc__engine_tls(&c->opts, &err);
 	struct evc__stream *s;
 	if (!ctx || evc__tls_wrap(ctx, k->s, t->f.url.host, t->f.url.port, &s) < 0) {
-		evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_TLS, "%s",
-						  ctx ? "out of memory" : err));
+		evc__task_act(
+		    t, evc__fetch_error(&t->f, EVC_ERR_TLS, "%s", ctx ? "out of memory" : err));
 		return;
 	}
 	k->s = s;

@@ -127,9 +127,9 @@ const char *evc__addr_text(const evc_sockaddr_t *addr, char *buf, size_t cap);
 
 /* What a TLS configuration is made from (the crawl options' TLS part). */
 struct evc__tls_opts {
-	const char *cacert; /* PEM bundle of trusted CAs; NULL: the system's */
-	const char *capath; /* hashed directory of CAs; NULL: the system's */
-	bool insecure;	    /* check no certificate (curl -k) */
+	const char *cacert;   /* PEM bundle of trusted CAs; NULL: the system's */
+	const char *capath;   /* hashed directory of CAs; NULL: the system's */
+	bool insecure;	      /* check no certificate (curl -k) */
 	unsigned min_version; /* 12 or 13: lowest TLS version (1.2 by default) */
 };
 

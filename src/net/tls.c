@@ -30,7 +30,7 @@
 #include "net/stream.h"
 #include "util/url.h"
 
-#define CACHE_MAX    20000 /* servers remembered (sessions and verdicts) */
+#define CACHE_MAX     20000 /* servers remembered (sessions and verdicts) */
 #define CACHE_BUCKETS 4096
 
 struct cached {
@@ -55,12 +55,12 @@ struct tls {
 	struct evc__stream *inner;
 	struct evc__tls_ctx *ctx;
 	SSL *ssl;
-	int inner_err;	     /* the inner stream's last error (-errno), for messages */
-	bool inner_eof;	     /* the inner stream hit EOF */
+	int inner_err;	/* the inner stream's last error (-errno), for messages */
+	bool inner_eof; /* the inner stream hit EOF */
 	bool handshake_done;
-	bool fatal;	     /* the failure is the server's verdict */
-	char why[256];	     /* the failure in words */
-	char key[];	     /* "host:port" */
+	bool fatal;    /* the failure is the server's verdict */
+	char why[256]; /* the failure in words */
+	char key[];    /* "host:port" */
 };
 
 static pthread_mutex_t ctx_list_lock = PTHREAD_MUTEX_INITIALIZER;

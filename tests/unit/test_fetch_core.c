@@ -373,7 +373,8 @@ static void test_tls(void **state)
 	    EVC__DONE);
 	result();
 	assert_int_equal(rec.error, EVC_ERR_TLS);
-	assert_string_equal(rec.error_message, "certificate verify failed: certificate has expired");
+	assert_string_equal(rec.error_message,
+			    "certificate verify failed: certificate has expired");
 	assert_null(rec.tls_version);
 	assert_int_equal(rec.tls_resumed, -1);
 	assert_int_equal(rec.attempts, 2);

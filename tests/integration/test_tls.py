@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""HTTPS: the certificate matrix (tests/env/tlsmatrix.py) checked record by
+record; hostile TLS servers (a stall and a reset mid-handshake, plain HTTP on
+an https port); a server with a bad certificate is handshaken at most
+--per-host times for 1,000 URLs; session resumption counted on the server
+side; redirects between http and https; every mode gives the same records;
+the library options through the Python binding; and a mixed crawl runs clean
+under valgrind.
+
+Run: EVCRAWL=build/evcrawl python3 tests/integration/test_tls.py
+"""
+
+import json
+import os
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(TESTS)
+sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
+
+from crawltest import EVCRAWL, t, evcrawl, jsonl_ok  # noqa: E402
+from tlsmatrix import TLSMatrix  # noqa: E402
+
+NAMES = ["good.test", "other.test", "a.wild.test", "a.b.wild.test", "one.test", "two.test"]
+MODES = [
+    ("async", []),
+    ("async/select", ["--selector", "select"]),
+    ("blocking", ["--mode", "blocking"]),
+    ("busy-poll", ["--mode", "busy-poll"]),
+    ("threads", ["--mode", "threads", "-c", "4"]),
+    ("processes", ["--mode", "processes", "-c", "4"]),
+]
+
+
+def kind_msg(rec):
+    e = rec.get("error") or {}
+    return (e.get("kind"), e.get("message"))
+
+
+def comparable(rec):
+    r = dict(rec)
+    r.pop("time_ms", None)
+    if "tls" in r:
+        r["tls"] = dict(r["tls"])
+        r["tls"].pop("resumed")  # which connection resumed depends on timing
+    return json.dumps(r, sort_keys=True)
+
+
+class Hostile(threading.Thread):
+    """A TCP server on loopback that misbehaves during the TLS handshake:
+    "stall" reads the ClientHello and never answers; "reset" reads it and
+    closes with RST; "count" completes TLS handshakes with a self-signed
+    certificate (the client refuses it) and counts connections."""
+
+    def __init__(self, how, certfile=None, keyfile=None):
+        super().__init__(daemon=True)
+        self.how = how
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.stop_flag = False
+        self.held = []
+        self.ctx = None
+        if certfile:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(certfile, keyfile)
+
+    def run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop_flag:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            c.settimeout(2)
+            try:
+                c.recv(4096)  # the ClientHello
+                if self.how == "reset":
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    c.close()
+                elif self.how == "stall":
+                    self.held.append(c)  # never answers; closed at stop
+                else:
+                    c.close()
+            except OSError:
+                c.close()
+
+    def stop(self):
+        self.stop_flag = True
+        self.join(5)
+        for c in self.held:
+            c.close()
+        self.sock.close()
+
+
+class Counting(threading.Thread):
+    """A TLS server (Python's ssl module, not nginx) that counts the
+    handshakes it is asked for."""
+
+    def __init__(self, certfile, keyfile):
+        super().__init__(daemon=True)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(certfile, keyfile)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.port = self.sock.getsockname()[1]
+        self.handshakes = 0
+        self.stop_flag = False
+
+    def run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop_flag:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.handshakes += 1
+            c.settimeout(2)
+            try:
+                self.ctx.wrap_socket(c, server_side=True).close()
+            except (OSError, ssl.SSLError):
+                c.close()
+
+    def stop(self):
+        self.stop_flag = True
+        self.join(5)
+        self.sock.close()
+
+
+with TLSMatrix() as m:
+    P = m.port
+    resolve = []
+    for n in NAMES:
+        resolve += ["--resolve", "%s:*:127.0.0.1" % n]
+    base = ["-q", "--retries", "0", "--connect-timeout", "2"] + resolve
+    ca = ["--cacert", m.ca_file]
+
+    def u(case, host="good.test", path="/"):
+        return "https://%s:%d%s" % (host, P[case], path)
+
+    # ---- the matrix, record by record ---------------------------------------
+    matrix = [
+        (u("chain"), 200, 6, None),
+        (u("leafonly"), None, 0, ("tls", "certificate verify failed: unable to get local "
+                                  "issuer certificate")),
+        (u("expired"), None, 0, ("tls", "certificate verify failed: certificate has expired")),
+        (u("notyet"), None, 0, ("tls", "certificate verify failed: certificate is not yet "
+                                "valid")),
+        (u("wrongname"), None, 0, ("tls", "certificate verify failed: hostname mismatch")),
+        (u("wildcard", "a.wild.test"), 200, 9, None),
+        (u("wildcard", "a.b.wild.test"), None, 0,
+         ("tls", "certificate verify failed: hostname mismatch")),
+        (u("selfsigned"), None, 0, ("tls", "certificate verify failed: self-signed "
+                                    "certificate")),
+        (u("ip", "127.0.0.1"), 200, 3, None),
+        (u("sni", "one.test"), 200, 4, None),
+        (u("sni", "two.test"), 200, 7, None),
+        (u("tls10"), None, 0, ("tls", "TLS handshake failed: tlsv1 alert protocol version")),
+        (u("plain"), None, 0, ("tls", "TLS handshake failed: wrong version number")),
+    ]
+    urls = [x[0] for x in matrix]
+    run = evcrawl(*(base + ca + urls), timeout=60)
+    jsonl_ok(run, "matrix")
+    got = run.by_url()
+    for url, status, nbytes, err in matrix:
+        r = got.get(url, {})
+        t.eq((r.get("status"), r.get("bytes"), kind_msg(r) if err else None),
+             (status, nbytes, err), "matrix %s: %s" % (url.split("/")[2], err[1] if err
+                                                      else "%d, %d bytes" % (status, nbytes)),
+             r)
+    r = got.get(u("chain"), {})
+    t.eq((r.get("tls", {}).get("version"), r.get("tls", {}).get("alpn"),
+          r.get("tls", {}).get("resumed"), bool(r.get("tls", {}).get("cipher"))),
+         ("TLSv1.3", "http/1.1", False, True), "an https record has tls{version,cipher,alpn,resumed}",
+         r)
+    t.ok(r.get("time_ms", {}).get("tls") is not None and r["time_ms"]["tls"] > 0,
+         "... and time_ms.tls is the handshake time", r.get("time_ms"))
+    t.ok("tls" not in (got.get(u("leafonly")) or {}), "a failed handshake has no tls object")
+    t.eq(run.rc, 1, "the matrix exits 1 (it has failures)")
+
+    # ---- verification: the system store, -k, --capath, --tls-min -------------
+    run = evcrawl(*(base + [u("chain")]))
+    t.eq([kind_msg(r) for r in run.records],
+         [("tls", "certificate verify failed: unable to get local issuer certificate")],
+         "without --cacert our CA is unknown (the system store is used)")
+    run = evcrawl(*(["-k"] + base[1:] + [u("selfsigned"), u("expired"), u("wrongname")]))
+    t.eq(sorted((r["status"], r["error"]) for r in run.records), [(200, None)] * 3,
+         "-k: self-signed, expired and wrong-name servers answer 200", run.err)
+    t.eq(run.err.count("not checked"), 1, "-k says once on stderr that nothing is checked",
+         run.err)
+    capath = os.path.join(m.dir, "capath")
+    os.makedirs(capath)
+    h = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", m.ca_file],
+                       capture_output=True, text=True).stdout.strip()
+    shutil.copy(m.ca_file, os.path.join(capath, h + ".0"))
+    run = evcrawl(*(base + ["--capath", capath, u("chain")]))
+    t.eq([(r["status"], r["error"]) for r in run.records], [(200, None)],
+         "--capath DIR with the CA hashed in it verifies")
+    run = evcrawl(*(base + ca + ["--tls-min", "1.3", u("close12"), u("close13")]))
+    t.eq(sorted((r["url"] == u("close13"), r["status"], (r["error"] or {}).get("kind"))
+                for r in run.records), [(False, None, "tls"), (True, 200, None)],
+         "--tls-min 1.3: a TLS 1.2-only server is refused, a 1.3 one is fine")
+    run = evcrawl("--cacert", "/nonexistent/ca.pem", u("chain"))
+    t.ok(run.rc == 2 and "--cacert" in run.err, "--cacert of a missing file: usage error",
+         run.err)
+    run = evcrawl("--tls-min", "1.1", u("chain"))
+    t.ok(run.rc == 2 and "--tls-min" in run.err, "--tls-min 1.1: usage error", run.err)
+
+    # ---- hostile handshakes ----------------------------------------------------
+    stall, reset = Hostile("stall"), Hostile("reset")
+    stall.start()
+    reset.start()
+    t0 = time.monotonic()
+    run = evcrawl(*(["-q", "--retries", "0", "--connect-timeout", "1", "--resolve",
+                     "good.test:*:127.0.0.1"] +
+                    ["https://good.test:%d/" % stall.port, "https://good.test:%d/" % reset.port]),
+                  timeout=30)
+    took = time.monotonic() - t0
+    got = {int(r["url"].split(":")[2].rstrip("/")): r for r in run.records}
+    t.eq(kind_msg(got.get(stall.port, {})), ("timeout", "TLS handshake timed out after 1000 ms"),
+         "a server that stalls mid-handshake: timeout after --connect-timeout")
+    t.eq(kind_msg(got.get(reset.port, {})),
+         ("tls", "TLS handshake: Connection reset by peer"),
+         "a reset mid-handshake: tls, saying so")
+    t.ok(took < 5, "... and the run ends by itself (%.1f s)" % took)
+    stall.stop()
+    reset.stop()
+
+    # ---- a bad certificate costs at most --per-host handshakes ------------------
+    counting = Counting(os.path.join(m.dir, "pki", "self-chain.pem"),
+                        os.path.join(m.dir, "pki", "self.key"))
+    counting.start()
+    many = ["https://good.test:%d/%d" % (counting.port, i) for i in range(1000)]
+    listfile = os.path.join(m.dir, "many.txt")
+    with open(listfile, "w") as f:
+        f.write("\n".join(many) + "\n")
+    run = evcrawl(*(["-q", "--retries", "0", "--per-host", "4", "-c", "100", "-i", listfile,
+                     "--resolve", "good.test:*:127.0.0.1"] + ca), timeout=60)
+    counting.stop()
+    kinds = {kind_msg(r) for r in run.records}
+    t.eq((len(run.records), kinds),
+         (1000, {("tls", "certificate verify failed: self-signed certificate")}),
+         "1,000 URLs to a server with a self-signed certificate: 1,000 tls records")
+    t.ok(1 <= counting.handshakes <= 4,
+         "... for at most --per-host (4) handshakes on the server (%d)" % counting.handshakes)
+
+    # ---- resumption, counted on the server ----------------------------------------
+    for case, version in (("close12", "TLSv1.2"), ("close13", "TLSv1.3")):
+        before = len(m.resumed(case))
+        run = evcrawl(*(base + ca + ["-c", "1"] + [u(case, path="/%d" % i) for i in range(30)]))
+        flags = m.resumed(case)[before:]
+        t.eq((len(run.records), len(flags), {r["tls"]["version"] for r in run.records}),
+             (30, 30, {version}), "%s: 30 fetches, 30 connections (the server closes each)"
+             % case)
+        share = flags[1:].count("r") / 29.0
+        t.ok(share >= 0.9, "%s: %.0f %% of the handshakes after the first resumed (server's "
+             "$ssl_session_reused)" % (case, share * 100), flags)
+        t.eq(sum(1 for r in run.records if r["tls"]["resumed"]), flags.count("r"),
+             "%s: the records' tls.resumed agree with the server" % case)
+
+    # ---- redirects between http and https ------------------------------------------
+    run = evcrawl(*(base + ca + [u("chain", path="/to-plain"),
+                                 "http://good.test:%d/to-tls" % P["plain"]]))
+    got = run.by_url()
+    r1 = got.get(u("chain", path="/to-plain"), {})
+    r2 = got.get("http://good.test:%d/to-tls" % P["plain"], {})
+    t.eq((r1.get("final_url"), r1.get("status"), r1.get("bytes"), "tls" in r1),
+         ("http://good.test:%d/" % P["plain"], 200, 6, False), "https -> http redirect")
+    t.eq((r2.get("final_url"), r2.get("status"), r2.get("bytes"), "tls" in r2),
+         ("https://good.test:%d/" % P["chain"], 200, 6, True), "http -> https redirect")
+
+    # ---- every mode, the same records ---------------------------------------------
+    results = {}
+    for name, args in MODES:
+        run = evcrawl(*(base + ca + args + urls + [u("chain", path="/to-plain")]), timeout=60)
+        jsonl_ok(run, name)
+        results[name] = sorted(comparable(r) for r in run.records)
+    for name, _ in MODES[1:]:
+        diff = sorted(set(results[name]) ^ set(results["async"]))
+        t.ok(results[name] == results["async"],
+             "%s: the same records as async on the matrix (all but times)" % name,
+             "\n".join(diff[:6]))
+
+    # ---- the library: options by name (Python binding) ------------------------------
+    code = r"""
+import json, sys
+sys.path.insert(0, %r)
+import evcrawl
+recs = list(evcrawl.crawl([%r, %r], cacert=%r, tls_min="1.2", retries=0,
+                          resolve=["good.test:*:127.0.0.1"]))
+print(json.dumps(sorted([r["url"], r["status"], (r["error"] or {}).get("kind")] for r in recs)))
+recs = list(evcrawl.crawl([%r], insecure=True, retries=0, resolve=["good.test:*:127.0.0.1"]))
+print(json.dumps([r["status"] for r in recs]))
+""" % (os.path.join(ROOT, "scripts"), u("chain"), u("selfsigned"), m.ca_file, u("selfsigned"))
+    env = dict(os.environ)
+    env["EVCRAWL_LIB"] = os.path.join(os.environ.get("EVC_BUILD", os.path.join(ROOT, "build")),
+                                      "libevcrawl.so")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=60)
+    lines = p.stdout.splitlines()
+    t.eq(lines[:1], [json.dumps(sorted([[u("chain"), 200, None],
+                                        [u("selfsigned"), None, "tls"]]))],
+         "Python binding: cacert and tls_min options", p.stderr[-800:])
+    t.eq(lines[1:2], ["[200]"], "Python binding: insecure=True", p.stderr[-800:])
+
+    # ---- valgrind: a crawl mixing failures and successes, no definite leaks -----------
+    if "sanitize" in os.environ.get("EVC_BUILD", ""):
+        t.skip("valgrind on a mixed https crawl", "the sanitizer build (ASan checks it there)")
+    else:
+        p = subprocess.run(
+            ["valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",
+             "--error-exitcode=99", EVCRAWL] + base + ca + urls[:9] + [u("chain", path="/to-plain")],
+            capture_output=True, timeout=300)
+        t.ok(p.returncode == 1 and b"definitely lost" not in p.stderr and
+             b"Invalid" not in p.stderr,
+             "valgrind: a mixed https crawl has no memory errors and no definite leaks",
+             (p.returncode, p.stderr.decode()[-1500:]))
+
+t.done()
