@@ -151,8 +151,9 @@ static void free_cached(struct cached *c)
 static struct cached *cache_entry(struct evc__tls_ctx *ctx, const char *key)
 {
 	struct cached **pp = slot_of(ctx, key);
-	if (*pp)
-		return *pp;
+	struct cached *found = *pp;
+	if (found)
+		return found;
 	if (ctx->ncached >= CACHE_MAX) {
 		struct cached **b = &ctx->buckets[evc__hash64(key, strlen(key)) % CACHE_BUCKETS];
 		if (*b) {
