@@ -206,7 +206,8 @@ def nginx_conf(w):
         if w.ipv6:
             listens += "        listen [::1]:%d ssl backlog=4096;\n" % w.https_port
         listens += ("        ssl_certificate %s/tls/server.pem;\n"
-                    "        ssl_certificate_key %s/tls/server.key;\n" % (d, d))
+                    "        ssl_certificate_key %s/tls/server.key;\n"
+                    "        ssl_protocols TLSv1.2 TLSv1.3;\n" % (d, d))
     if w.access_log:
         access = ("    log_format evc '$connection $connection_requests $host $status "
                   "$body_bytes_sent $msec $request_uri';\n"

@@ -27,15 +27,20 @@ t.eq(p.returncode, 0, "scripts/demo exits 0", out[-2000:])
 m = re.search(r"evcrawl: (\d+) URLs, (\d+) ok, (\d+) errors \(([^)]*)\)", out)
 t.ok(m is not None, "the summary line is printed", out[-2000:])
 if m:
-    t.eq(m.groups(), ("293", "289", "4", "bad_url 1, dns 1, connect 1, redirect 1"),
-         "293 URLs: 289 ok and the four failures the list holds on purpose")
+    t.eq(m.groups(), ("313", "309", "4", "bad_url 1, dns 1, connect 1, redirect 1"),
+         "313 URLs: 309 ok and the four failures the list holds on purpose")
 with open(os.path.join(build, "demo.jsonl")) as f:
     recs = [json.loads(line) for line in f]
 lines = [line.strip() for line in open(os.path.join(ROOT, "urls", "demo.txt"))]
 urls = [line for line in lines if line and not line.startswith("#")]
-port = re.search(r"nginx on 127\.0\.0\.1-4:(\d+)", out).group(1)
-t.eq(sorted(r["url"] for r in recs), sorted(u.replace(":PORT", ":" + port) for u in urls),
+port, tls_port = re.search(r"nginx on 127\.0\.0\.1-4:(\d+) \(https: (\d+)\)", out).groups()
+t.eq(sorted(r["url"] for r in recs),
+     sorted(u.replace(":PORT", ":" + port).replace(":TLSPORT", ":" + tls_port) for u in urls),
      "one record per demo URL")
+https = [r for r in recs if r["url"].startswith("https://")]
+t.ok(len(https) == 20 and all(r["status"] == 200 and r["bytes"] > 0 and
+                              r["tls"]["alpn"] == "http/1.1" for r in https),
+     "the 20 https pages: 200, verified with the site's CA, tls in the record", https[:2])
 delays = [r for r in recs if "/delay/" in r["url"]]
 t.ok(len(delays) == 200 and all(r["status"] == 200 and r["time_ms"]["ttfb"] >= 95
                                 for r in delays),
