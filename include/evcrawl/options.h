@@ -48,6 +48,7 @@ typedef struct evc_crawl_opts {
 	const char *capath; /* hashed directory of CAs, or NULL */
 	bool insecure;	    /* check no certificate (curl -k) */
 	unsigned tls_min;   /* lowest TLS version: 12 (1.2, the default) or 13 */
+	bool cert_info;	    /* records show the server's certificate (result.h) */
 } evc_crawl_opts_t;
 
 /** Fill opts with the defaults above. */
@@ -62,7 +63,7 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "max-redirects", "max-body" (bytes), "dns-server", "resolve" and "header"
  * (each call adds one), "user-agent", "compressed" ("0"/"1"), "output-dir",
  * "max-queued", "retry-base-ms", "retry-max-wait-ms", "cacert", "capath",
- * "insecure" ("0"/"1"), "tls-min" ("1.2"/"1.3")),
+ * "insecure" and "cert-info" ("0"/"1"), "tls-min" ("1.2"/"1.3")),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().

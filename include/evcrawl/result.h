@@ -36,6 +36,15 @@ typedef enum evc_error_kind {
 /** "bad_url", "dns", ... (the JSON spelling); "ok" for EVC_OK. */
 EVC_API const char *evc_error_kind_name(evc_error_kind_t kind);
 
+/** The server's leaf certificate, as the record shows it (cert_info). */
+typedef struct evc_cert_info {
+	const char *subject;	 /* RFC 2253: "CN=good.test,O=Example" */
+	const char *issuer;	 /* the same for the issuer */
+	const char *const *sans; /* "DNS:a.test", "IP:127.0.0.1", ...; NULL-terminated */
+	int64_t not_before;	 /* Unix seconds */
+	int64_t not_after;
+} evc_cert_info_t;
+
 /**
  * One finished URL. Strings are owned by the library and valid only during
  * the callback that hands the result over; copy what you keep. Times are in
@@ -60,6 +69,9 @@ typedef struct evc_result {
 	const char *tls_cipher;	 /* "TLS_AES_256_GCM_SHA384" */
 	const char *tls_alpn;	 /* "http/1.1", or NULL when none was agreed */
 	int tls_resumed;	 /* 1 resumed session, 0 full handshake, -1 no TLS */
+	/* With cert_info: the leaf certificate the server sent (also when it
+	 * did not verify), else NULL. */
+	const evc_cert_info_t *cert;
 } evc_result_t;
 
 /** r->user, for bindings that do not lay out evc_result_t. */

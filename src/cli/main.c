@@ -69,6 +69,8 @@ static void help(void)
 	       "      --capath DIR          trust the CAs in DIR (c_rehash'ed) instead\n"
 	       "  -k, --insecure            do not check certificates (says so once)\n"
 	       "      --tls-min VERSION     lowest TLS version: 1.2 (default) or 1.3\n"
+	       "      --cert-info           records show the server's certificate: subject,\n"
+	       "                            issuer, SANs, not_before, not_after, days_left\n"
 	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH\n"
 	       "      --mode MODE           async (default: one event loop), blocking,\n"
 	       "                            busy-poll, threads or processes (-c workers)\n"
@@ -138,6 +140,7 @@ enum {
 	OPT_CACERT,
 	OPT_CAPATH,
 	OPT_TLS_MIN,
+	OPT_CERT_INFO,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
@@ -164,6 +167,7 @@ static const struct option long_opts[] = {
     {"capath", required_argument, NULL, OPT_CAPATH},
     {"insecure", no_argument, NULL, 'k'},
     {"tls-min", required_argument, NULL, OPT_TLS_MIN},
+    {"cert-info", no_argument, NULL, OPT_CERT_INFO},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -298,6 +302,9 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			break;
 		case 'k':
 			o->insecure = true;
+			break;
+		case OPT_CERT_INFO:
+			o->cert_info = true;
 			break;
 		case OPT_TLS_MIN:
 			if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0)

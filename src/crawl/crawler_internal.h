@@ -74,6 +74,7 @@ struct conn {
 	size_t pending_len, pending_off;
 	bool tls;		       /* k->s is a TLS stream, handshake done */
 	struct evc__tls_info tls_info; /* for the records of every request on it */
+	struct evc__cert *cert;	       /* with cert_info: the server's certificate */
 	struct evc__response resp;
 };
 

@@ -185,6 +185,7 @@ void evc__fetch_cleanup(struct evc__fetch *f)
 	free(f->visited);
 	free(f->message);
 	free(f->input);
+	evc__fetch_set_cert(f, NULL);
 	f->visited = NULL;
 	f->message = NULL;
 	f->input = NULL;
@@ -203,6 +204,7 @@ enum evc__verdict evc__fetch_attempt(struct evc__fetch *f)
 	f->resp = NULL;
 	f->dns_ms = f->connect_ms = f->tls_ms = f->ttfb_ms = -1;
 	f->tls_version = f->tls_cipher = NULL;
+	evc__fetch_set_cert(f, NULL);
 	if (now >= f->deadline_ns)
 		return evc__fetch_timeout(f, EVC__PHASE_WHOLE);
 	return EVC__GO_ON;
@@ -241,6 +243,13 @@ void evc__fetch_tls_done(struct evc__fetch *f, double ms, const char *version, c
 	f->tls_cipher = cipher ? cipher : "?";
 	snprintf(f->tls_alpn, sizeof f->tls_alpn, "%s", alpn ? alpn : "");
 	f->tls_resumed = resumed;
+}
+
+void evc__fetch_set_cert(struct evc__fetch *f, struct evc__cert *cert)
+{
+	evc__cert_ref(cert);
+	evc__cert_unref(f->cert);
+	f->cert = cert;
 }
 
 enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase)
@@ -470,5 +479,6 @@ void evc__fetch_result(struct evc__fetch *f, evc_result_t *r)
 	    .tls_cipher = f->tls_cipher,
 	    .tls_alpn = f->tls_version && f->tls_alpn[0] ? f->tls_alpn : NULL,
 	    .tls_resumed = f->tls_version ? f->tls_resumed : -1,
+	    .cert = f->cert ? &f->cert->info : NULL,
 	};
 }

@@ -46,6 +46,7 @@
 #include "crawl/sink.h"
 #include "evcrawl/fetch.h"
 #include "http/response.h"
+#include "net/stream.h"
 #include "util/url.h"
 
 enum evc__verdict {
@@ -90,6 +91,7 @@ struct evc__fetch {
 	const char *tls_version, *tls_cipher; /* static; NULL: no TLS */
 	char tls_alpn[24];
 	bool tls_resumed;
+	struct evc__cert *cert; /* with cert_info; a reference */
 	evc_error_kind_t error;
 	char *message;	  /* malloc'd; NULL when none */
 	uint64_t wait_ms; /* with RETRY_WAIT */
@@ -151,6 +153,10 @@ enum evc__verdict evc__fetch_tls_error(struct evc__fetch *f, const char *why, bo
 /** The TLS handshake is done: what the record shows of it. */
 void evc__fetch_tls_done(struct evc__fetch *f, double ms, const char *version, const char *cipher,
 			 const char *alpn, bool resumed);
+
+/** The server's certificate for the record (cert_info): a reference is
+ * taken; NULL is fine. */
+void evc__fetch_set_cert(struct evc__fetch *f, struct evc__cert *cert);
 
 /** A deadline passed (see enum evc__phase). */
 enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase);

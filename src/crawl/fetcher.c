@@ -50,6 +50,7 @@ struct evc_fetcher {
 	unsigned conn_requests;
 	bool tls;		       /* s is TLS, handshake done */
 	struct evc__tls_info tls_info; /* for the records of every request on it */
+	struct evc__cert *cert;	       /* with cert_info */
 	int io_timeout_ms;	       /* what the stream's I/O timeout is set to */
 
 	struct evc__fetch f; /* the current fetch */
@@ -93,6 +94,8 @@ static void close_conn(evc_fetcher_t *f)
 	f->key[0] = '\0';
 	f->conn_requests = 0;
 	f->tls = false;
+	evc__cert_unref(f->cert);
+	f->cert = NULL;
 }
 
 /* Bound the next blocking send/recv (busy-poll bounds its own spins). */
@@ -236,6 +239,10 @@ static bool start_tls(evc_fetcher_t *f, struct evc__tls_ctx *ctx, enum evc__verd
 		*v = timed_out(f, EVC__PHASE_TLS);
 		return false;
 	}
+	if (f->opts.o.cert_info) { /* also when it did not verify */
+		f->cert = evc__tls_cert(s);
+		evc__fetch_set_cert(&f->f, f->cert);
+	}
 	if (rc < 0) {
 		bool fatal;
 		const char *why = evc__tls_failure(s, &fatal);
@@ -275,6 +282,7 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 		if (f->tls) {
 			struct evc__tls_info *i = &f->tls_info;
 			evc__fetch_tls_done(&f->f, -1, i->version, i->cipher, i->alpn, i->resumed);
+			evc__fetch_set_cert(&f->f, f->cert);
 		}
 		return true;
 	}

@@ -347,10 +347,14 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		o->max_body = n;
 		return 0;
 	}
-	if (IS("compressed") || IS("insecure")) {
+	bool *flag = IS("compressed")  ? &o->compressed
+		     : IS("insecure")  ? &o->insecure
+		     : IS("cert-info") ? &o->cert_info
+				       : NULL;
+	if (flag) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
 			return -EINVAL;
-		*(IS("compressed") ? &o->compressed : &o->insecure) = v[0] == '1';
+		*flag = v[0] == '1';
 		return 0;
 	}
 	if (IS("tls-min")) {

@@ -46,6 +46,7 @@ void evc__conn_close(struct conn *k)
 	c->stats.connections--;
 	evc__response_free(&k->resp);
 	free(k->pending);
+	evc__cert_unref(k->cert);
 	if (k->task)
 		k->task->conn = NULL;
 	free(k);

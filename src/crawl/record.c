@@ -5,8 +5,10 @@
  * copied. Bytes that are not valid UTF-8 (URLs from the wild may hold
  * anything) become U+FFFD, so every line is valid JSON.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "evcrawl/fetch.h"
 
@@ -148,6 +150,40 @@ void *evc_result_user(const evc_result_t *r)
 	return r->user;
 }
 
+static void put_time(struct out *o, int64_t t)
+{
+	char buf[40];
+	struct tm tm;
+	time_t tt = (time_t)t;
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, sizeof buf, "\"%Y-%m-%dT%H:%M:%SZ\"", &tm))
+		snprintf(buf, sizeof buf, "null");
+	puts_(o, buf);
+}
+
+/* "cert":{subject, issuer, sans, not_before, not_after, days_left}: days
+ * left until not_after from now, negative once expired. */
+static void put_cert(struct out *o, const evc_cert_info_t *c)
+{
+	puts_(o, ",\"cert\":{\"subject\":");
+	put_string(o, c->subject);
+	puts_(o, ",\"issuer\":");
+	put_string(o, c->issuer);
+	puts_(o, ",\"sans\":[");
+	for (size_t i = 0; c->sans && c->sans[i]; i++) {
+		if (i)
+			puts_(o, ",");
+		put_string(o, c->sans[i]);
+	}
+	puts_(o, "],\"not_before\":");
+	put_time(o, c->not_before);
+	puts_(o, ",\"not_after\":");
+	put_time(o, c->not_after);
+	char buf[32];
+	double days = floor((double)(c->not_after - (int64_t)time(NULL)) / 86400.0);
+	snprintf(buf, sizeof buf, ",\"days_left\":%.0f}", days);
+	puts_(o, buf);
+}
+
 size_t evc_result_to_json(const evc_result_t *r, char *buf, size_t cap)
 {
 	struct out o = {buf, buf + cap, 0};
@@ -199,6 +235,8 @@ size_t evc_result_to_json(const evc_result_t *r, char *buf, size_t cap)
 		put_string(&o, r->tls_alpn);
 		puts_(&o, r->tls_resumed == 1 ? ",\"resumed\":true}" : ",\"resumed\":false}");
 	}
+	if (r->cert)
+		put_cert(&o, r->cert);
 	if (r->saved) {
 		puts_(&o, ",\"saved\":");
 		put_string(&o, r->saved);

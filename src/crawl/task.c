@@ -255,6 +255,10 @@ static void handshake(struct task *t)
 		watch_want(t, rc, 0);
 		return;
 	}
+	if (t->c->opts.o.cert_info) { /* also when it did not verify */
+		k->cert = evc__tls_cert(k->s);
+		evc__fetch_set_cert(&t->f, k->cert);
+	}
 	if (rc < 0) {
 		bool fatal;
 		const char *why = evc__tls_failure(k->s, &fatal);
@@ -453,6 +457,7 @@ void evc__task_start(evc_crawler_t *c, struct task *t)
 		if (k->tls) {
 			struct evc__tls_info *i = &k->tls_info;
 			evc__fetch_tls_done(&t->f, -1, i->version, i->cipher, i->alpn, i->resumed);
+			evc__fetch_set_cert(&t->f, k->cert);
 		}
 		send_request(t, true);
 		return;

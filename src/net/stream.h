@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "evcrawl/resolver.h"
+#include "evcrawl/result.h"
 
 /* "Not now": call again once the fd is readable (WANT_READ) or writable
  * (WANT_WRITE). A stream over a blocking socket with an I/O timeout says
@@ -183,6 +184,19 @@ void evc__tls_info(struct evc__stream *s, struct evc__tls_info *info);
  * verdict, remembered for evc__tls_known_failure) or may pass (a reset).
  */
 const char *evc__tls_failure(struct evc__stream *s, bool *fatal);
+
+/* A leaf certificate's details: one block, reference-counted (a connection
+ * and the records of every request on it share it). */
+struct evc__cert {
+	unsigned refs;
+	evc_cert_info_t info; /* strings point into the block */
+};
+
+/** The leaf certificate s's server sent (verified or not), or NULL when
+ * none came (or out of memory). The caller owns one reference. */
+struct evc__cert *evc__tls_cert(struct evc__stream *s);
+struct evc__cert *evc__cert_ref(struct evc__cert *c);
+void evc__cert_unref(struct evc__cert *c);
 
 /** Whether s is a TLS stream. */
 bool evc__is_tls(const struct evc__stream *s);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -550,4 +551,115 @@ const char *evc__tls_failure(struct evc__stream *s, bool *fatal)
 	struct tls *t = (struct tls *)s;
 	*fatal = t->fatal;
 	return t->why[0] ? t->why : "TLS error";
+}
+
+/* ---- the certificate, for the record ------------------------------------------------ */
+
+struct evc__cert *evc__cert_ref(struct evc__cert *c)
+{
+	if (c)
+		c->refs++;
+	return c;
+}
+
+void evc__cert_unref(struct evc__cert *c)
+{
+	if (c && --c->refs == 0)
+		free(c);
+}
+
+/* name in RFC 2253 form, malloc'd. */
+static char *name_text(const X509_NAME *name)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	if (!b)
+		return NULL;
+	char *s = NULL;
+	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0) {
+		char *data;
+		long n = BIO_get_mem_data(b, &data);
+		s = n >= 0 ? strndup(data, (size_t)n) : NULL;
+	}
+	BIO_free(b);
+	return s;
+}
+
+static int64_t unix_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+	if (!t || !ASN1_TIME_to_tm(t, &tm))
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+/* "DNS:name" / "IP:address" for each subjectAltName, into sans (cap). */
+static size_t alt_names(X509 *x, char **sans, size_t cap)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	size_t n = 0;
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && n < cap; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		char buf[300];
+		if (g->type == GEN_DNS) {
+			const ASN1_IA5STRING *s = g->d.dNSName;
+			snprintf(buf, sizeof buf, "DNS:%.*s", s->length < 255 ? s->length : 255,
+				 (const char *)s->data);
+		} else if (g->type == GEN_IPADD &&
+			   (g->d.iPAddress->length == 4 || g->d.iPAddress->length == 16)) {
+			char a[INET6_ADDRSTRLEN];
+			inet_ntop(g->d.iPAddress->length == 4 ? AF_INET : AF_INET6,
+				  g->d.iPAddress->data, a, sizeof a);
+			snprintf(buf, sizeof buf, "IP:%s", a);
+		} else {
+			continue;
+		}
+		sans[n++] = strdup(buf);
+	}
+	GENERAL_NAMES_free(names);
+	return n;
+}
+
+struct evc__cert *evc__tls_cert(struct evc__stream *s)
+{
+	struct tls *t = (struct tls *)s;
+	/* The chain as received is there even when it did not verify (the
+	 * peer certificate proper is set only after verification). */
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(t->ssl);
+	X509 *x = chain && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : NULL;
+	if (!x)
+		return NULL;
+	enum { MAX_SANS = 64 };
+	char *sans[MAX_SANS];
+	size_t nsans = alt_names(x, sans, MAX_SANS);
+	char *subject = name_text(X509_get_subject_name(x));
+	char *issuer = name_text(X509_get_issuer_name(x));
+	size_t bytes = sizeof(struct evc__cert) + (nsans + 1) * sizeof(char *);
+	size_t text = (subject ? strlen(subject) : 0) + (issuer ? strlen(issuer) : 0) + 2;
+	for (size_t i = 0; i < nsans; i++)
+		text += sans[i] ? strlen(sans[i]) + 1 : 0;
+	struct evc__cert *c = malloc(bytes + text);
+	if (c) {
+		c->refs = 1;
+		const char **list = (const char **)(void *)(c + 1);
+		char *p = (char *)c + bytes;
+		size_t k = 0;
+		for (size_t i = 0; i < nsans; i++) {
+			if (!sans[i])
+				continue;
+			list[k++] = strcpy(p, sans[i]);
+			p += strlen(p) + 1;
+		}
+		list[k] = NULL;
+		c->info.sans = list;
+		c->info.subject = strcpy(p, subject ? subject : "");
+		p += strlen(p) + 1;
+		c->info.issuer = strcpy(p, issuer ? issuer : "");
+		c->info.not_before = unix_time(X509_get0_notBefore(x));
+		c->info.not_after = unix_time(X509_get0_notAfter(x));
+	}
+	for (size_t i = 0; i < nsans; i++)
+		free(sans[i]);
+	free(subject);
+	free(issuer);
+	return c;
 }

@@ -193,6 +193,26 @@ with TLSMatrix() as m:
     t.ok("tls" not in (got.get(u("leafonly")) or {}), "a failed handshake has no tls object")
     t.eq(run.rc, 1, "the matrix exits 1 (it has failures)")
 
+    # ---- --cert-info: the leaf certificate, verified or not --------------------
+    run = evcrawl(*(base + ca + ["--cert-info", u("chain"), u("expired"), u("ip", "127.0.0.1")]))
+    got = run.by_url()
+    c = got.get(u("chain"), {}).get("cert", {})
+    t.eq((c.get("subject"), c.get("issuer"), c.get("sans")),
+         ("CN=good.test", "CN=evcrawl matrix intermediate", ["DNS:good.test"]),
+         "--cert-info: subject, issuer and SANs of the leaf", c)
+    t.ok(3640 <= c.get("days_left", 0) <= 3650 and c.get("not_after", "").endswith("Z"),
+         "... not_after and days_left (the test PKI's 10 years)", c)
+    c = got.get(u("expired"), {}).get("cert", {})
+    t.eq((c.get("not_before"), c.get("not_after"), c.get("days_left", 0) < -2000),
+         ("2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z", True),
+         "--cert-info on a certificate that failed: still shown, days_left negative", c)
+    t.eq(got.get(u("ip", "127.0.0.1"), {}).get("cert", {}).get("sans"), ["IP:127.0.0.1"],
+         "--cert-info: an IP SAN")
+    expiring = [r["url"] for r in run.records if r.get("cert", {}).get("days_left", 99) < 30]
+    t.eq(expiring, [u("expired")], "which hosts expire within 30 days: one filter on the JSONL")
+    run = evcrawl(*(base + ca + [u("chain")]))
+    t.ok("cert" not in run.records[0], "without --cert-info no cert object")
+
     # ---- verification: the system store, -k, --capath, --tls-min -------------
     run = evcrawl(*(base + [u("chain")]))
     t.eq([kind_msg(r) for r in run.records],
@@ -287,7 +307,8 @@ with TLSMatrix() as m:
     # ---- every mode, the same records ---------------------------------------------
     results = {}
     for name, args in MODES:
-        run = evcrawl(*(base + ca + args + urls + [u("chain", path="/to-plain")]), timeout=60)
+        run = evcrawl(*(base + ca + args + ["--cert-info"] + urls +
+                        [u("chain", path="/to-plain")]), timeout=60)
         jsonl_ok(run, name)
         results[name] = sorted(comparable(r) for r in run.records)
     for name, _ in MODES[1:]:
