@@ -58,8 +58,11 @@ EVC_API void evc_crawler_free(evc_crawler_t *c);
 /**
  * Add a URL (copied). user comes back in its result. Never fails for a bad
  * URL (that becomes a bad_url result); returns 0, or -ENOMEM, or
- * EVC_ECANCELLED after evc_crawler_cancel(), or EVC_ECLOSED after
- * evc_crawler_close_input() (such a URL is not taken and gets no result).
+ * EVC_ECANCELLED after evc_crawler_cancel(), or EVC_ECLOSED once the crawl
+ * has finished (input closed and every URL reported) outside a result
+ * callback: such a URL would never get a result. After
+ * evc_crawler_close_input() URLs are still taken while the crawl runs (a
+ * result callback adding the links it found, say).
  */
 EVC_API int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user);
 

@@ -38,7 +38,9 @@ void evc__task_report(struct task *t)
 	if (r.error == EVC_OK && c->limit < c->opts.o.concurrency &&
 	    evc_now(c->loop) >= c->pressure_until)
 		c->limit++;
+	c->reporting++;
 	c->on_result(c, &r, c->arg);
+	c->reporting--;
 	evc__task_free(t);
 	evc__pump(c);
 }
@@ -165,7 +167,10 @@ int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user)
 {
 	if (c->cancelled)
 		return EVC_ECANCELLED;
-	if (c->input_closed)
+	/* After close_input URLs are still taken while the crawl runs (links
+	 * found in results); once it has finished, a URL would never get its
+	 * result, unless added from the result callback itself. */
+	if (evc_crawler_finished(c) && !c->reporting)
 		return EVC_ECLOSED;
 	struct task *t = calloc(1, sizeof *t);
 	if (!t)

@@ -120,6 +120,7 @@ struct evc_crawler {
 	uint64_t paused_until;	 /* loop ms: start nothing before (EMFILE) */
 	unsigned in_flight, queued, nwaiting;
 	bool input_closed, cancelled, pumping, feeding;
+	unsigned reporting;	   /* inside the result callback (nesting depth) */
 	evc_timer_t *kick;	   /* run pump/feed/cancel from the loop */
 	evc_timer_t *housekeeping; /* idle connection expiry */
 	evc_crawl_stats_t stats;

@@ -82,6 +82,16 @@ static void set_error(struct evc__fetch *f, evc_error_kind_t kind, const char *f
 	va_end(ap);
 }
 
+/* The record's content type: s copied, or none for "". A failed copy shows
+ * none rather than fail the fetch. */
+static void set_content_type(struct evc__fetch *f, const char *s)
+{
+	if (f->content_type && strcmp(f->content_type, s) == 0)
+		return;
+	free(f->content_type);
+	f->content_type = *s ? strdup(s) : NULL;
+}
+
 /* The exchange is over: keep what the record shows of it, let go of the
  * response. */
 static void end_exchange(struct evc__fetch *f)
@@ -89,7 +99,7 @@ static void end_exchange(struct evc__fetch *f)
 	if (f->resp && f->resp->head_done) {
 		f->bytes = f->resp->body_bytes; /* what came before any failure */
 		f->status = f->resp->status;
-		memcpy(f->content_type, f->resp->content_type, sizeof f->content_type);
+		set_content_type(f, f->resp->content_type);
 	}
 	f->resp = NULL;
 }
@@ -103,7 +113,7 @@ static void reset_response(struct evc__fetch *f)
 	}
 	f->status = 0;
 	f->bytes = 0;
-	f->content_type[0] = '\0';
+	set_content_type(f, "");
 }
 
 static enum evc__verdict retry_after(struct evc__fetch *f, uint64_t wait)
@@ -185,6 +195,8 @@ void evc__fetch_cleanup(struct evc__fetch *f)
 	free(f->visited);
 	free(f->message);
 	free(f->input);
+	free(f->content_type);
+	f->content_type = NULL;
 	evc__fetch_set_cert(f, NULL);
 	f->visited = NULL;
 	f->message = NULL;
@@ -241,7 +253,7 @@ void evc__fetch_tls_done(struct evc__fetch *f, double ms, const char *version, c
 	f->tls_ms = ms;
 	f->tls_version = version ? version : "?";
 	f->tls_cipher = cipher ? cipher : "?";
-	snprintf(f->tls_alpn, sizeof f->tls_alpn, "%s", alpn ? alpn : "");
+	f->tls_alpn = alpn;
 	f->tls_resumed = resumed;
 }
 
@@ -288,7 +300,7 @@ static int on_head(struct evc__fetch *f)
 	struct evc__response *resp = f->resp;
 	f->head_handled = true;
 	f->status = resp->status;
-	memcpy(f->content_type, resp->content_type, sizeof f->content_type);
+	set_content_type(f, resp->content_type);
 	f->retry_wait = evc__is_retry_status(resp->status) ? retry_wait(f, resp->retry_after) : -1;
 	f->final = f->retry_wait < 0 && !will_follow(f, resp->status, resp->location != NULL);
 	if (f->saving || !f->final || !f->o->output_dir)
@@ -450,6 +462,7 @@ enum evc__verdict evc__fetch_io_error(struct evc__fetch *f, const char *op, int 
 void evc__fetch_result(struct evc__fetch *f, evc_result_t *r)
 {
 	end_exchange(f);
+	bool saved = false;
 	if (f->saving) {
 		int rc = evc__sink_close(&f->sink, f->error != EVC_OK);
 		if (rc < 0 && f->error == EVC_OK) {
@@ -457,13 +470,15 @@ void evc__fetch_result(struct evc__fetch *f, evc_result_t *r)
 				  evc_strerror(rc));
 			evc__sink_close(&f->sink, 1);
 		}
+		saved = f->error == EVC_OK;
+		f->saving = false; /* the file is the record's now: nothing may discard it */
 	}
 	*r = (evc_result_t){
 	    .url = f->input ? f->input : "",
 	    .final_url = f->url_rc == 0 ? f->url.href : NULL,
 	    .status = f->status,
 	    .bytes = f->bytes,
-	    .content_type = f->content_type[0] ? f->content_type : NULL,
+	    .content_type = f->content_type,
 	    .redirects = (int)f->redirects,
 	    .attempts = (int)f->attempts,
 	    .dns_ms = f->dns_ms,
@@ -473,11 +488,11 @@ void evc__fetch_result(struct evc__fetch *f, evc_result_t *r)
 	    .total_ms = f->start_ns ? (double)(evc__fetch_clock() - f->start_ns) / 1e6 : 0,
 	    .error = f->error,
 	    .error_message = f->error != EVC_OK ? f->message : NULL,
-	    .saved = f->saving && f->error == EVC_OK ? f->sink.path : NULL,
+	    .saved = saved ? f->sink.path : NULL,
 	    .user = f->user,
 	    .tls_version = f->tls_version,
 	    .tls_cipher = f->tls_cipher,
-	    .tls_alpn = f->tls_version && f->tls_alpn[0] ? f->tls_alpn : NULL,
+	    .tls_alpn = f->tls_version ? f->tls_alpn : NULL,
 	    .tls_resumed = f->tls_version ? f->tls_resumed : -1,
 	    .cert = f->cert ? &f->cert->info : NULL,
 	};

@@ -85,11 +85,11 @@ struct evc__fetch {
 	 * happen; the engine sets dns_ms, connect_ms and tls_ms. */
 	int status;
 	uint64_t bytes;
-	char content_type[128];
+	char *content_type; /* malloc'd, NULL when absent: a queued URL holds none */
 	double dns_ms, connect_ms, tls_ms, ttfb_ms;
 	uint64_t start_ns, deadline_ns;	      /* set by the first attempt */
 	const char *tls_version, *tls_cipher; /* static; NULL: no TLS */
-	char tls_alpn[24];
+	const char *tls_alpn;		      /* static; NULL when none was agreed */
 	bool tls_resumed;
 	struct evc__cert *cert; /* with cert_info; a reference */
 	evc_error_kind_t error;

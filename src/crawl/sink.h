@@ -31,7 +31,8 @@ int evc__sink_write(struct evc__file_sink *s, const char *data, size_t len);
  * Close; with discard also remove the file and free path (else path stays
  * for the record). Returns 0, or -errno when close() failed: the data may
  * not all be on disk (a full disk, a network file system), so the caller
- * reports it and discards the file. Closing twice is harmless.
+ * reports it and discards the file. Closing again is harmless without
+ * discard; with discard it removes the file whatever the first close did.
  */
 int evc__sink_close(struct evc__file_sink *s, int discard);
 

@@ -389,6 +389,10 @@ static void connect_next(struct task *t)
 	}
 	t->phase_ns = evc_hrtime();
 	int rc = evc__conn_open(t, &t->addrs->addr[t->addr_index]);
+	if (rc == -ENOMEM) {
+		evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory"));
+		return;
+	}
 	if (rc < 0 && rc != -EINPROGRESS) {
 		if (evc__fd_pressure(rc)) {
 			evc__task_fd_pressure(t);

@@ -212,6 +212,7 @@ static void rearm_ares_timer(evc_resolver_t *r)
 static void on_ares_io(evc_loop_t *loop, int fd, int events, void *arg)
 {
 	evc_resolver_t *r = arg;
+	r->watch_error = 0;
 	ares_process_fd(r->channel, (events & EVC_READ) ? fd : ARES_SOCKET_BAD,
 			(events & EVC_WRITE) ? fd : ARES_SOCKET_BAD);
 	rearm_ares_timer(r);
@@ -220,6 +221,7 @@ static void on_ares_io(evc_loop_t *loop, int fd, int events, void *arg)
 static void on_ares_timer(evc_timer_t *t, void *arg)
 {
 	evc_resolver_t *r = arg;
+	r->watch_error = 0;
 	ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	rearm_ares_timer(r);
 }
@@ -238,13 +240,18 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 
 /* c-ares made a socket. One the loop could not watch would never be seen
  * ready and every lookup on it would wait out the DNS timeout: refuse it
- * now, so c-ares fails the query at once (it counts the server as failed),
- * and remember why for the answer. */
+ * now, so c-ares gives up that server for the query at once (ending it
+ * with ECONNREFUSED when no server is left), and remember why for the
+ * answer. watch_error lives for one call into c-ares: every entry point
+ * clears it first, so only queries that end in the same call can be
+ * blamed on it. */
 static int on_socket_created(ares_socket_t fd, int type, void *data)
 {
 	evc_resolver_t *r = data;
-	r->watch_error = evc_io_check(r->loop, fd);
-	return r->watch_error < 0 ? -1 : 0;
+	int rc = evc_io_check(r->loop, fd);
+	if (rc < 0)
+		r->watch_error = rc;
+	return rc < 0 ? -1 : 0;
 }
 
 /* ---- answers --------------------------------------------------------------- */
@@ -330,7 +337,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 			evc_addrs_unref(e->addrs);
 			e->addrs = NULL;
 		}
-	} else if (r->watch_error) {
+	} else if (status == ARES_ECONNREFUSED && r->watch_error) {
 		/* Not the name's fault: the loop could not watch c-ares's
 		 * socket. Say so, and cache nothing. */
 		e->errmsg = "the DNS socket's descriptor is too large for select (FD_SETSIZE)";
@@ -542,6 +549,7 @@ int evc_resolve(evc_resolver_t *r, const char *host, uint16_t port, evc_resolve_
 	e->state = QUERYING;
 	r->stats.queries++;
 	struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	r->watch_error = 0;
 	ares_getaddrinfo(r->channel, host, NULL, &hints, on_addrinfo, e);
 	rearm_ares_timer(r);
 	return 0;

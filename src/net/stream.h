@@ -116,8 +116,9 @@ void evc__tcp_set_timeout(struct evc__stream *s, unsigned ms);
 /**
  * Whether err (a negative code from opening or watching a socket) means the
  * process is out of descriptors or local ports rather than that this
- * address failed: EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL, and the
- * select backend's EVC_EFDSETSIZE. The caller backs off and tries later.
+ * address failed: EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL, and the select
+ * backend's EVC_EFDSETSIZE. The caller backs off and tries later. (-ENOMEM
+ * is not: out of memory fails the fetch, it does not wait.)
  */
 bool evc__fd_pressure(int err);
 
@@ -171,7 +172,7 @@ int evc__tls_wrap(struct evc__tls_ctx *ctx, struct evc__stream *inner, const cha
 struct evc__tls_info {
 	const char *version; /* "TLSv1.3"; static */
 	const char *cipher;  /* "TLS_AES_128_GCM_SHA256"; static */
-	char alpn[24];	     /* "http/1.1", or "" when none was agreed */
+	const char *alpn;    /* "http/1.1" (static), or NULL when none was agreed */
 	bool resumed;
 };
 

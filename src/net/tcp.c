@@ -161,8 +161,8 @@ void evc__tcp_set_timeout(struct evc__stream *s, unsigned ms)
 
 bool evc__fd_pressure(int err)
 {
-	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM ||
-	       err == -EADDRNOTAVAIL || err == EVC_EFDSETSIZE;
+	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -EADDRNOTAVAIL ||
+	       err == EVC_EFDSETSIZE;
 }
 
 const char *evc__addr_text(const evc_sockaddr_t *a, char *buf, size_t cap)

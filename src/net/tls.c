@@ -536,10 +536,8 @@ void evc__tls_info(struct evc__stream *s, struct evc__tls_info *info)
 	const unsigned char *alpn = NULL;
 	unsigned alen = 0;
 	SSL_get0_alpn_selected(t->ssl, &alpn, &alen);
-	if (alen >= sizeof info->alpn)
-		alen = 0;
-	memcpy(info->alpn, alpn ? (const char *)alpn : "", alen);
-	info->alpn[alen] = '\0';
+	/* We offer http/1.1 alone: a server can only have picked that one. */
+	info->alpn = alen == 8 && memcmp(alpn, "http/1.1", 8) == 0 ? "http/1.1" : NULL;
 	info->version = SSL_get_version(t->ssl);
 	const SSL_CIPHER *c = SSL_get_current_cipher(t->ssl);
 	info->cipher = c ? SSL_CIPHER_get_name(c) : NULL;

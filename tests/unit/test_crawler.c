@@ -127,6 +127,8 @@ struct fixture {
 	int body_calls;
 	int stop_body_after; /* > 0: the body callback says stop at this call */
 	int add_from_callback;
+	int add_in_result; /* > 0: results add /size/5 (after close), this many times */
+	int add_in_result_rc;
 	int fed, feed_total;
 	int ticks;
 };
@@ -155,6 +157,12 @@ static void on_result(evc_crawler_t *c, const evc_result_t *r, void *arg)
 	x->error = r->error;
 	snprintf(x->message, sizeof x->message, "%s", r->error_message ? r->error_message : "");
 	x->user = r->user;
+	if (fx->add_in_result > 0 && fx->nresults == 2) {
+		fx->add_in_result--;
+		char u[128];
+		url(u, sizeof u, "/size/5");
+		fx->add_in_result_rc = evc_crawler_add(c, u, strlen(u), NULL);
+	}
 	if (fx->add_from_callback > 0) {
 		add("/size/5", (void *)(intptr_t)100);
 		if (--fx->add_from_callback == 0)
@@ -349,22 +357,25 @@ static void test_bad_url_is_a_result(void **state)
 	assert_ptr_equal(fx->results[0].user, (void *)(intptr_t)9);
 }
 
-/* After close_input the crawler takes no more URLs: it says so instead of
- * accepting one it may already have declared itself finished without. */
-static void test_add_after_close_is_refused(void **state)
+/* After close_input URLs are still taken while the crawl runs, also from
+ * the result callback of the last one; once it has finished they are
+ * refused, not silently dropped. */
+static void test_add_after_close(void **state)
 {
 	add("/size/3", NULL);
 	evc_crawler_close_input(fx->c);
-	char u[128];
-	url(u, sizeof u, "/size/4");
-	assert_int_equal(evc_crawler_add(fx->c, u, strlen(u), NULL), EVC_ECLOSED);
+	add("/size/4", NULL);  /* still running: taken */
+	fx->add_in_result = 1; /* the last result adds /size/5 */
 	run_crawl();
-	assert_int_equal(fx->nresults, 1);
-	assert_int_equal(fx->results[0].bytes, 3);
+	assert_int_equal(fx->nresults, 3);
+	assert_int_equal(fx->add_in_result_rc, 0);
+	assert_int_equal(fx->results[0].bytes + fx->results[1].bytes + fx->results[2].bytes, 12);
+	char u[128];
+	url(u, sizeof u, "/size/6");
+	assert_int_equal(evc_crawler_add(fx->c, u, strlen(u), NULL), EVC_ECLOSED);
 	evc_crawl_stats_t st;
 	evc_crawler_stats(fx->c, &st);
-	assert_int_equal(st.added, 1);
-	assert_int_equal(evc_crawler_add(fx->c, u, strlen(u), NULL), EVC_ECLOSED);
+	assert_int_equal(st.added, 3);
 	evc_crawler_cancel(fx->c);
 	assert_int_equal(evc_crawler_add(fx->c, u, strlen(u), NULL), EVC_ECANCELLED);
 }
@@ -408,7 +419,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_feed_and_own_timer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_reports_everything, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_url_is_a_result, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_add_after_close_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_after_close, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_free_while_in_flight, setup, teardown),
 	    cmocka_unit_test(test_heap_options),
 	};

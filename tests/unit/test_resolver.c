@@ -68,6 +68,8 @@ static void on_dns_query(evc_loop_t *loop, int fd, int events, void *arg)
 	int last = strcmp(name, "a.test") == 0 ? 5 : strcmp(name, "b.test") == 0 ? 6 : 0;
 	if (strcmp(name, "nx.test") == 0) {
 		r[3] |= 3; /* NXDOMAIN */
+	} else if (strcmp(name, "refuse.test") == 0) {
+		r[3] |= 5; /* REFUSED: c-ares tries the next server */
 	} else if (qtype == 1 && last) {
 		r[7] = 1; /* one answer */
 		unsigned char ans[] = {0xc0, 12, 0, 1, 0,   1, 0, 0,
@@ -351,6 +353,48 @@ static void test_select_refuses_a_high_dns_socket(void **state)
 	evc_resolver_free(r);
 }
 
+/* A refused socket is blamed only on the queries it ended: an NXDOMAIN
+ * answered in the same round on a socket the loop does watch stays a
+ * plain DNS failure. */
+static void test_refused_socket_blames_only_its_query(void **state)
+{
+	evc_io_stop(loop, dns.fd);
+	evc_loop_free(loop);
+	assert_int_equal(evc_loop_new(&loop, "select"), 0);
+	assert_int_equal(evc_io_start(loop, dns.fd, EVC_READ, on_dns_query, NULL), 0);
+	char servers[64];
+	snprintf(servers, sizeof servers, "127.0.0.1:%u,127.0.0.1:%u", dns.port, dns.port);
+	evc_resolver_opts_t o = {.servers = servers, .timeout_ms = 4000};
+	evc_resolver_t *r = NULL;
+	assert_int_equal(evc_resolver_new(&r, loop, &o), 0);
+	struct answer refused = {0}, nx = {0};
+	/* Both go out on a low socket to the first server... */
+	assert_int_equal(evc_resolve(r, "refuse.test", 80, on_answer, &refused, NULL), 0);
+	assert_int_equal(evc_resolve(r, "nx.test", 80, on_answer, &nx, NULL), 0);
+	/* ...then every new socket lands above FD_SETSIZE: the second server's
+	 * (for refuse.test, after REFUSED) cannot be watched. */
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	int filler[FD_SETSIZE + 8];
+	int nfill = 0;
+	while (nfill < (int)(sizeof filler / sizeof filler[0])) {
+		filler[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		assert_true(filler[nfill] >= 0);
+		if (filler[nfill++] > FD_SETSIZE + 2)
+			break;
+	}
+	for (int i = 0; i < 10000 && !(refused.calls && nx.calls); i++)
+		assert_true(evc_loop_run(loop, EVC_RUN_ONCE) >= 0);
+	for (int i = 0; i < nfill; i++)
+		close(filler[i]);
+	assert_int_equal(refused.status, EVC_EFDSETSIZE);
+	assert_int_equal(nx.status, EVC_EDNS);
+	assert_string_equal(nx.errmsg, "Domain name not found");
+	evc_resolver_free(r);
+}
+
 static void test_bad_server_list(void **state)
 {
 	evc_resolver_opts_t o = {.servers = "not an address"};
@@ -370,6 +414,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_numeric_and_overrides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_select_refuses_a_high_dns_socket, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_socket_blames_only_its_query, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_server_list, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("resolver", tests, NULL, NULL);
