@@ -9,8 +9,10 @@
  *
  * One SSL_CTX per distinct set of options, shared process-wide (threads
  * included) and reference-counted. It holds a client session cache keyed by
- * host:port (a TLS 1.3 ticket is taken out when used, as RFC 8446 advises;
- * a TLS 1.2 session stays) and the verdicts of failed handshakes, so a
+ * host:port (a few per server, since a crawl opens several connections to
+ * one at once: a TLS 1.3 ticket is taken out when used, as RFC 8446
+ * advises; a TLS 1.2 session stays) and the verdicts of failed handshakes,
+ * so a
  * crawl pays a full handshake once per server, and a server whose
  * certificate does not verify fails its other URLs at once.
  * SSL_MODE_RELEASE_BUFFERS frees a connection's buffers while it is idle.
@@ -32,11 +34,14 @@
 #include "util/url.h"
 
 #define CACHE_MAX     20000 /* servers remembered (sessions and verdicts) */
+#define HOST_SESSIONS 128   /* sessions kept per server: about its connections at once */
+#define SESSIONS_MAX  4096  /* sessions kept in all: a bound on their memory */
 #define CACHE_BUCKETS 4096
 
 struct cached {
 	struct cached *next;
-	SSL_SESSION *session; /* to resume, or NULL */
+	SSL_SESSION **sessions; /* to resume, oldest first; grown as needed */
+	unsigned nsessions, cap;
 	char *failure;	      /* a handshake verdict, or NULL */
 	char key[];	      /* "host:port" */
 };
@@ -49,6 +54,7 @@ struct evc__tls_ctx {
 	pthread_mutex_t lock; /* the cache */
 	struct cached *buckets[CACHE_BUCKETS];
 	size_t ncached;
+	size_t nsessions; /* in all entries */
 };
 
 struct tls {
@@ -139,10 +145,12 @@ static struct cached **slot_of(struct evc__tls_ctx *ctx, const char *key)
 	return pp;
 }
 
-static void free_cached(struct cached *c)
+static void free_cached(struct evc__tls_ctx *ctx, struct cached *c)
 {
-	if (c->session)
-		SSL_SESSION_free(c->session);
+	for (unsigned i = 0; i < c->nsessions; i++)
+		SSL_SESSION_free(c->sessions[i]);
+	ctx->nsessions -= c->nsessions;
+	free(c->sessions);
 	free(c->failure);
 	free(c);
 }
@@ -160,7 +168,7 @@ static struct cached *cache_entry(struct evc__tls_ctx *ctx, const char *key)
 		if (*b) {
 			struct cached *old = *b;
 			*b = old->next;
-			free_cached(old);
+			free_cached(ctx, old);
 			ctx->ncached--;
 			pp = slot_of(ctx, key);
 		}
@@ -185,13 +193,32 @@ static int on_new_session(SSL *ssl, SSL_SESSION *session)
 	struct evc__tls_ctx *ctx = t->ctx;
 	pthread_mutex_lock(&ctx->lock);
 	struct cached *c = cache_entry(ctx, t->key);
+	bool kept = false;
 	if (c) {
-		if (c->session)
-			SSL_SESSION_free(c->session);
-		c->session = session;
+		/* Full: this server's oldest goes; everything full: keep it only
+		 * in place of this server's oldest. */
+		if (c->nsessions == HOST_SESSIONS ||
+		    (ctx->nsessions >= SESSIONS_MAX && c->nsessions > 0)) {
+			SSL_SESSION_free(c->sessions[0]);
+			memmove(c->sessions, c->sessions + 1, --c->nsessions * sizeof c->sessions[0]);
+			ctx->nsessions--;
+		}
+		if (c->nsessions == c->cap && ctx->nsessions < SESSIONS_MAX) {
+			unsigned cap = c->cap ? c->cap * 2 : 4;
+			SSL_SESSION **grown = realloc(c->sessions, cap * sizeof *grown);
+			if (grown) {
+				c->sessions = grown;
+				c->cap = cap;
+			}
+		}
+		if (ctx->nsessions < SESSIONS_MAX && c->nsessions < c->cap) {
+			c->sessions[c->nsessions++] = session;
+			ctx->nsessions++;
+			kept = true;
+		}
 	}
 	pthread_mutex_unlock(&ctx->lock);
-	return c ? 1 : 0; /* 1: the reference is ours now */
+	return kept ? 1 : 0; /* 1: the reference is ours now */
 }
 
 bool evc__tls_known_failure(struct evc__tls_ctx *ctx, const char *host, uint16_t port, char *why,
@@ -230,7 +257,7 @@ static void ctx_free(struct evc__tls_ctx *ctx)
 	for (size_t i = 0; i < CACHE_BUCKETS; i++) {
 		for (struct cached *c = ctx->buckets[i], *next; c; c = next) {
 			next = c->next;
-			free_cached(c);
+			free_cached(ctx, c);
 		}
 	}
 	SSL_CTX_free(ctx->ssl_ctx);
@@ -471,16 +498,19 @@ static bool is_ip(const char *host)
 	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-/* A kept session for key: a TLS 1.3 ticket is handed out once. */
+/* The newest kept session for key: a TLS 1.3 ticket is handed out once, a
+ * TLS 1.2 session as often as asked. */
 static SSL_SESSION *take_session(struct evc__tls_ctx *ctx, const char *key)
 {
 	pthread_mutex_lock(&ctx->lock);
 	struct cached *c = *slot_of(ctx, key);
-	SSL_SESSION *s = c ? c->session : NULL;
-	if (s && SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION)
-		c->session = NULL; /* ours now */
-	else if (s)
+	SSL_SESSION *s = c && c->nsessions ? c->sessions[c->nsessions - 1] : NULL;
+	if (s && SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION) {
+		c->nsessions--; /* ours now */
+		ctx->nsessions--;
+	} else if (s) {
 		SSL_SESSION_up_ref(s);
+	}
 	pthread_mutex_unlock(&ctx->lock);
 	return s;
 }
