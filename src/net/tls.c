@@ -42,8 +42,8 @@ struct cached {
 	struct cached *next;
 	SSL_SESSION **sessions; /* to resume, oldest first; grown as needed */
 	unsigned nsessions, cap;
-	char *failure;	      /* a handshake verdict, or NULL */
-	char key[];	      /* "host:port" */
+	char *failure; /* a handshake verdict, or NULL */
+	char key[];    /* "host:port" */
 };
 
 struct evc__tls_ctx {
@@ -200,7 +200,8 @@ static int on_new_session(SSL *ssl, SSL_SESSION *session)
 		if (c->nsessions == HOST_SESSIONS ||
 		    (ctx->nsessions >= SESSIONS_MAX && c->nsessions > 0)) {
 			SSL_SESSION_free(c->sessions[0]);
-			memmove(c->sessions, c->sessions + 1, --c->nsessions * sizeof c->sessions[0]);
+			memmove(c->sessions, c->sessions + 1,
+				--c->nsessions * sizeof c->sessions[0]);
 			ctx->nsessions--;
 		}
 		if (c->nsessions == c->cap && ctx->nsessions < SESSIONS_MAX) {

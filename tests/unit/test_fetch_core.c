@@ -283,13 +283,13 @@ static void test_connect_dns_and_timeouts(void **state)
 	opts.retry_base_ms = 100;
 	start("http://a.test/");
 	assert_int_equal(evc__fetch_attempt(&f), EVC__GO_ON);
-	assert_int_equal(evc__fetch_connect_error(&f, "10.0.0.1", -ECONNREFUSED), EVC__RETRY_WAIT);
+	assert_int_equal(evc__fetch_connect_error(&f, "127.0.0.9", -ECONNREFUSED), EVC__RETRY_WAIT);
 	assert_true(f.wait_ms >= 50 && f.wait_ms <= 100); /* base with 50-100 % jitter */
 	assert_int_equal(evc__fetch_attempt(&f), EVC__GO_ON);
-	assert_int_equal(evc__fetch_connect_error(&f, "10.0.0.1", -ECONNREFUSED), EVC__DONE);
+	assert_int_equal(evc__fetch_connect_error(&f, "127.0.0.9", -ECONNREFUSED), EVC__DONE);
 	result();
 	assert_int_equal(rec.error, EVC_ERR_CONNECT);
-	assert_string_equal(rec.error_message, "connect to 10.0.0.1 port 80: Connection refused");
+	assert_string_equal(rec.error_message, "connect to 127.0.0.9 port 80: Connection refused");
 	assert_int_equal(rec.attempts, 2);
 	assert_int_equal(rec.status, 0);
 	evc__fetch_cleanup(&f);
@@ -330,7 +330,7 @@ static void test_connect_dns_and_timeouts(void **state)
 	opts.timeout_ms = 1000;
 	start("http://a.test/");
 	assert_int_equal(evc__fetch_attempt(&f), EVC__GO_ON);
-	assert_int_equal(evc__fetch_connect_error(&f, "10.0.0.1", -ECONNREFUSED), EVC__RETRY_WAIT);
+	assert_int_equal(evc__fetch_connect_error(&f, "127.0.0.9", -ECONNREFUSED), EVC__RETRY_WAIT);
 	advance_ms(1000);
 	assert_int_equal(evc__fetch_attempt(&f), EVC__DONE);
 	result();

@@ -304,6 +304,25 @@ static void test_numeric_and_overrides(void **state)
 	evc_resolver_free(r);
 }
 
+/* Open /dev/null until the next descriptor lands above FD_SETSIZE (the
+ * open-file limit raised as far as it goes); returns how many, in fds. */
+static int fill_fds(int *fds, size_t cap)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	assert_true(rl.rlim_cur > FD_SETSIZE + 64);
+	int n = 0;
+	while (n < (int)cap) {
+		fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		assert_true(fds[n] >= 0);
+		if (fds[n++] > FD_SETSIZE + 2)
+			break;
+	}
+	return n;
+}
+
 /* On the select backend, a c-ares socket above FD_SETSIZE cannot be
  * watched: the lookup must fail at once with EVC_EFDSETSIZE (not wait out
  * the DNS timeout as an unseen socket would), cache nothing, and work again
@@ -317,19 +336,8 @@ static void test_select_refuses_a_high_dns_socket(void **state)
 	assert_int_equal(evc_io_check(loop, 5), 0);
 	assert_int_equal(evc_io_check(loop, FD_SETSIZE), EVC_EFDSETSIZE);
 
-	struct rlimit rl;
-	getrlimit(RLIMIT_NOFILE, &rl);
-	rl.rlim_cur = rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	assert_true(rl.rlim_cur > FD_SETSIZE + 64);
 	int filler[FD_SETSIZE + 8];
-	int nfill = 0;
-	while (nfill < (int)(sizeof filler / sizeof filler[0])) {
-		filler[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		assert_true(filler[nfill] >= 0);
-		if (filler[nfill++] > FD_SETSIZE + 2)
-			break;
-	}
+	int nfill = fill_fds(filler, sizeof filler / sizeof filler[0]);
 
 	evc_resolver_t *r = new_resolver(4000, 0);
 	struct answer a = {0};
@@ -373,18 +381,8 @@ static void test_refused_socket_blames_only_its_query(void **state)
 	assert_int_equal(evc_resolve(r, "nx.test", 80, on_answer, &nx, NULL), 0);
 	/* ...then every new socket lands above FD_SETSIZE: the second server's
 	 * (for refuse.test, after REFUSED) cannot be watched. */
-	struct rlimit rl;
-	getrlimit(RLIMIT_NOFILE, &rl);
-	rl.rlim_cur = rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
 	int filler[FD_SETSIZE + 8];
-	int nfill = 0;
-	while (nfill < (int)(sizeof filler / sizeof filler[0])) {
-		filler[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		assert_true(filler[nfill] >= 0);
-		if (filler[nfill++] > FD_SETSIZE + 2)
-			break;
-	}
+	int nfill = fill_fds(filler, sizeof filler / sizeof filler[0]);
 	for (int i = 0; i < 10000 && !(refused.calls && nx.calls); i++)
 		assert_true(evc_loop_run(loop, EVC_RUN_ONCE) >= 0);
 	for (int i = 0; i < nfill; i++)
