@@ -49,6 +49,8 @@ typedef struct evc_crawl_opts {
 	bool insecure;	    /* check no certificate (curl -k) */
 	unsigned tls_min;   /* lowest TLS version: 12 (1.2, the default) or 13 */
 	bool cert_info;	    /* records show the server's certificate (result.h) */
+	unsigned max_handshakes; /* https connections being set up (connect and
+				    TLS handshake) at once (256); 0: no limit */
 } evc_crawl_opts_t;
 
 /** Fill opts with the defaults above. */

@@ -71,6 +71,8 @@ static void help(void)
 	       "      --tls-min VERSION     lowest TLS version: 1.2 (default) or 1.3\n"
 	       "      --cert-info           records show the server's certificate: subject,\n"
 	       "                            issuer, SANs, not_before, not_after, days_left\n"
+	       "      --max-handshakes N    https connections being set up at once (256;\n"
+	       "                            0: no limit)\n"
 	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH\n"
 	       "      --mode MODE           async (default: one event loop), blocking,\n"
 	       "                            busy-poll, threads or processes (-c workers)\n"
@@ -141,6 +143,7 @@ enum {
 	OPT_CAPATH,
 	OPT_TLS_MIN,
 	OPT_CERT_INFO,
+	OPT_MAX_HANDSHAKES,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
@@ -168,6 +171,7 @@ static const struct option long_opts[] = {
     {"insecure", no_argument, NULL, 'k'},
     {"tls-min", required_argument, NULL, OPT_TLS_MIN},
     {"cert-info", no_argument, NULL, OPT_CERT_INFO},
+    {"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -305,6 +309,9 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			break;
 		case OPT_CERT_INFO:
 			o->cert_info = true;
+			break;
+		case OPT_MAX_HANDSHAKES:
+			o->max_handshakes = parse_count("--max-handshakes", optarg, 0);
 			break;
 		case OPT_TLS_MIN:
 			if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0)

@@ -85,6 +85,7 @@ static void on_kick(evc_timer_t *timer, void *arg)
 	}
 	if (c->cancelled)
 		cancel_all(c);
+	evc__tls_wake(c);
 	evc__pump(c);
 }
 
@@ -117,6 +118,7 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 	evc__list_init(&c->bad);
 	evc__list_init(&c->waiting);
 	evc__list_init(&c->running);
+	evc__list_init(&c->tls_wait);
 	if (rc == 0)
 		rc = evc__engine_resolver(&c->resolver, loop, &c->opts.o);
 	if (rc == 0) {
@@ -176,6 +178,7 @@ int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user)
 	if (!t)
 		return -ENOMEM;
 	t->c = c;
+	evc__list_init(&t->tls_link);
 	int rc =
 	    evc__fetch_init(&t->f, &c->opts.o, url, len, user); /* first: makes f safe to free */
 	t->timer = evc_timer_new(c->loop, evc__on_task_timer, t);

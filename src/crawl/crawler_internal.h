@@ -41,6 +41,7 @@
 enum task_state {
 	T_QUEUED,
 	T_RESOLVING,
+	T_TLS_WAIT, /* https: waiting for a handshake ticket before connecting */
 	T_CONNECTING,
 	T_HANDSHAKING,
 	T_SENDING,
@@ -91,6 +92,8 @@ struct task {
 	evc_timer_t *timer;
 	enum task_state state;
 	bool holds_slot;
+	bool tls_ticket;	 /* counts in c->handshaking (connect + handshake) */
+	struct evc__list tls_link; /* on c->tls_wait while T_TLS_WAIT */
 	bool fresh_conn_only;	 /* the stale keep-alive retry: no reuse */
 	uint64_t phase_ns;	 /* when DNS, connect or TLS began (hrtime) */
 	uint64_t phase_deadline; /* DNS/connect/TLS, loop ms; idle uses last_activity */
@@ -114,6 +117,8 @@ struct evc_crawler {
 	struct evc__list bad;	  /* tasks to report from the kick timer */
 	struct evc__list waiting; /* tasks in retry backoff */
 	struct evc__list running; /* tasks holding slots */
+	struct evc__list tls_wait; /* https tasks waiting for a handshake ticket */
+	unsigned handshaking;	   /* tickets out: https connects + handshakes */
 
 	unsigned limit;		 /* effective concurrency: lowered under fd pressure */
 	uint64_t pressure_until; /* loop ms: no raising the limit before */
@@ -153,6 +158,7 @@ void evc__task_detach(struct task *t);
 void evc__task_free(struct task *t);
 void evc__on_task_timer(evc_timer_t *timer, void *arg);
 void evc__on_conn_io(evc_loop_t *loop, int fd, int events, void *arg);
+void evc__tls_wake(evc_crawler_t *c);
 
 /* crawler.c */
 void evc__task_report(struct task *t);

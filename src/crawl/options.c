@@ -22,6 +22,7 @@ void evc_crawl_opts_init(evc_crawl_opts_t *o)
 	    .max_body = 64ull << 20,
 	    .retry_base_ms = 250,
 	    .retry_max_wait_ms = 10000,
+	    .max_handshakes = 256,
 	};
 }
 
@@ -326,6 +327,7 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 			  : IS("max-queued")	    ? &o->max_queued
 			  : IS("retry-base-ms")	    ? &o->retry_base_ms
 			  : IS("retry-max-wait-ms") ? &o->retry_max_wait_ms
+			  : IS("max-handshakes")    ? &o->max_handshakes
 						    : NULL;
 	if (count) {
 		if (parse_uint(v, 100000000, &n) < 0)

@@ -39,9 +39,64 @@ void evc__task_free(struct task *t)
 	free(t);
 }
 
-/* Stop whatever the task is doing: DNS, connection, timer. */
+/* ---- handshake tickets -------------------------------------------------------
+ *
+ * A TLS handshake in progress costs about 45 KiB (OpenSSL's 16 KiB handshake
+ * buffer, zeroed; its buffering BIO; record buffers; the SSL object), an
+ * established idle-waiting connection about a quarter of that. So at most
+ * max_handshakes https connections are being set up (TCP connect included,
+ * so none sits connected before its ClientHello) at once; other tasks wait
+ * for a ticket, holding their slots. Handshakes are CPU work on both ends:
+ * hundreds at once do not finish sooner than fewer would.
+ */
+
+static void ticket_release(struct task *t)
+{
+	evc_crawler_t *c = t->c;
+	if (t->tls_ticket) {
+		t->tls_ticket = false;
+		c->handshaking--;
+		if (!evc__list_empty(&c->tls_wait))
+			evc__kick(c); /* evc__tls_wake, from the loop */
+	}
+	evc__list_remove(&t->tls_link);
+}
+
+/* True when t may connect now; else t waits on c->tls_wait. */
+static bool ticket_take(struct task *t)
+{
+	evc_crawler_t *c = t->c;
+	unsigned max = c->opts.o.max_handshakes;
+	if (t->tls_ticket || !t->f.url.https)
+		return true;
+	if (max && c->handshaking >= max) {
+		t->state = T_TLS_WAIT;
+		t->phase_deadline = 0; /* only the whole-fetch deadline runs */
+		evc__list_push_back(&c->tls_wait, &t->tls_link);
+		return false;
+	}
+	t->tls_ticket = true;
+	c->handshaking++;
+	return true;
+}
+
+/* Tickets came back: connect the tasks waiting longest. */
+void evc__tls_wake(evc_crawler_t *c)
+{
+	unsigned max = c->opts.o.max_handshakes;
+	while (!evc__list_empty(&c->tls_wait) && (!max || c->handshaking < max)) {
+		struct task *t =
+		    EVC_LIST_ENTRY(evc__list_pop_front(&c->tls_wait), struct task, tls_link);
+		t->tls_ticket = true;
+		c->handshaking++;
+		connect_next(t);
+	}
+}
+
+/* Stop whatever the task is doing: DNS, connection, timer, a ticket. */
 void evc__task_detach(struct task *t)
 {
+	ticket_release(t);
 	if (t->dns_req) {
 		evc_resolve_cancel(t->dns_req);
 		t->dns_req = NULL;
@@ -255,6 +310,7 @@ static void handshake(struct task *t)
 		watch_want(t, rc, 0);
 		return;
 	}
+	ticket_release(t);
 	if (t->c->opts.o.cert_info) { /* also when it did not verify */
 		k->cert = evc__tls_cert(k->s);
 		evc__fetch_set_cert(&t->f, k->cert);
@@ -387,6 +443,8 @@ static void connect_next(struct task *t)
 		evc__task_act(t, evc__fetch_connect_error(&t->f, a, t->last_err));
 		return;
 	}
+	if (!ticket_take(t))
+		return;
 	t->phase_ns = evc_hrtime();
 	int rc = evc__conn_open(t, &t->addrs->addr[t->addr_index]);
 	if (rc == -ENOMEM) {

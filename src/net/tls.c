@@ -373,11 +373,24 @@ static void explain(struct tls *t, int ssl_error)
 }
 
 /* Map OpenSSL's answer (ret <= 0) to a stream code. */
+/* Waiting for the peer: give back the record buffers (16 KiB each) now.
+ * SSL_MODE_RELEASE_BUFFERS frees the read buffer only after application
+ * data; a connection that has read only handshake records or session
+ * tickets, as every fresh TLS 1.3 connection waiting for its response has,
+ * would keep it for as long as it waits. SSL_free_buffers leaves buffers
+ * that still hold data alone. */
+static void idle_buffers(struct tls *t)
+{
+	if (!SSL_has_pending(t->ssl))
+		SSL_free_buffers(t->ssl);
+}
+
 static ssize_t map(struct tls *t, int ret)
 {
 	int e = SSL_get_error(t->ssl, ret);
 	switch (e) {
 	case SSL_ERROR_WANT_READ:
+		idle_buffers(t);
 		return EVC__WANT_READ;
 	case SSL_ERROR_WANT_WRITE:
 		return EVC__WANT_WRITE;
@@ -444,8 +457,10 @@ static int tls_handshake(struct evc__stream *s)
 		return 0;
 	}
 	int e = SSL_get_error(t->ssl, ret);
-	if (e == SSL_ERROR_WANT_READ)
+	if (e == SSL_ERROR_WANT_READ) {
+		idle_buffers(t);
 		return EVC__WANT_READ;
+	}
 	if (e == SSL_ERROR_WANT_WRITE)
 		return EVC__WANT_WRITE;
 	explain(t, e);

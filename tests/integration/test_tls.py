@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import select
 import ssl
 import struct
 import subprocess
@@ -142,6 +143,97 @@ class Counting(threading.Thread):
         self.sock.close()
 
 
+class Holding(threading.Thread):
+    """A TCP server that reads the ClientHello and never answers, and
+    counts how many connections it holds at once (the most at any time)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = self.most = 0
+        self.stop_flag = False
+
+    def run(self):
+        held = []
+        while not self.stop_flag:
+            ready, _, _ = select.select([self.sock] + held, [], [], 0.1)
+            # Closes first: a client that closes one connection and then
+            # opens the next must not look like two at once.
+            for c in [c for c in ready if c is not self.sock]:
+                try:
+                    data = c.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    held.remove(c)
+                    c.close()
+            if self.sock in ready:
+                c, _ = self.sock.accept()
+                held.append(c)
+                self.accepted += 1
+                self.most = max(self.most, len(held))
+        for c in held:
+            c.close()
+
+    def stop(self):
+        self.stop_flag = True
+        self.join(5)
+        self.sock.close()
+
+
+class SServer:
+    """openssl s_server in its echo mode: what the client sends comes out on
+    its stdout, and what we write to its stdin goes to the client, except
+    the line "k" (send a TLS 1.3 KeyUpdate) and "K" (a KeyUpdate asking the
+    client for one back). One connection at a time."""
+
+    def __init__(self, cert, chain, key):
+        self.p = subprocess.Popen(
+            ["openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", cert, "-cert_chain",
+             chain, "-key", key, "-tls1_3", "-crlf"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        self.out = b""
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.wait_for(b"ACCEPT 127.0.0.1:")
+        self.wait_for(b"\n")
+        self.port = int(self.out.split(b"ACCEPT 127.0.0.1:")[1].split(b"\n")[0])
+
+    def _read(self):
+        while True:
+            b = self.p.stdout.read1(4096)
+            if not b:
+                return
+            with self.lock:
+                self.out += b
+
+    def wait_for(self, what, secs=10):
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            with self.lock:
+                if what in self.out:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def send(self, text):
+        self.p.stdin.write(text)
+        self.p.stdin.flush()
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
+
+
+def read_record(proc, secs=10):
+    """The next JSON record on a running evcrawl's stdout, or None."""
+    ready, _, _ = select.select([proc.stdout], [], [], secs)
+    return json.loads(proc.stdout.readline()) if ready else None
+
+
 with TLSMatrix() as m:
     P = m.port
     resolve = []
@@ -260,6 +352,53 @@ with TLSMatrix() as m:
     t.ok(took < 5, "... and the run ends by itself (%.1f s)" % took)
     stall.stop()
     reset.stop()
+
+    # ---- a KeyUpdate on an idle kept-alive connection ------------------------------
+    # The server sends TLS records that carry no data while the connection
+    # waits in the pool; it stays open and carries the next request.
+    for mode in (["--mode", "async"], ["--mode", "blocking"]):
+        srv = SServer(*[os.path.join(m.dir, "pki", f) for f in ("good.pem", "inter.pem",
+                                                                 "good.key")])
+        proc = subprocess.Popen([EVCRAWL, "-q", "-i", "-", "--resolve",
+                                 "good.test:%d:127.0.0.1" % srv.port] + ca + mode,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        answer = b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok"
+        recs = []
+        for i in (1, 2):
+            proc.stdin.write(b"https://good.test:%d/%d\n" % (srv.port, i))
+            proc.stdin.flush()
+            if srv.wait_for(b"GET /%d HTTP/1.1" % i):
+                srv.send(answer)
+            recs.append(read_record(proc))
+            if i == 1:
+                srv.send(b"k\n")  # a KeyUpdate
+                time.sleep(0.3)
+                srv.send(b"K\n")  # a KeyUpdate that wants one back
+                time.sleep(0.3)
+        proc.stdin.close()
+        proc.wait(10)
+        srv.stop()
+        got = [(r or {}).get("status") for r in recs]
+        tls_ms = [((r or {}).get("time_ms") or {}).get("tls") for r in recs]
+        t.eq((got, tls_ms[1], srv.out.count(b"CIPHER is")), ([200, 200], None, 1),
+             "%s: KeyUpdates on an idle kept-alive connection: it stays, and the next "
+             "request goes on it (no new handshake)" % mode[1], srv.out[-600:])
+
+    # ---- --max-handshakes: https connections being set up at once --------------
+    for cap, most in (("3", 3), ("0", 12)):
+        hold = Holding()
+        hold.start()
+        run = evcrawl(*(["-q", "--retries", "0", "--connect-timeout", "0.5", "-c", "12",
+                         "--per-host", "12", "--max-handshakes", cap] +
+                        ["https://127.0.0.1:%d/%d" % (hold.port, i) for i in range(12)]),
+                      timeout=30)
+        hold.stop()
+        t.eq(({kind_msg(r) for r in run.records}, len(run.records)),
+             ({("timeout", "TLS handshake timed out after 500 ms")}, 12),
+             "--max-handshakes %s: 12 stalled handshakes, 12 timeout records" % cap)
+        t.eq((hold.accepted, hold.most), (12, most),
+             "... 12 connections, at most %d at once on the server" % most)
 
     # ---- a bad certificate costs at most --per-host handshakes ------------------
     counting = Counting(os.path.join(m.dir, "pki", "self-chain.pem"),
