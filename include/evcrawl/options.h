@@ -44,11 +44,11 @@ typedef struct evc_crawl_opts {
 	unsigned retry_max_wait_ms;  /* cap on Retry-After and backoff (10000) */
 	/* https: certificates are verified against the system's CAs unless
 	 * cacert/capath name others (like curl's --cacert/--capath). */
-	const char *cacert; /* PEM file of trusted CAs, or NULL */
-	const char *capath; /* hashed directory of CAs, or NULL */
-	bool insecure;	    /* check no certificate (curl -k) */
-	unsigned tls_min;   /* lowest TLS version: 12 (1.2, the default) or 13 */
-	bool cert_info;	    /* records show the server's certificate (result.h) */
+	const char *cacert;	 /* PEM file of trusted CAs, or NULL */
+	const char *capath;	 /* hashed directory of CAs, or NULL */
+	bool insecure;		 /* check no certificate (curl -k) */
+	unsigned tls_min;	 /* lowest TLS version: 12 (1.2, the default) or 13 */
+	bool cert_info;		 /* records show the server's certificate (result.h) */
 	unsigned max_handshakes; /* https connections being set up (connect and
 				    TLS handshake) at once (256); 0: no limit */
 } evc_crawl_opts_t;

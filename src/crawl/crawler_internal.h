@@ -92,12 +92,12 @@ struct task {
 	evc_timer_t *timer;
 	enum task_state state;
 	bool holds_slot;
-	bool tls_ticket;	 /* counts in c->handshaking (connect + handshake) */
+	bool tls_ticket;	   /* counts in c->handshaking (connect + handshake) */
 	struct evc__list tls_link; /* on c->tls_wait while T_TLS_WAIT */
-	bool fresh_conn_only;	 /* the stale keep-alive retry: no reuse */
-	uint64_t phase_ns;	 /* when DNS, connect or TLS began (hrtime) */
-	uint64_t phase_deadline; /* DNS/connect/TLS, loop ms; idle uses last_activity */
-	uint64_t last_activity;	 /* loop ms */
+	bool fresh_conn_only;	   /* the stale keep-alive retry: no reuse */
+	uint64_t phase_ns;	   /* when DNS, connect or TLS began (hrtime) */
+	uint64_t phase_deadline;   /* DNS/connect/TLS, loop ms; idle uses last_activity */
+	uint64_t last_activity;	   /* loop ms */
 };
 
 struct evc_crawler {
@@ -113,10 +113,10 @@ struct evc_crawler {
 
 	struct host **hosts;
 	size_t nbuckets, nhosts;
-	struct evc__list ready;	  /* hosts with queued tasks and a free slot */
-	struct evc__list bad;	  /* tasks to report from the kick timer */
-	struct evc__list waiting; /* tasks in retry backoff */
-	struct evc__list running; /* tasks holding slots */
+	struct evc__list ready;	   /* hosts with queued tasks and a free slot */
+	struct evc__list bad;	   /* tasks to report from the kick timer */
+	struct evc__list waiting;  /* tasks in retry backoff */
+	struct evc__list running;  /* tasks holding slots */
 	struct evc__list tls_wait; /* https tasks waiting for a handshake ticket */
 	unsigned handshaking;	   /* tickets out: https connects + handshakes */
 

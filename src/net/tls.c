@@ -9,13 +9,15 @@
  *
  * One SSL_CTX per distinct set of options, shared process-wide (threads
  * included) and reference-counted. It holds a client session cache keyed by
- * host:port (a few per server, since a crawl opens several connections to
- * one at once: a TLS 1.3 ticket is taken out when used, as RFC 8446
- * advises; a TLS 1.2 session stays) and the verdicts of failed handshakes,
- * so a
- * crawl pays a full handshake once per server, and a server whose
- * certificate does not verify fails its other URLs at once.
- * SSL_MODE_RELEASE_BUFFERS frees a connection's buffers while it is idle.
+ * host:port (up to HOST_SESSIONS per server, since a crawl opens several
+ * connections to one at once; a TLS 1.3 ticket is taken out when used, as
+ * RFC 8446 advises; a TLS 1.2 session stays) and the verdicts of failed
+ * handshakes, so a crawl pays a full handshake once per server, and a
+ * server whose certificate does not verify fails its other URLs at once.
+ *
+ * Memory. SSL_MODE_RELEASE_BUFFERS frees the record buffers after
+ * application data; idle_buffers() also frees them whenever a read would
+ * wait, so a connection waiting for its response holds none.
  */
 #include <errno.h>
 #include <pthread.h>
