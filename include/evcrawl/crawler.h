@@ -107,6 +107,10 @@ typedef struct evc_crawl_stats {
 	unsigned in_flight, queued, waiting; /* waiting: backoff before retry */
 	unsigned connections;		     /* open, idle ones included */
 	uint64_t connections_opened, requests;
+	/* Politeness keys (hosts, domains or addresses: options.h): known, held
+	 * back by their delay or a back-off right now, backing off after a
+	 * 429/503 or failures, and given up. */
+	unsigned keys, keys_waiting, keys_backing_off, keys_given_up;
 } evc_crawl_stats_t;
 
 EVC_API void evc_crawler_stats(const evc_crawler_t *c, evc_crawl_stats_t *out);

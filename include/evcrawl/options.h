@@ -21,6 +21,13 @@ extern "C" {
  * with evc_crawl_opts_init() and change what you need; strings are copied
  * by whoever takes the options.
  */
+/* What per_host, delay and back-off count against (politeness_key). */
+enum {
+	EVC_KEY_HOST,	/* the host name */
+	EVC_KEY_DOMAIN, /* its registrable domain (public suffix list) */
+	EVC_KEY_IP,	/* the address it resolves to */
+};
+
 typedef struct evc_crawl_opts {
 	unsigned concurrency;	     /* fetches in flight in total (100) */
 	unsigned per_host;	     /* ... per scheme+host+port (8) */
@@ -51,6 +58,16 @@ typedef struct evc_crawl_opts {
 	bool cert_info;		 /* records show the server's certificate (result.h) */
 	unsigned max_handshakes; /* https connections being set up (connect and
 				    TLS handshake) at once (256); 0: no limit */
+	/* Politeness (the event-loop engine; see README "Being polite"). A key
+	 * is what per_host, delay and back-off count against. */
+	unsigned politeness_key;     /* EVC_KEY_HOST (default), _DOMAIN or _IP */
+	unsigned delay_ms;	     /* between request starts to one key (0) */
+	bool random_delay;	     /* jitter delay_ms by ±50 % */
+	double rate;		     /* requests per second, whole crawl; 0: no limit */
+	unsigned max_retry_after_ms; /* cap on a 429/503's pause of a key (120000) */
+	unsigned host_errors;	     /* connect failures/timeouts in a row before a
+					key is given up (10); from the second a key
+					pauses, doubling from 1 s; 0: neither */
 } evc_crawl_opts_t;
 
 /** Fill opts with the defaults above. */
@@ -65,7 +82,10 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "max-redirects", "max-body" (bytes), "dns-server", "resolve" and "header"
  * (each call adds one), "user-agent", "compressed" ("0"/"1"), "output-dir",
  * "max-queued", "retry-base-ms", "retry-max-wait-ms", "cacert", "capath",
- * "insecure" and "cert-info" ("0"/"1"), "tls-min" ("1.2"/"1.3")),
+ * "insecure" and "cert-info" ("0"/"1"), "tls-min" ("1.2"/"1.3"),
+ * "max-handshakes", "politeness-key" ("host"/"domain"/"ip"), "delay" and
+ * "max-retry-after" (seconds), "random-delay" ("0"/"1"), "rate" ("N",
+ * "N/s", "N/m", "N/h"), "host-errors"),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().

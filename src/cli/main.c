@@ -73,6 +73,20 @@ static void help(void)
 	       "                            issuer, SANs, not_before, not_after, days_left\n"
 	       "      --max-handshakes N    https connections being set up at once (256;\n"
 	       "                            0: no limit)\n"
+	       "\n"
+	       "Being polite (--mode async; a key is a host, domain or address):\n"
+	       "      --politeness-key K    host (default), domain (registrable, by the\n"
+	       "                            public suffix list) or ip: what --per-host,\n"
+	       "                            --delay and back-off count against\n"
+	       "      --delay S             at least S seconds between requests to a key\n"
+	       "      --random-delay        vary each delay between 0.5 and 1.5 times S\n"
+	       "      --rate N[/s|/m|/h]    at most N requests per second (minute, hour) in\n"
+	       "                            all, bursts of N/10\n"
+	       "      --max-retry-after S   longest pause of a key for a 429/503 (120)\n"
+	       "      --host-errors N       give a key up after N connect failures or\n"
+	       "                            timeouts in a row (10); from the second it\n"
+	       "                            pauses, doubling from 1 s; 0: neither\n"
+	       "\n"
 	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH\n"
 	       "      --mode MODE           async (default: one event loop), blocking,\n"
 	       "                            busy-poll, threads or processes (-c workers)\n"
@@ -106,6 +120,16 @@ static unsigned parse_seconds(const char *opt, const char *v)
 	if (errno || end == v || *end || !(s > 0) || s > 86400 * 7)
 		usage_error("%s wants seconds > 0, not '%s'", opt, v);
 	return (unsigned)ceil(s * 1000);
+}
+
+/* --rate's forms, as the library reads them ("rate" in options.h); -1
+ * when it is not one. */
+static double parse_rate(const char *v)
+{
+	evc_crawl_opts_t *tmp = evc_crawl_opts_new();
+	double r = tmp && evc_crawl_opts_set(tmp, "rate", v) == 0 ? tmp->rate : -1;
+	evc_crawl_opts_free(tmp);
+	return r;
 }
 
 static uint64_t parse_bytes(const char *opt, const char *v)
@@ -144,6 +168,12 @@ enum {
 	OPT_TLS_MIN,
 	OPT_CERT_INFO,
 	OPT_MAX_HANDSHAKES,
+	OPT_POLITENESS_KEY,
+	OPT_DELAY,
+	OPT_RANDOM_DELAY,
+	OPT_RATE,
+	OPT_MAX_RETRY_AFTER,
+	OPT_HOST_ERRORS,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
@@ -172,6 +202,12 @@ static const struct option long_opts[] = {
     {"tls-min", required_argument, NULL, OPT_TLS_MIN},
     {"cert-info", no_argument, NULL, OPT_CERT_INFO},
     {"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
+    {"politeness-key", required_argument, NULL, OPT_POLITENESS_KEY},
+    {"delay", required_argument, NULL, OPT_DELAY},
+    {"random-delay", no_argument, NULL, OPT_RANDOM_DELAY},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"max-retry-after", required_argument, NULL, OPT_MAX_RETRY_AFTER},
+    {"host-errors", required_argument, NULL, OPT_HOST_ERRORS},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -189,7 +225,8 @@ struct parsed {
 	int nheaders;
 	const char **resolves;
 	int nresolves;
-	int progress; /* -1: auto */
+	int progress;	    /* -1: auto */
+	const char *polite; /* the first politeness option given */
 };
 
 /* mkdir -p: -o DIR creates its parents, as wget2 -P does. */
@@ -313,6 +350,41 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case OPT_MAX_HANDSHAKES:
 			o->max_handshakes = parse_count("--max-handshakes", optarg, 0);
 			break;
+		case OPT_POLITENESS_KEY:
+			if (strcmp(optarg, "host") != 0 && strcmp(optarg, "domain") != 0 &&
+			    strcmp(optarg, "ip") != 0)
+				usage_error("--politeness-key wants host, domain or ip, not '%s'",
+					    optarg);
+			o->politeness_key = optarg[0] == 'h'   ? EVC_KEY_HOST
+					    : optarg[0] == 'd' ? EVC_KEY_DOMAIN
+							       : EVC_KEY_IP;
+			p->polite = p->polite ? p->polite : "--politeness-key";
+			break;
+		case OPT_DELAY:
+			o->delay_ms =
+			    strcmp(optarg, "0") == 0 ? 0 : parse_seconds("--delay", optarg);
+			p->polite = p->polite ? p->polite : "--delay";
+			break;
+		case OPT_RANDOM_DELAY:
+			o->random_delay = true;
+			p->polite = p->polite ? p->polite : "--random-delay";
+			break;
+		case OPT_RATE:
+			o->rate = parse_rate(optarg);
+			if (!(o->rate > 0))
+				usage_error("--rate wants N, N/s, N/m or N/h with N > 0, not '%s'",
+					    optarg);
+			p->polite = p->polite ? p->polite : "--rate";
+			break;
+		case OPT_MAX_RETRY_AFTER:
+			o->max_retry_after_ms = parse_seconds("--max-retry-after", optarg);
+			p->polite = p->polite ? p->polite : "--max-retry-after";
+			break;
+		case OPT_HOST_ERRORS:
+			o->host_errors = parse_count("--host-errors", optarg, 0);
+			if (o->host_errors)
+				p->polite = p->polite ? p->polite : "--host-errors";
+			break;
 		case OPT_TLS_MIN:
 			if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0)
 				usage_error("--tls-min wants 1.2 or 1.3, not '%s'", optarg);
@@ -357,6 +429,10 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	if (!p->input && optind >= argc)
 		usage_error("no URLs: give them as arguments or with -i FILE");
 	check_selector(a);
+	if (p->polite && a->mode != MODE_ASYNC)
+		usage_error("%s is for --mode async (its scheduler keeps time per host); "
+			    "the classic modes fetch without it",
+			    p->polite);
 	if (o->insecure && !a->quiet)
 		fprintf(stderr, "%s: warning: -k: TLS certificates are not checked\n", prog);
 	if (o->output_dir) {

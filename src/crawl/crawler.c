@@ -18,9 +18,9 @@ void evc__task_report(struct task *t)
 	evc__task_detach(t);
 	evc__release_slot(t);
 	if (t->state == T_QUEUED && evc__list_linked(&t->link)) {
-		t->host->nqueued--;
+		t->key->nqueued--;
 		c->queued--;
-		evc__host_update_ready(c, t->host);
+		evc__key_update(c, t->key);
 	}
 	evc__list_remove(&t->link);
 	t->state = T_DONE;
@@ -49,21 +49,21 @@ static void cancel_all(evc_crawler_t *c)
 {
 	/* Finishing a task may start another (pump): prevent it first. */
 	c->limit = 0;
-	for (size_t i = 0; i < c->nbuckets; i++) {
-		for (struct host *x = c->hosts[i]; x; x = x->hnext) {
-			while (!evc__list_empty(&x->queue)) {
-				struct task *t = EVC_LIST_ENTRY(x->queue.next, struct task, link);
-				evc__task_act(
-				    t, evc__fetch_error(&t->f, EVC_ERR_CANCELLED, "cancelled"));
-			}
+	struct evc__tnode *n, *tmp;
+	EVC_TABLE_EACH(&c->keys, n, tmp)
+	{
+		struct key *k = EVC_TABLE_ENTRY(n, struct key, node);
+		while (!evc__list_empty(&k->queue)) {
+			struct task *t = EVC_LIST_ENTRY(k->queue.next, struct task, link);
+			evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_CANCELLED, "cancelled"));
 		}
 	}
-	struct evc__list *n;
-	while ((n = evc__list_pop_front(&c->waiting)) != NULL) {
-		struct task *t = EVC_LIST_ENTRY(n, struct task, link);
+	struct evc__list *w;
+	while ((w = evc__list_pop_front(&c->waiting)) != NULL) {
+		struct task *t = EVC_LIST_ENTRY(w, struct task, link);
 		evc__list_init(&t->link);
 		c->nwaiting--;
-		t->host->nwaiting--;
+		t->key->nwaiting--;
 		evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_CANCELLED, "cancelled"));
 	}
 	while (!evc__list_empty(&c->running)) {
@@ -81,7 +81,8 @@ static void on_kick(evc_timer_t *timer, void *arg)
 		evc__list_init(&t->link);
 		t->state = T_DONE;
 		c->queued--;
-		evc__task_act(t, evc__fetch_attempt(&t->f)); /* says bad_url */
+		/* A bad URL (the attempt says so), or a key given up (said). */
+		evc__task_act(t, t->f.url_rc < 0 ? evc__fetch_attempt(&t->f) : EVC__DONE);
 	}
 	if (c->cancelled)
 		cancel_all(c);
@@ -93,7 +94,7 @@ static void on_housekeeping(evc_timer_t *timer, void *arg)
 {
 	evc_crawler_t *c = arg;
 	evc__conn_close_idle(c, false);
-	evc__host_sweep(c);
+	evc__sched_sweep(c);
 	if (evc_crawler_finished(c))
 		evc_timer_stop(timer);
 }
@@ -114,7 +115,6 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 	c->on_result = on_result;
 	c->arg = arg;
 	c->limit = c->opts.o.concurrency;
-	evc__list_init(&c->ready);
 	evc__list_init(&c->bad);
 	evc__list_init(&c->waiting);
 	evc__list_init(&c->running);
@@ -122,12 +122,10 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 	if (rc == 0)
 		rc = evc__engine_resolver(&c->resolver, loop, &c->opts.o);
 	if (rc == 0) {
-		c->nbuckets = 64;
-		c->hosts = calloc(c->nbuckets, sizeof *c->hosts);
 		c->rbuf = malloc(READ_BUF_SIZE);
 		c->kick = evc_timer_new(loop, on_kick, c);
 		c->housekeeping = evc_timer_new(loop, on_housekeeping, c);
-		if (!c->hosts || !c->rbuf || !c->kick || !c->housekeeping)
+		if (!c->rbuf || !c->kick || !c->housekeeping || evc__sched_init(c) < 0)
 			rc = -ENOMEM;
 	}
 	if (rc < 0) {
@@ -147,11 +145,10 @@ void evc_crawler_free(evc_crawler_t *c)
 {
 	if (!c)
 		return;
-	evc__host_free_all(c); /* tasks still pending are dropped, as documented */
+	evc__sched_free_all(c); /* tasks still pending are dropped, as documented */
 	evc_resolver_free(c->resolver);
 	evc_timer_free(c->kick);
 	evc_timer_free(c->housekeeping);
-	free(c->hosts);
 	free(c->rbuf);
 	evc__engine_opts_free(&c->opts);
 	free(c);
@@ -189,17 +186,12 @@ int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user)
 	t->f.on_body = on_task_body;
 	t->f.body_arg = t;
 	c->stats.added++;
-	c->queued++;
-	if (t->f.url_rc == 0 && !(t->host = evc__host_get(c, &t->f.url)))
+	if (t->f.url_rc == 0 && evc__enqueue(c, t, false) < 0)
 		t->f.url_rc = -ENOMEM;
 	if (t->f.url_rc < 0) {
 		/* Reported from the loop, like every other result. */
+		c->queued++;
 		evc__list_push_back(&c->bad, &t->link);
-	} else {
-		t->state = T_QUEUED;
-		evc__list_push_back(&t->host->queue, &t->link);
-		t->host->nqueued++;
-		evc__host_update_ready(c, t->host);
 	}
 	evc__kick(c);
 	return 0;
@@ -240,6 +232,10 @@ void evc_crawler_stats(const evc_crawler_t *c, evc_crawl_stats_t *out)
 	out->in_flight = c->in_flight;
 	out->queued = c->queued;
 	out->waiting = c->nwaiting;
+	out->keys = (unsigned)c->keys.n;
+	out->keys_waiting = c->keys_timed;
+	out->keys_backing_off = c->keys_backing_off;
+	out->keys_given_up = c->keys_given_up;
 }
 
 bool evc_crawler_finished(const evc_crawler_t *c)

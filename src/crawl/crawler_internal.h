@@ -26,11 +26,13 @@
 
 #include "crawl/fetch_core.h"
 #include "crawl/options.h"
+#include "crawl/polite.h"
 #include "evcrawl/crawler.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "net/stream.h"
 #include "util/list.h"
+#include "util/table.h"
 
 #define READ_BUF_SIZE	     (256 * 1024)
 #define HOUSEKEEPING_MS	     1000
@@ -50,17 +52,34 @@ enum task_state {
 	T_DONE,
 };
 
-/* One scheme://host:port: its queue, its slots, its idle connections. */
-struct host {
-	struct host *hnext;
-	char *key;	 /* "scheme://host:port" */
-	unsigned active; /* tasks holding a slot of this host */
+/* A politeness key (polite.h): the host name by default, or its domain, or
+ * its address. It holds the queue and the slots, and the clock: when its
+ * next request may start. */
+struct key {
+	struct evc__tnode node; /* in c->keys; node.name is the key */
+	struct evc_crawler *c;
+	unsigned active; /* tasks holding a slot of this key */
 	unsigned nqueued;
-	unsigned nconns;	/* open connections, idle included */
 	unsigned nwaiting;	/* its tasks in retry backoff (they come back) */
+	unsigned starting;	/* started with a gap to keep, request not sent yet */
 	struct evc__list queue; /* tasks waiting for a slot */
-	struct evc__list idle;	/* idle keep-alive connections */
 	struct evc__list ready_link;
+	evc_timer_t *timer; /* made on first use: wakes the key at p.next_ms */
+	uint64_t timer_due; /* loop ms the timer is armed for; 0: not armed */
+	struct evc__polite p;
+	char *gave_up; /* the message its remaining URLs end with */
+	/* --politeness-key ip: a key that stands for a name being resolved;
+	 * its tasks move to their address's key when the answer comes. */
+	evc_resolve_req_t *dns;
+	bool resolving;
+};
+
+/* One scheme://host:port: its idle keep-alive connections. */
+struct host {
+	struct evc__tnode node; /* in c->hosts; node.name is "scheme://host:port" */
+	unsigned refs;		/* tasks pointing here */
+	unsigned nconns;	/* open connections, idle included */
+	struct evc__list idle;	/* idle keep-alive connections */
 };
 
 struct conn {
@@ -83,7 +102,8 @@ struct task {
 	struct evc__list link; /* host queue, bad list, waiting or running list */
 	struct evc_crawler *c;
 	struct evc__fetch f; /* the URL and everything decided about it */
-	struct host *host;
+	struct key *key;     /* its politeness key: queue and slots */
+	struct host *host;   /* its connection pool */
 	struct conn *conn;
 	evc_resolve_req_t *dns_req;
 	evc_addrs_t *addrs;
@@ -92,6 +112,9 @@ struct task {
 	evc_timer_t *timer;
 	enum task_state state;
 	bool holds_slot;
+	bool starting;		   /* counts in key->starting until its request goes */
+	uint64_t gap_ms;	   /* the key's gap after this task's request */
+	uint64_t key_epoch;	   /* key->p.epoch when the task started */
 	bool tls_ticket;	   /* counts in c->handshaking (connect + handshake) */
 	struct evc__list tls_link; /* on c->tls_wait while T_TLS_WAIT */
 	bool fresh_conn_only;	   /* the stale keep-alive retry: no reuse */
@@ -111,10 +134,11 @@ struct evc_crawler {
 	evc_body_cb on_body;
 	void *body_arg;
 
-	struct host **hosts;
-	size_t nbuckets, nhosts;
-	struct evc__list ready;	   /* hosts with queued tasks and a free slot */
-	struct evc__list bad;	   /* tasks to report from the kick timer */
+	struct evc__table keys;	   /* struct key by name */
+	struct evc__table hosts;   /* struct host by scheme://host:port */
+	struct evc__list ready;	   /* keys with queued tasks, a free slot, and time */
+	struct evc__list bad;	   /* tasks to report from the kick timer: bad URLs,
+				      and URLs of keys given up (error set) */
 	struct evc__list waiting;  /* tasks in retry backoff */
 	struct evc__list running;  /* tasks holding slots */
 	struct evc__list tls_wait; /* https tasks waiting for a handshake ticket */
@@ -128,17 +152,23 @@ struct evc_crawler {
 	unsigned reporting;	   /* inside the result callback (nesting depth) */
 	evc_timer_t *kick;	   /* run pump/feed/cancel from the loop */
 	evc_timer_t *housekeeping; /* idle connection expiry */
+	evc_timer_t *rate_timer;   /* pump again when the bucket has a token */
+	struct evc__bucket bucket; /* opts.o.rate */
+	unsigned keys_timed, keys_backing_off, keys_given_up;
+	uint64_t rng;
 	evc_crawl_stats_t stats;
 	char *rbuf;
 	char reqbuf[EVC__REQUEST_MAX];
 };
 
 /* schedule.c */
-struct host *evc__host_get(evc_crawler_t *c, const struct evc__url *u);
-void evc__host_free_all(evc_crawler_t *c);
-void evc__host_sweep(evc_crawler_t *c);
-void evc__host_update_ready(evc_crawler_t *c, struct host *x);
-void evc__requeue_front(evc_crawler_t *c, struct task *t, struct host *x);
+int evc__sched_init(evc_crawler_t *c);
+int evc__enqueue(evc_crawler_t *c, struct task *t, bool front);
+void evc__sched_free_all(evc_crawler_t *c);
+void evc__sched_sweep(evc_crawler_t *c);
+void evc__key_update(evc_crawler_t *c, struct key *k);
+void evc__key_request_sent(struct task *t);
+void evc__key_outcome(struct task *t);
 void evc__release_slot(struct task *t);
 void evc__pump(evc_crawler_t *c);
 void evc__kick(evc_crawler_t *c);

@@ -214,6 +214,8 @@ enum evc__verdict evc__fetch_attempt(struct evc__fetch *f)
 		f->deadline_ns = now + (uint64_t)f->o->timeout_ms * 1000000u;
 	}
 	f->resp = NULL;
+	f->outcome = EVC__OUT_NONE;
+	f->retry_after_s = -1;
 	f->dns_ms = f->connect_ms = f->tls_ms = f->ttfb_ms = -1;
 	f->tls_version = f->tls_cipher = NULL;
 	evc__fetch_set_cert(f, NULL);
@@ -234,8 +236,18 @@ enum evc__verdict evc__fetch_dns_error(struct evc__fetch *f, const char *errmsg)
 				errmsg ? errmsg : "lookup failed");
 }
 
+/* The server did not take or answer this attempt (connect failed, timed
+ * out, or went silent before a response head): the scheduler backs its key
+ * off. */
+static void host_failed(struct evc__fetch *f)
+{
+	if (f->outcome == EVC__OUT_NONE)
+		f->outcome = EVC__OUT_FAILURE;
+}
+
 enum evc__verdict evc__fetch_connect_error(struct evc__fetch *f, const char *addr, int err)
 {
+	host_failed(f);
 	if (err == -ETIMEDOUT)
 		return evc__fetch_timeout(f, EVC__PHASE_CONNECT);
 	return evc__fetch_fail(f, EVC_ERR_CONNECT, true, "connect to %s port %u: %s", addr,
@@ -267,6 +279,8 @@ void evc__fetch_set_cert(struct evc__fetch *f, struct evc__cert *cert)
 enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase)
 {
 	const evc_crawl_opts_t *o = f->o;
+	if (phase != EVC__PHASE_DNS && phase != EVC__PHASE_WHOLE)
+		host_failed(f);
 	switch (phase) {
 	case EVC__PHASE_DNS:
 		return evc__fetch_error(f, EVC_ERR_DNS, "DNS lookup of %s timed out after %u ms",
@@ -300,6 +314,9 @@ static int on_head(struct evc__fetch *f)
 	struct evc__response *resp = f->resp;
 	f->head_handled = true;
 	f->status = resp->status;
+	f->outcome =
+	    resp->status == 429 || resp->status == 503 ? EVC__OUT_THROTTLE : EVC__OUT_RESPONSE;
+	f->retry_after_s = resp->retry_after;
 	set_content_type(f, resp->content_type);
 	f->retry_wait = evc__is_retry_status(resp->status) ? retry_wait(f, resp->retry_after) : -1;
 	f->final = f->retry_wait < 0 && !will_follow(f, resp->status, resp->location != NULL);

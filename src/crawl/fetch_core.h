@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crawl/polite.h"
 #include "crawl/sink.h"
 #include "evcrawl/fetch.h"
 #include "http/response.h"
@@ -95,6 +96,11 @@ struct evc__fetch {
 	evc_error_kind_t error;
 	char *message;	  /* malloc'd; NULL when none */
 	uint64_t wait_ms; /* with RETRY_WAIT */
+
+	/* What the last attempt says about its server, for the scheduler's
+	 * politeness (polite.h); reset by evc__fetch_attempt. */
+	enum evc__outcome outcome;
+	int retry_after_s; /* a 429/503's Retry-After in s; -1: none */
 
 	/* The current exchange. */
 	struct evc__response *resp; /* NULL between exchanges */

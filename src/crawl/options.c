@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crawl/options.h"
+#include "crawl/polite.h"
 #include "http/request.h"
 
 void evc_crawl_opts_init(evc_crawl_opts_t *o)
@@ -23,6 +24,8 @@ void evc_crawl_opts_init(evc_crawl_opts_t *o)
 	    .retry_base_ms = 250,
 	    .retry_max_wait_ms = 10000,
 	    .max_handshakes = 256,
+	    .max_retry_after_ms = 120000,
+	    .host_errors = 10,
 	};
 }
 
@@ -79,6 +82,14 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 	}
 	if (o->tls_min != 0 && o->tls_min != 12 && o->tls_min != 13) {
 		*what = "tls_min must be 12 (TLS 1.2) or 13 (TLS 1.3)";
+		return -EINVAL;
+	}
+	if (o->politeness_key > EVC_KEY_IP) {
+		*what = "politeness_key must be EVC_KEY_HOST, EVC_KEY_DOMAIN or EVC_KEY_IP";
+		return -EINVAL;
+	}
+	if (!(o->rate >= 0 && o->rate <= 1e6)) {
+		*what = "rate must be between 0 (no limit) and 1000000 per second";
 		return -EINVAL;
 	}
 	if (o->max_redirects > 1000) { /* each fetch keeps one hash per redirect */
@@ -328,6 +339,7 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 			  : IS("retry-base-ms")	    ? &o->retry_base_ms
 			  : IS("retry-max-wait-ms") ? &o->retry_max_wait_ms
 			  : IS("max-handshakes")    ? &o->max_handshakes
+			  : IS("host-errors")	    ? &o->host_errors
 						    : NULL;
 	if (count) {
 		if (parse_uint(v, 100000000, &n) < 0)
@@ -343,16 +355,44 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		return parse_ms(v, &o->idle_timeout_ms);
 	if (IS("dns-timeout"))
 		return parse_ms(v, &o->dns_timeout_ms);
+	if (IS("max-retry-after"))
+		return parse_ms(v, &o->max_retry_after_ms);
+	if (IS("delay")) {
+		if (strcmp(v, "0") == 0) {
+			o->delay_ms = 0;
+			return 0;
+		}
+		return parse_ms(v, &o->delay_ms);
+	}
+	if (IS("rate")) {
+		double r = evc__parse_rate(v);
+		if (r < 0)
+			return -EINVAL;
+		o->rate = r;
+		return 0;
+	}
+	if (IS("politeness-key")) {
+		if (strcmp(v, "host") == 0)
+			o->politeness_key = EVC_KEY_HOST;
+		else if (strcmp(v, "domain") == 0)
+			o->politeness_key = EVC_KEY_DOMAIN;
+		else if (strcmp(v, "ip") == 0)
+			o->politeness_key = EVC_KEY_IP;
+		else
+			return -EINVAL;
+		return 0;
+	}
 	if (IS("max-body")) {
 		if (parse_uint(v, 1ull << 40, &n) < 0)
 			return -EINVAL;
 		o->max_body = n;
 		return 0;
 	}
-	bool *flag = IS("compressed")  ? &o->compressed
-		     : IS("insecure")  ? &o->insecure
-		     : IS("cert-info") ? &o->cert_info
-				       : NULL;
+	bool *flag = IS("compressed")	  ? &o->compressed
+		     : IS("insecure")	  ? &o->insecure
+		     : IS("cert-info")	  ? &o->cert_info
+		     : IS("random-delay") ? &o->random_delay
+					  : NULL;
 	if (flag) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
 			return -EINVAL;

@@ -101,16 +101,16 @@ unsigned evc__conn_close_idle(evc_crawler_t *c, bool force)
 {
 	unsigned closed = 0;
 	uint64_t now = evc_now(c->loop);
-	for (size_t i = 0; i < c->nbuckets; i++) {
-		for (struct host *x = c->hosts[i]; x; x = x->hnext) {
-			while (!evc__list_empty(&x->idle)) {
-				struct conn *k =
-				    EVC_LIST_ENTRY(x->idle.prev, struct conn, idle_link);
-				if (!force && now - k->idle_since < IDLE_CONN_MAX_MS)
-					break;
-				evc__conn_close(k);
-				closed++;
-			}
+	struct evc__tnode *n, *tmp;
+	EVC_TABLE_EACH(&c->hosts, n, tmp)
+	{
+		struct host *x = EVC_TABLE_ENTRY(n, struct host, node);
+		while (!evc__list_empty(&x->idle)) {
+			struct conn *k = EVC_LIST_ENTRY(x->idle.prev, struct conn, idle_link);
+			if (!force && now - k->idle_since < IDLE_CONN_MAX_MS)
+				break;
+			evc__conn_close(k);
+			closed++;
 		}
 	}
 	return closed;

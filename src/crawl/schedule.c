@@ -1,162 +1,369 @@
 /*
- * The crawler's scheduling: which queued task starts next.
+ * The crawler's scheduler: which queued task starts next, and when.
  *
- * A task holds a global slot (at most `limit`, which is `concurrency` except
- * under fd pressure) and a slot of its host (at most `per_host`) from the
- * moment it starts until it completes, redirects, or waits for a retry.
- * Hosts with queued tasks and a free slot sit on the `ready` list; pump()
- * takes one task from the first host and moves that host to the back, so
- * hosts are served round-robin and one slow host never holds the others
- * back. When there is room, pump() asks the feed callback for more URLs.
+ * Tasks queue on their politeness key (polite.h: the host name by default,
+ * or its registrable domain, or its address). A task holds a global slot
+ * (at most `limit`, which is `concurrency` except under fd pressure) and a
+ * slot of its key (at most `per_host`; one while the key backs off) from
+ * the moment it starts until it completes, redirects, or waits for a retry.
  *
- * Hosts live in a hash table keyed by "scheme://host:port" and are swept
- * once they hold nothing, so a crawl over millions of hosts keeps a bounded
- * table.
+ * Keys that may start a task now sit on the `ready` list; pump() takes one
+ * task from the first and moves that key to the back, so keys are served
+ * round-robin and one slow key never holds the others back. A key that has
+ * work and a slot but must wait (its delay since the last request, a
+ * back-off after a 429/503 or failures) is not on the list: its own loop
+ * timer, armed for the time it may go, puts it back. So deciding the next
+ * fetch costs O(1), and a waiting key costs a timer in the loop's heap,
+ * O(log keys); nothing ever scans the keys. The crawl-wide rate is a token
+ * bucket pump() takes from; without a token it arms `rate_timer` and stops.
+ *
+ * With a delay, a key starts its next task only after the previous one sent
+ * its request and the gap has passed since: the gap is what the server sees
+ * between requests, whatever DNS and connecting cost.
+ *
+ * Connections are pooled per scheme://host:port (`struct host`), apart from
+ * keys: with --politeness-key domain, a.example.com and b.example.com share
+ * a key but not connections.
+ *
+ * Keys and hosts live in hash tables and are swept each second once they
+ * hold nothing worth keeping, so a crawl over millions of hosts keeps
+ * bounded tables. A key given up, or still backing off, is kept: forgetting
+ * it would forgive it.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crawl/crawler_internal.h"
 
-static uint64_t hash_str(const char *s)
-{
-	return evc__hash64(s, strlen(s));
-}
+/* ---- hosts (connection pools) and keys ------------------------------------- */
 
-static int grow_table(evc_crawler_t *c)
+static struct host *host_get(evc_crawler_t *c, const struct evc__url *u)
 {
-	size_t n = c->nbuckets * 2;
-	struct host **b = calloc(n, sizeof *b);
-	if (!b)
-		return -1;
-	for (size_t i = 0; i < c->nbuckets; i++) {
-		for (struct host *x = c->hosts[i], *next; x; x = next) {
-			next = x->hnext;
-			struct host **slot = &b[hash_str(x->key) & (n - 1)];
-			x->hnext = *slot;
-			*slot = x;
-		}
-	}
-	free(c->hosts);
-	c->hosts = b;
-	c->nbuckets = n;
-	return 0;
-}
-
-/* The host of u, made when new; NULL when out of memory. */
-struct host *evc__host_get(evc_crawler_t *c, const struct evc__url *u)
-{
-	char key[320];
-	snprintf(key, sizeof key, "%s://%s:%u", u->scheme, u->host, u->port);
-	uint64_t h = hash_str(key);
-	for (struct host *x = c->hosts[h & (c->nbuckets - 1)]; x; x = x->hnext)
-		if (strcmp(x->key, key) == 0)
-			return x;
-	if (c->nhosts >= c->nbuckets && grow_table(c) < 0)
-		return NULL;
+	char name[320];
+	snprintf(name, sizeof name, "%s://%s:%u", u->scheme, u->host, u->port);
+	struct evc__tnode *n = evc__table_find(&c->hosts, name);
+	if (n)
+		return EVC_TABLE_ENTRY(n, struct host, node);
 	struct host *x = calloc(1, sizeof *x);
-	if (!x || !(x->key = strdup(key))) {
+	if (!x || !(x->node.name = strdup(name)) || evc__table_add(&c->hosts, &x->node) < 0) {
+		if (x)
+			free(x->node.name);
 		free(x);
 		return NULL;
 	}
-	evc__list_init(&x->queue);
 	evc__list_init(&x->idle);
-	evc__list_init(&x->ready_link);
-	struct host **slot = &c->hosts[h & (c->nbuckets - 1)];
-	x->hnext = *slot;
-	*slot = x;
-	c->nhosts++;
 	return x;
 }
 
-static void free_host(evc_crawler_t *c, struct host *x)
+static void host_free(evc_crawler_t *c, struct host *x)
 {
-	struct host **pp = &c->hosts[hash_str(x->key) & (c->nbuckets - 1)];
-	while (*pp != x)
-		pp = &(*pp)->hnext;
-	*pp = x->hnext;
-	c->nhosts--;
-	evc__list_remove(&x->ready_link);
-	free(x->key);
+	evc__table_remove(&c->hosts, &x->node);
+	free(x->node.name);
 	free(x);
 }
 
-static void free_task_list(struct evc__list *l)
+static struct key *key_get(evc_crawler_t *c, const char *name)
 {
-	struct evc__list *n;
-	while ((n = evc__list_pop_front(l)) != NULL) {
-		struct task *t = EVC_LIST_ENTRY(n, struct task, link);
-		evc__task_detach(t);
-		evc__task_free(t);
+	struct evc__tnode *n = evc__table_find(&c->keys, name);
+	if (n)
+		return EVC_TABLE_ENTRY(n, struct key, node);
+	/* calloc'd: no timer, no clock, nothing given up */
+	struct key *k = calloc(1, sizeof *k);
+	if (!k || !(k->node.name = strdup(name)) || evc__table_add(&c->keys, &k->node) < 0) {
+		if (k)
+			free(k->node.name);
+		free(k);
+		return NULL;
+	}
+	k->c = c;
+	evc__list_init(&k->queue);
+	evc__list_init(&k->ready_link);
+	return k;
+}
+
+static void key_timer_stop(evc_crawler_t *c, struct key *k)
+{
+	if (k->timer_due) {
+		evc_timer_stop(k->timer);
+		k->timer_due = 0;
+		c->keys_timed--;
 	}
 }
 
-/* Free every task (without results) and every host, for evc_crawler_free.
- * Tasks first: closing their connections touches their hosts. */
-void evc__host_free_all(evc_crawler_t *c)
+static void key_free(evc_crawler_t *c, struct key *k)
 {
-	free_task_list(&c->bad);
-	free_task_list(&c->waiting);
-	free_task_list(&c->running);
-	for (size_t i = 0; c->hosts && i < c->nbuckets; i++) {
-		for (struct host *x = c->hosts[i], *next; x; x = next) {
-			next = x->hnext;
-			free_task_list(&x->queue);
-			while (!evc__list_empty(&x->idle))
-				evc__conn_close(
-				    EVC_LIST_ENTRY(x->idle.next, struct conn, idle_link));
-			free(x->key);
-			free(x);
+	key_timer_stop(c, k);
+	evc_timer_free(k->timer);
+	if (k->dns)
+		evc_resolve_cancel(k->dns);
+	evc__list_remove(&k->ready_link);
+	evc__table_remove(&c->keys, &k->node);
+	free(k->gave_up);
+	free(k->node.name);
+	free(k);
+}
+
+static void on_key_timer(evc_timer_t *timer, void *arg);
+
+/* Whether the key keeps a gap between requests (a delay or Crawl-delay). */
+static bool has_gap(const evc_crawler_t *c, const struct key *k)
+{
+	return c->opts.o.delay_ms || k->p.crawl_delay_ms;
+}
+
+/* Put the key on the ready list, on its timer, or on neither, as its work,
+ * slots and clock say. */
+void evc__key_update(evc_crawler_t *c, struct key *k)
+{
+	bool want = k->nqueued > 0 && !k->resolving && !k->p.given_up &&
+		    k->active < evc__polite_slots(&k->p, &c->opts.o) &&
+		    !(k->starting && has_gap(c, k));
+	uint64_t now = evc_now(c->loop);
+	if (want && k->p.next_ms > now) {
+		evc__list_remove(&k->ready_link);
+		if (k->timer_due == k->p.next_ms)
+			return;
+		if (!k->timer && !(k->timer = evc_timer_new(c->loop, on_key_timer, k))) {
+			k->p.next_ms = now; /* out of memory: impolite beats stuck */
+		} else {
+			if (!k->timer_due)
+				c->keys_timed++;
+			k->timer_due = k->p.next_ms;
+			evc_timer_start(k->timer, k->p.next_ms - now, 0);
+			return;
 		}
 	}
-}
-
-void evc__host_sweep(evc_crawler_t *c)
-{
-	for (size_t i = 0; i < c->nbuckets; i++) {
-		for (struct host *x = c->hosts[i], *next; x; x = next) {
-			next = x->hnext;
-			if (!x->active && !x->nqueued && !x->nconns && !x->nwaiting)
-				free_host(c, x);
-		}
-	}
-}
-
-/* Put the host on the ready list if it has work and room. */
-void evc__host_update_ready(evc_crawler_t *c, struct host *x)
-{
-	bool want = x->nqueued > 0 && x->active < c->opts.o.per_host;
-	bool is = evc__list_linked(&x->ready_link);
+	key_timer_stop(c, k);
+	bool is = evc__list_linked(&k->ready_link);
 	if (want && !is)
-		evc__list_push_back(&c->ready, &x->ready_link);
+		evc__list_push_back(&c->ready, &k->ready_link);
 	else if (!want && is)
-		evc__list_remove(&x->ready_link);
+		evc__list_remove(&k->ready_link);
 }
 
-/* Put a task back at the front of host x's queue (it goes next there):
- * after a redirect, a retry's backoff, a stale connection, fd pressure. */
-void evc__requeue_front(evc_crawler_t *c, struct task *t, struct host *x)
+static void on_key_timer(evc_timer_t *timer, void *arg)
 {
-	t->host = x;
-	t->state = T_QUEUED;
-	evc__list_push_front(&x->queue, &t->link);
-	x->nqueued++;
-	c->queued++;
-	evc__host_update_ready(c, x);
+	struct key *k = arg;
+	evc_crawler_t *c = k->c;
+	k->timer_due = 0;
+	c->keys_timed--;
+	evc__key_update(c, k);
+	evc__pump(c);
 }
 
-/* Give back the global and host slots. */
+/* ---- which key a task counts against ---------------------------------------- */
+
+static void on_key_resolved(void *arg, int status, evc_addrs_t *addrs, const char *errmsg);
+
+/* A retry after a failed attempt that its key's pause would hold past the
+ * whole-fetch deadline is not made: the record keeps the failure rather
+ * than a timeout. */
+static bool no_time(const struct key *k, const struct task *t)
+{
+	return t->f.error != EVC_OK && t->f.deadline_ns &&
+	       k->p.next_ms * 1000000u >= t->f.deadline_ns;
+}
+
+static void queue_on(evc_crawler_t *c, struct task *t, struct key *k, bool front)
+{
+	t->key = k;
+	t->state = T_QUEUED;
+	c->queued++;
+	if (k->p.given_up || no_time(k, t)) { /* ends at once, from the kick timer */
+		if (k->p.given_up)
+			evc__fetch_error(&t->f, k->p.why, "%s", k->gave_up);
+		t->state = T_DONE;
+		evc__list_push_back(&c->bad, &t->link);
+		evc__kick(c);
+		return;
+	}
+	if (front)
+		evc__list_push_front(&k->queue, &t->link);
+	else
+		evc__list_push_back(&k->queue, &t->link);
+	k->nqueued++;
+	evc__key_update(c, k);
+}
+
+/* The key of t's URL. With --politeness-key ip that needs the address: from
+ * the resolver's cache, else a key standing for the name while it is
+ * looked up (its tasks move on when the answer comes). */
+static struct key *key_for(evc_crawler_t *c, struct task *t)
+{
+	const evc_crawl_opts_t *o = &c->opts.o;
+	const struct evc__url *u = &t->f.url;
+	char name[320], addr[64];
+	const char *a = NULL;
+	if (o->politeness_key == EVC_KEY_IP) {
+		evc_addrs_t *addrs = NULL;
+		int rc = evc_resolver_cached(c->resolver, u->host, u->port, &addrs, NULL);
+		if (rc > 0 && addrs->count)
+			a = evc__addr_text(&addrs->addr[0], addr, sizeof addr);
+		evc_addrs_unref(addrs);
+		if (rc == 0) {
+			snprintf(name, sizeof name, "resolving %s:%u", u->host, u->port);
+			struct key *k = key_get(c, name);
+			if (k && !k->resolving && !k->nqueued) {
+				k->resolving = true;
+				if (evc_resolve(c->resolver, u->host, u->port, on_key_resolved, k,
+						&k->dns) < 0)
+					k->resolving = false; /* its tasks run as the name's */
+			}
+			if (!k || k->resolving)
+				return k;
+		}
+	}
+	evc__polite_key(o, u->host, a, name, sizeof name);
+	return key_get(c, name);
+}
+
+static void on_key_resolved(void *arg, int status, evc_addrs_t *addrs, const char *errmsg)
+{
+	struct key *k = arg;
+	k->dns = NULL;
+	k->resolving = false;
+	if (evc__list_empty(&k->queue))
+		return;
+	struct task *first = EVC_LIST_ENTRY(k->queue.next, struct task, link);
+	evc_crawler_t *c = first->c;
+	char name[320], addr[64];
+	const char *a = status == 0 && addrs && addrs->count
+			    ? evc__addr_text(&addrs->addr[0], addr, sizeof addr)
+			    : NULL;
+	/* No address: the tasks go on under their name, to fail their lookup. */
+	evc__polite_key(&c->opts.o, first->f.url.host, a, name, sizeof name);
+	struct key *to = key_get(c, name);
+	struct evc__list *n;
+	while ((n = evc__list_pop_front(&k->queue)) != NULL) {
+		struct task *t = EVC_LIST_ENTRY(n, struct task, link);
+		k->nqueued--;
+		c->queued--;
+		if (to) {
+			queue_on(c, t, to, false);
+		} else {
+			c->queued++;
+			t->state = T_DONE;
+			evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory");
+			evc__list_push_back(&c->bad, &t->link);
+			evc__kick(c);
+		}
+	}
+	evc__pump(c);
+}
+
+/* Queue t (new, redirected, or back from a retry's wait) on the key and
+ * connection pool of its current URL: at the front of the key's queue when
+ * it was already under way. 0, or -ENOMEM (t is then in no queue). */
+int evc__enqueue(evc_crawler_t *c, struct task *t, bool front)
+{
+	struct host *x = host_get(c, &t->f.url);
+	struct key *k = x ? key_for(c, t) : NULL;
+	if (!k)
+		return -ENOMEM;
+	if (t->host != x) {
+		if (t->host)
+			t->host->refs--;
+		x->refs++;
+		t->host = x;
+	}
+	queue_on(c, t, k, front);
+	return 0;
+}
+
+/* ---- what a task's attempt tells its key -------------------------------------- */
+
+/* t's request went out (or its attempt ended before one could): the key's
+ * next start may come a gap from now. */
+void evc__key_request_sent(struct task *t)
+{
+	if (!t->starting)
+		return;
+	evc_crawler_t *c = t->c;
+	struct key *k = t->key;
+	t->starting = false;
+	k->starting--;
+	uint64_t next = evc_now(c->loop) + t->gap_ms;
+	if (next > k->p.next_ms)
+		k->p.next_ms = next;
+	evc__key_update(c, k);
+}
+
+/* The key's URLs still queued end now, with the give-up for their error. */
+static void give_up(evc_crawler_t *c, struct key *k, const struct task *t)
+{
+	c->keys_given_up++;
+	if (asprintf(&k->gave_up, "%s given up after %u connection failures in a row (last: %s)",
+		     k->node.name, k->p.errors, t->f.message ? t->f.message : "?") < 0)
+		k->gave_up = NULL;
+	if (!k->gave_up)
+		k->gave_up = strdup("host given up after repeated connection failures");
+	struct evc__list *n;
+	while ((n = evc__list_pop_front(&k->queue)) != NULL) {
+		struct task *q = EVC_LIST_ENTRY(n, struct task, link);
+		k->nqueued--;
+		q->state = T_DONE;
+		evc__fetch_error(&q->f, k->p.why, "%s", k->gave_up ? k->gave_up : "host given up");
+		evc__list_push_back(&c->bad, &q->link); /* still counted in c->queued */
+	}
+	evc__kick(c);
+}
+
+/* t's attempt ended (any verdict but GO_ON): what it says about the server
+ * goes to the key (a pause, a give-up, or a clean slate). */
+void evc__key_outcome(struct task *t)
+{
+	struct key *k = t->key;
+	if (!k || !t->holds_slot)
+		return;
+	evc_crawler_t *c = t->c;
+	evc__key_request_sent(t);
+	enum evc__outcome out = t->f.outcome;
+	t->f.outcome = EVC__OUT_NONE; /* told once */
+	if (out == EVC__OUT_NONE)
+		return;
+	bool was = k->p.backing_off, had = k->p.given_up;
+	bool gave = evc__polite_outcome(&k->p, &c->opts.o, out, t->f.error, t->f.retry_after_s,
+					t->key_epoch, evc_now(c->loop));
+	if (k->p.given_up && !had) {
+		k->p.backing_off = false;
+		k->p.next_ms = 0;
+	}
+	c->keys_backing_off += (unsigned)k->p.backing_off - (unsigned)was;
+	if (gave) {
+		give_up(c, k, t);
+	} else if (k->p.next_ms > evc_now(c->loop)) { /* paused: retries out of time end */
+		struct evc__list *n, *next;
+		for (n = k->queue.next; n != &k->queue; n = next) {
+			next = n->next;
+			struct task *q = EVC_LIST_ENTRY(n, struct task, link);
+			if (!no_time(k, q))
+				continue;
+			evc__list_remove(n);
+			k->nqueued--;
+			q->state = T_DONE;
+			evc__list_push_back(&c->bad, &q->link); /* still counted in c->queued */
+			evc__kick(c);
+		}
+	}
+	evc__key_update(c, k);
+}
+
+/* ---- slots and the pump ----------------------------------------------------- */
+
+/* Give back the global and key slots. */
 void evc__release_slot(struct task *t)
 {
 	evc_crawler_t *c = t->c;
 	if (!t->holds_slot)
 		return;
+	evc__key_request_sent(t);
 	t->holds_slot = false;
 	evc__list_remove(&t->link);
 	c->in_flight--;
-	t->host->active--;
-	evc__host_update_ready(c, t->host);
+	t->key->active--;
+	evc__key_update(c, t->key);
 }
 
 /* Run pump (and whatever else is pending) from the loop, soon. */
@@ -181,7 +388,38 @@ static void feed_more(evc_crawler_t *c)
 	c->feeding = false;
 }
 
-/* Start queued tasks while there are free slots, round-robin over hosts. */
+static double next_random(evc_crawler_t *c)
+{
+	c->rng ^= c->rng << 13; /* xorshift64 */
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	return (double)(c->rng >> 11) / 9007199254740992.0;
+}
+
+/* Start the first ready key's next task. */
+static void start_one(evc_crawler_t *c, uint64_t now)
+{
+	struct key *k = EVC_LIST_ENTRY(c->ready.next, struct key, ready_link);
+	struct task *t = EVC_LIST_ENTRY(evc__list_pop_front(&k->queue), struct task, link);
+	k->nqueued--;
+	c->queued--;
+	k->active++;
+	c->in_flight++;
+	t->holds_slot = true;
+	t->key_epoch = k->p.epoch;
+	if (has_gap(c, k)) {
+		t->gap_ms = evc__polite_gap_ms(&c->opts.o, &k->p, next_random(c));
+		t->starting = true;
+		k->starting++;
+		k->p.next_ms = now + t->gap_ms;
+	}
+	evc__list_push_back(&c->running, &t->link);
+	evc__list_remove(&k->ready_link);
+	evc__key_update(c, k); /* to the back, if still ready */
+	evc__task_start(c, t);
+}
+
+/* Start queued tasks while there are free slots, round-robin over keys. */
 void evc__pump(evc_crawler_t *c)
 {
 	if (c->pumping)
@@ -189,24 +427,21 @@ void evc__pump(evc_crawler_t *c)
 	c->pumping = true;
 	for (;;) {
 		/* paused_until: a start just hit fd pressure (EMFILE). */
-		while (evc_now(c->loop) >= c->paused_until && c->in_flight < c->limit &&
+		uint64_t now;
+		while ((now = evc_now(c->loop)) >= c->paused_until && c->in_flight < c->limit &&
 		       !evc__list_empty(&c->ready)) {
-			struct host *x = EVC_LIST_ENTRY(c->ready.next, struct host, ready_link);
-			struct task *t =
-			    EVC_LIST_ENTRY(evc__list_pop_front(&x->queue), struct task, link);
-			x->nqueued--;
-			c->queued--;
-			x->active++;
-			c->in_flight++;
-			t->holds_slot = true;
-			evc__list_push_back(&c->running, &t->link);
-			evc__list_remove(&x->ready_link);
-			evc__host_update_ready(c, x); /* to the back, if still ready */
-			evc__task_start(c, t);
+			uint64_t wait = evc__bucket_take(&c->bucket, now);
+			if (wait) {
+				if (!evc_timer_active(c->rate_timer))
+					evc_timer_start(c->rate_timer, wait, 0);
+				break;
+			}
+			start_one(c, now);
 		}
 		unsigned before = c->queued;
 		feed_more(c);
-		if (c->queued == before || c->in_flight >= c->limit || evc__list_empty(&c->ready))
+		if (c->queued == before || c->in_flight >= c->limit || evc__list_empty(&c->ready) ||
+		    evc_timer_active(c->rate_timer))
 			break;
 	}
 	c->pumping = false;
@@ -218,6 +453,11 @@ void evc__pump(evc_crawler_t *c)
 	}
 }
 
+static void on_rate_timer(evc_timer_t *timer, void *arg)
+{
+	evc__pump(arg);
+}
+
 /* Too many open files, or no local port left: give the slot back, shrink
  * the effective concurrency, and try again shortly. Never fail the URL. */
 void evc__task_fd_pressure(struct task *t)
@@ -226,7 +466,10 @@ void evc__task_fd_pressure(struct task *t)
 	evc__task_detach(t);
 	evc__release_slot(t);
 	evc__fetch_unattempt(&t->f);
-	evc__requeue_front(c, t, t->host);
+	if (evc__enqueue(c, t, true) < 0) {
+		evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory"));
+		return;
+	}
 	/* Run at most what is running now (never less than one), and raise
 	 * that only after a quiet second. Closing idle connections frees fds
 	 * to go on at once; otherwise start nothing for a moment, or pump
@@ -240,4 +483,81 @@ void evc__task_fd_pressure(struct task *t)
 	} else {
 		evc__kick(c);
 	}
+}
+
+/* ---- setting up, sweeping, freeing -------------------------------------------- */
+
+int evc__sched_init(evc_crawler_t *c)
+{
+	evc__list_init(&c->ready);
+	c->rng = evc_hrtime() | 1;
+	evc__bucket_init(&c->bucket, c->opts.o.rate, 0);
+	c->rate_timer = evc_timer_new(c->loop, on_rate_timer, c);
+	if (!c->rate_timer || evc__table_init(&c->keys, 64) < 0 ||
+	    evc__table_init(&c->hosts, 64) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* A key worth keeping: it holds tasks, waits for its time, or was given up. */
+static bool key_busy(const evc_crawler_t *c, const struct key *k)
+{
+	return k->active || k->nqueued || k->nwaiting || k->starting || k->dns || k->p.given_up ||
+	       k->p.backing_off || k->p.crawl_delay_ms || k->p.next_ms > evc_now(c->loop);
+}
+
+void evc__sched_sweep(evc_crawler_t *c)
+{
+	struct evc__tnode *n, *tmp;
+	EVC_TABLE_EACH(&c->keys, n, tmp)
+	{
+		struct key *k = EVC_TABLE_ENTRY(n, struct key, node);
+		if (!key_busy(c, k))
+			key_free(c, k);
+	}
+	EVC_TABLE_EACH(&c->hosts, n, tmp)
+	{
+		struct host *x = EVC_TABLE_ENTRY(n, struct host, node);
+		if (!x->refs && !x->nconns)
+			host_free(c, x);
+	}
+}
+
+static void free_task_list(struct evc__list *l)
+{
+	struct evc__list *n;
+	while ((n = evc__list_pop_front(l)) != NULL) {
+		struct task *t = EVC_LIST_ENTRY(n, struct task, link);
+		evc__task_detach(t);
+		evc__task_free(t);
+	}
+}
+
+/* Free every task (without results), key and host, for evc_crawler_free.
+ * Tasks first: closing their connections touches their hosts. */
+void evc__sched_free_all(evc_crawler_t *c)
+{
+	free_task_list(&c->bad);
+	free_task_list(&c->waiting);
+	free_task_list(&c->running);
+	struct evc__tnode *n, *tmp;
+	EVC_TABLE_EACH(&c->keys, n, tmp)
+	{
+		struct key *k = EVC_TABLE_ENTRY(n, struct key, node);
+		free_task_list(&k->queue);
+	}
+	EVC_TABLE_EACH(&c->keys, n, tmp)
+	{
+		key_free(c, EVC_TABLE_ENTRY(n, struct key, node));
+	}
+	EVC_TABLE_EACH(&c->hosts, n, tmp)
+	{
+		struct host *x = EVC_TABLE_ENTRY(n, struct host, node);
+		while (!evc__list_empty(&x->idle))
+			evc__conn_close(EVC_LIST_ENTRY(x->idle.next, struct conn, idle_link));
+		host_free(c, x);
+	}
+	evc__table_free(&c->keys);
+	evc__table_free(&c->hosts);
+	evc_timer_free(c->rate_timer);
 }

@@ -25,6 +25,8 @@
 
 static void send_request(struct task *t, bool reused);
 static void connect_next(struct task *t);
+static void arm_timer(struct task *t);
+static bool reuse_or_fail(struct task *t);
 
 static double elapsed_ms(uint64_t from_ns)
 {
@@ -33,6 +35,8 @@ static double elapsed_ms(uint64_t from_ns)
 
 void evc__task_free(struct task *t)
 {
+	if (t->host)
+		t->host->refs--;
 	evc__fetch_cleanup(&t->f);
 	evc_timer_free(t->timer);
 	evc_addrs_unref(t->addrs);
@@ -69,9 +73,10 @@ static bool ticket_take(struct task *t)
 	unsigned max = c->opts.o.max_handshakes;
 	if (t->tls_ticket || !t->f.url.https)
 		return true;
-	if (max && c->handshaking >= max) {
-		t->state = T_TLS_WAIT;
+	if (max && (c->handshaking >= max || !evc__list_empty(&c->tls_wait))) {
+		t->state = T_TLS_WAIT; /* in turn: behind those already waiting */
 		t->phase_deadline = 0; /* only the whole-fetch deadline runs */
+		arm_timer(t);
 		evc__list_push_back(&c->tls_wait, &t->tls_link);
 		return false;
 	}
@@ -87,6 +92,10 @@ void evc__tls_wake(evc_crawler_t *c)
 	while (!evc__list_empty(&c->tls_wait) && (!max || c->handshaking < max)) {
 		struct task *t =
 		    EVC_LIST_ENTRY(evc__list_pop_front(&c->tls_wait), struct task, tls_link);
+		/* While it waited, the server may have failed its certificate
+		 * or freed a kept-alive connection. */
+		if (reuse_or_fail(t))
+			continue;
 		t->tls_ticket = true;
 		c->handshaking++;
 		connect_next(t);
@@ -121,7 +130,7 @@ static void schedule_retry(struct task *t, uint64_t wait)
 	t->state = T_BACKOFF;
 	evc__list_push_back(&c->waiting, &t->link);
 	c->nwaiting++;
-	t->host->nwaiting++;
+	t->key->nwaiting++;
 	evc_timer_start(t->timer, wait, 0);
 	evc__kick(c); /* the freed slot: start another */
 }
@@ -133,6 +142,7 @@ void evc__task_act(struct task *t, enum evc__verdict v)
 	evc_crawler_t *c = t->c;
 	if (v == EVC__GO_ON)
 		return;
+	evc__key_outcome(t);
 	evc__conn_release(t);
 	switch (v) {
 	case EVC__DONE:
@@ -142,19 +152,16 @@ void evc__task_act(struct task *t, enum evc__verdict v)
 		schedule_retry(t, t->f.wait_ms);
 		return;
 	case EVC__RETRY_FRESH:
-	case EVC__FOLLOW: {
-		struct host *x = v == EVC__FOLLOW ? evc__host_get(c, &t->f.url) : t->host;
-		if (!x) {
-			evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory"));
-			return;
-		}
+	case EVC__FOLLOW:
 		evc__task_detach(t);
 		evc__release_slot(t);
 		t->fresh_conn_only = v == EVC__RETRY_FRESH;
-		evc__requeue_front(c, t, x);
+		if (evc__enqueue(c, t, true) < 0) {
+			evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory"));
+			return;
+		}
 		evc__pump(c);
 		return;
-	}
 	default:
 		return;
 	}
@@ -191,8 +198,11 @@ void evc__on_task_timer(evc_timer_t *timer, void *arg)
 		/* Backoff over: queue again at the front of its host. */
 		evc__list_remove(&t->link);
 		c->nwaiting--;
-		t->host->nwaiting--;
-		evc__requeue_front(c, t, t->host);
+		t->key->nwaiting--;
+		if (evc__enqueue(c, t, true) < 0) {
+			evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory"));
+			return;
+		}
 		evc__pump(c);
 		return;
 	}
@@ -394,6 +404,7 @@ static void send_request(struct task *t, bool reused)
 {
 	evc_crawler_t *c = t->c;
 	struct conn *k = t->conn;
+	evc__key_request_sent(t);
 	evc__fetch_exchange(&t->f, &k->resp, reused);
 	int len = evc__fetch_request(&t->f, c->reqbuf, sizeof c->reqbuf, c->opts.fixed,
 				     c->opts.fixed_len);
@@ -489,6 +500,39 @@ static void on_resolved(void *arg, int status, evc_addrs_t *addrs, const char *e
 	connect_next(t);
 }
 
+/* Before a new connection: a server whose certificate already failed fails
+ * the task at once; an idle kept-alive connection to its host serves it.
+ * True when the task was handed on either way. */
+static bool reuse_or_fail(struct task *t)
+{
+	evc_crawler_t *c = t->c;
+	if (t->f.url.https) {
+		const char *err;
+		char why[256];
+		struct evc__tls_ctx *ctx = evc__engine_tls(&c->opts, &err);
+		if (!ctx) {
+			evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_TLS, "%s", err));
+			return true;
+		}
+		if (evc__tls_known_failure(ctx, t->f.url.host, t->f.url.port, why, sizeof why)) {
+			evc__task_act(t, evc__fetch_tls_error(&t->f, why, false));
+			return true;
+		}
+	}
+	struct conn *k = t->fresh_conn_only ? NULL : evc__conn_take_idle(t->host);
+	if (!k)
+		return false;
+	k->task = t;
+	t->conn = k;
+	if (k->tls) {
+		struct evc__tls_info *i = &k->tls_info;
+		evc__fetch_tls_done(&t->f, -1, i->version, i->cipher, i->alpn, i->resumed);
+		evc__fetch_set_cert(&t->f, k->cert);
+	}
+	send_request(t, true);
+	return true;
+}
+
 /* The task got its slots: reuse an idle connection, or resolve and connect. */
 void evc__task_start(evc_crawler_t *c, struct task *t)
 {
@@ -498,32 +542,8 @@ void evc__task_start(evc_crawler_t *c, struct task *t)
 		return;
 	}
 	t->last_err = 0;
-	if (t->f.url.https) {
-		/* A server whose certificate already failed fails at once. */
-		const char *err;
-		char why[256];
-		struct evc__tls_ctx *ctx = evc__engine_tls(&c->opts, &err);
-		if (!ctx) {
-			evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_TLS, "%s", err));
-			return;
-		}
-		if (evc__tls_known_failure(ctx, t->f.url.host, t->f.url.port, why, sizeof why)) {
-			evc__task_act(t, evc__fetch_tls_error(&t->f, why, false));
-			return;
-		}
-	}
-	struct conn *k = t->fresh_conn_only ? NULL : evc__conn_take_idle(t->host);
-	if (k) {
-		k->task = t;
-		t->conn = k;
-		if (k->tls) {
-			struct evc__tls_info *i = &k->tls_info;
-			evc__fetch_tls_done(&t->f, -1, i->version, i->cipher, i->alpn, i->resumed);
-			evc__fetch_set_cert(&t->f, k->cert);
-		}
-		send_request(t, true);
+	if (reuse_or_fail(t))
 		return;
-	}
 	t->fresh_conn_only = false;
 	evc_addrs_unref(t->addrs);
 	t->addrs = NULL;

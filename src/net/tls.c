@@ -374,18 +374,34 @@ static void explain(struct tls *t, int ssl_error)
 	ERR_clear_error();
 }
 
-/* Map OpenSSL's answer (ret <= 0) to a stream code. */
 /* Waiting for the peer: give back the record buffers (16 KiB each) now.
  * SSL_MODE_RELEASE_BUFFERS frees the read buffer only after application
  * data; a connection that has read only handshake records or session
  * tickets, as every fresh TLS 1.3 connection waiting for its response has,
  * would keep it for as long as it waits. SSL_free_buffers leaves buffers
  * that still hold data alone. */
+static bool free_buffers_ok;
+static pthread_once_t free_buffers_once = PTHREAD_ONCE_INIT;
+
+static void free_buffers_check(void)
+{
+	/* SSL_free_buffers could free a buffer still holding part of a
+	 * record before these releases (CVE-2024-4741): 3.0.14, 3.1.6,
+	 * 3.2.2, 3.3.1; 3.4 and later are fixed. Older ones keep buffers. */
+	unsigned long v = OpenSSL_version_num() >> 4; /* 0xMNN00PP */
+	unsigned long major = v >> 24, minor = v >> 16 & 0xff, patch = v & 0xff;
+	static const unsigned char fixed[] = {14, 6, 2, 1};
+	free_buffers_ok = major > 3 || minor > 3 || patch >= fixed[minor];
+}
+
 static void idle_buffers(struct tls *t)
 {
-	if (!SSL_has_pending(t->ssl))
+	pthread_once(&free_buffers_once, free_buffers_check);
+	if (free_buffers_ok && !SSL_has_pending(t->ssl))
 		SSL_free_buffers(t->ssl);
 }
+
+/* Map OpenSSL's answer (ret <= 0) to a stream code. */
 
 static ssize_t map(struct tls *t, int ret)
 {

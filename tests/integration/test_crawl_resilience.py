@@ -139,21 +139,28 @@ with World(pages=2000) as w:
     stuck_urls = ["http://127.0.0.1:%d/stuck/%d" % (S, i) for i in range(20)]
     page_urls = [w.url(w.hosts[1 + i % 19], "/p/%d.html" % (i + 1)) for i in range(200)]
     run, when = crawl_timed("--no-progress", DNS, "--connect-timeout", 1, "--retries", 0,
-                            "-c", 20, "--per-host", 2, *(stuck_urls + page_urls))
+                            "-c", 20, "--per-host", 2, "--host-errors", 4,
+                            *(stuck_urls + page_urls))
     by = run.by_url()
     t.eq(outcomes(by.get(u, {}) for u in page_urls), {(200, 2048, 1, None, None): 200},
          "200 pages on h02..h20 beside a stuck host: every one 200, 2048 bytes, one attempt")
     last = max([when.get(u, 99.0) for u in page_urls])
     t.ok(last < 3.0, "... and the last of them was out %.2f s after the start (< 3 s), "
          "while the stuck host's fetches waited in connect" % last)
+    # Two connect timeouts at 1 s (--per-host 2): the first frees a slot
+    # for a third URL, the second (two in a row) pauses the host for 1 s;
+    # the third times out at 2 s (it was in flight: no doubling), the probe
+    # after the pause at 3 s: four in a row, and the host is given up, its
+    # 16 URLs left ending at once.
+    gave = ("127.0.0.1 given up after 4 connection failures in a row "
+            "(last: connect timed out after 1000 ms)")
     t.eq(outcomes(by.get(u, {}) for u in stuck_urls),
-         {(None, 0, 1, "timeout", "connect timed out after 1000 ms"): 20},
-         "the stuck host's 20 URLs: kind timeout, 'connect timed out after 1000 ms', "
-         "one attempt each")
-    # --per-host 2: its 20 URLs go two at a time, ten rounds of one connect
-    # timeout each; that, not the 200 pages, is how long the run takes.
-    t.ok(run.rc == 1 and len(run.records) == 220 and 10.0 <= run.secs < 12.0,
-         "exit 1, 220 records, after ten 1 s connect timeouts in pairs (%.2f s)" % run.secs,
+         {(None, 0, 1, "timeout", "connect timed out after 1000 ms"): 4,
+          (None, 0, 0, "timeout", gave): 16},
+         "the stuck host: 4 connect timeouts, then given up (--host-errors 4): its other 16 "
+         "URLs end at once, kind timeout, naming the give-up")
+    t.ok(run.rc == 1 and len(run.records) == 220 and 2.9 <= run.secs < 4.0,
+         "exit 1, 220 records, after 3 s: 4 timeouts and a 1 s pause (%.2f s)" % run.secs,
          (run.rc, len(run.records), run.err[-2000:]))
     for s in fillers + [stuck]:
         s.close()

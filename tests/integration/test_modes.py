@@ -89,7 +89,10 @@ with World(pages=50, delay_ms=50) as w:
     path = os.path.join(w.dir, "modes-urls.txt")
     with open(path, "w") as f:
         f.write("\n".join(urls) + "\n")
+    # --host-errors 0: the refused port's failures neither pause nor give up
+    # its host, which only the event-loop engine's scheduler does.
     common = ["-q", "-i", path, "--dns-server", "127.0.0.1:%d" % w.dns_port, "--retries", "1",
+              "--host-errors", "0",
               "--timeout", "2", "--compressed", "--per-host", "8", "--max-body", "0",
               "--resolve", "alias0.test:%d:127.0.0.1" % w.http_port,
               "--resolve", "alias1.test:*:127.0.0.2"]
