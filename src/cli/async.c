@@ -99,11 +99,16 @@ static void on_progress(evc_timer_t *t, void *arg)
 	char total[32] = "?";
 	if (s->a->in.eof)
 		snprintf(total, sizeof total, "%llu", (unsigned long long)st.added);
-	char line[200];
+	char line[300];
 	int n = snprintf(line, sizeof line,
 			 "%llu/%s done, %.0f pages/s, %u in flight, %u queued, %llu errors",
 			 (unsigned long long)st.done, total, secs > 0 ? (double)st.done / secs : 0,
 			 st.in_flight, st.queued, (unsigned long long)(st.done - st.ok));
+	/* Politeness at work: hosts held back by a delay or a back-off. */
+	if (st.keys_waiting || st.keys_backing_off || st.keys_given_up)
+		n += snprintf(line + n, sizeof line - (size_t)n,
+			      "; hosts: %u waiting, %u backing off, %u given up", st.keys_waiting,
+			      st.keys_backing_off, st.keys_given_up);
 	size_t width = (size_t)n;
 	fprintf(stderr, "\r%s%*s", line,
 		s->progress_width > width ? (int)(s->progress_width - width) : 0, "");

@@ -491,7 +491,7 @@ int evc__sched_init(evc_crawler_t *c)
 {
 	evc__list_init(&c->ready);
 	c->rng = evc_hrtime() | 1;
-	evc__bucket_init(&c->bucket, c->opts.o.rate, 0);
+	evc__bucket_init(&c->bucket, c->opts.o.rate, evc_now(c->loop));
 	c->rate_timer = evc_timer_new(c->loop, on_rate_timer, c);
 	if (!c->rate_timer || evc__table_init(&c->keys, 64) < 0 ||
 	    evc__table_init(&c->hosts, 64) < 0)

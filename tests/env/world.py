@@ -210,7 +210,7 @@ def nginx_conf(w):
                     "        ssl_protocols TLSv1.2 TLSv1.3;\n" % (d, d))
     if w.access_log:
         access = ("    log_format evc '$connection $connection_requests $host $status "
-                  "$body_bytes_sent $msec $request_uri';\n"
+                  "$body_bytes_sent $msec $request_uri $request_time';\n"
                   "    access_log %s/access.log evc;\n" % d)
     else:
         access = "    access_log off;\n"
@@ -293,6 +293,11 @@ http {
             echo_flush;
             echo_duplicate 10000 "0123456789";
         }
+
+        # Throttling: 429 and 503 with Retry-After: 2, and a 429 without.
+        location = /throttle/429 { add_header Retry-After 2 always; return 429 "slow down\\n"; }
+        location = /throttle/503 { add_header Retry-After 2 always; return 503 "busy\\n"; }
+        location = /throttle/429-bare { return 429 "slow down\\n"; }
 
         # Redirects.
         location = /r/301 { return 301 http://$host:$server_port/p/1.html; }

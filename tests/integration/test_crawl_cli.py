@@ -115,7 +115,10 @@ OPTIONS = ["-c", "--concurrency", "--per-host", "--timeout", "--connect-timeout"
            "--idle-timeout", "--dns-timeout", "--retries", "--max-redirects", "--max-body",
            "--dns-server", "--resolve", "-A", "--user-agent", "-H", "--header", "--compressed",
            "-o", "--output-dir", "--progress", "--no-progress", "-q", "--quiet", "-i",
-           "--input", "--help", "--version"]
+           "--input", "--help", "--version", "--cacert", "--capath", "-k", "--insecure",
+           "--tls-min", "--cert-info", "--max-handshakes", "--mode", "--selector",
+           "--politeness-key", "--delay", "--random-delay", "--rate", "--max-retry-after",
+           "--host-errors"]
 
 # ---- --help, --version, usage errors (no servers needed) --------------------
 run = evcrawl("--help")

@@ -26,7 +26,7 @@ TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(TESTS)
 sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
 
-from crawltest import EVCRAWL, t, evcrawl, jsonl_ok  # noqa: E402
+from crawltest import EVCRAWL, t, evcrawl, jsonl_ok, run_python  # noqa: E402
 from tlsmatrix import TLSMatrix  # noqa: E402
 
 NAMES = ["good.test", "other.test", "a.wild.test", "a.b.wild.test", "one.test", "two.test"]
@@ -467,16 +467,7 @@ print(json.dumps(sorted([r["url"], r["status"], (r["error"] or {}).get("kind")] 
 recs = list(evcrawl.crawl([%r], insecure=True, retries=0, resolve=["good.test:*:127.0.0.1"]))
 print(json.dumps([r["status"] for r in recs]))
 """ % (os.path.join(ROOT, "scripts"), u("chain"), u("selfsigned"), m.ca_file, u("selfsigned"))
-    build = os.environ.get("EVC_BUILD", os.path.join(ROOT, "build"))
-    env = dict(os.environ, EVCRAWL_LIB=os.path.join(build, "libevcrawl.so"))
-    if os.path.basename(build) == "sanitize":
-        # The sanitizer build's library needs libasan loaded first (as in
-        # test_library.py); CPython itself leaks at exit.
-        asan = subprocess.run([os.environ.get("CC", "cc"), "-print-file-name=libasan.so"],
-                              capture_output=True, text=True).stdout.strip()
-        env.update(LD_PRELOAD=os.path.realpath(asan), ASAN_OPTIONS="detect_leaks=0")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                       timeout=60)
+    p = run_python(code)
     lines = p.stdout.splitlines()
     t.eq(lines[:1], [json.dumps(sorted([[u("chain"), 200, None],
                                         [u("selfsigned"), None, "tls"]]))],

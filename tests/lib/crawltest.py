@@ -18,6 +18,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 
 from tap import Tap
@@ -104,3 +105,20 @@ def closed_port(kind=socket.SOCK_STREAM):
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def run_python(code, timeout=60):
+    """Run code in a child Python that imports the binding (scripts/evcrawl.py)
+    against this build's libevcrawl.so; the CompletedProcess (text). The
+    sanitizer build's library needs libasan loaded first; CPython itself
+    leaks at exit, so leak detection is off there."""
+    root = os.path.dirname(TESTS)
+    build = os.environ.get("EVC_BUILD", os.path.join(root, "build"))
+    env = dict(os.environ, EVCRAWL_LIB=os.path.join(build, "libevcrawl.so"),
+               PYTHONPATH=os.path.join(root, "scripts"))
+    if os.path.basename(build) == "sanitize":
+        asan = subprocess.run([os.environ.get("CC", "cc"), "-print-file-name=libasan.so"],
+                              capture_output=True, text=True).stdout.strip()
+        env.update(LD_PRELOAD=os.path.realpath(asan), ASAN_OPTIONS="detect_leaks=0")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=timeout)
