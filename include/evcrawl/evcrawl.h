@@ -7,6 +7,7 @@
  *   result.h    the result record of one URL, and its JSON
  *   fetcher.h   a blocking one-URL fetcher (the classic I/O models)
  *   crawler.h   the crawler: many URLs at once on a loop
+ *   robots.h    robots.txt (RFC 9309): parse, and may this URL be fetched
  *   fetch.h     options.h + result.h + fetcher.h in one include
  *   error.h     error codes and evc_strerror()
  *   version.h   EVC_VERSION_* and evc_version()
@@ -24,5 +25,6 @@
 #include "result.h"
 #include "fetcher.h"
 #include "crawler.h"
+#include "robots.h"
 
 #endif
