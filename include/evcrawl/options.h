@@ -65,6 +65,8 @@ typedef struct evc_crawl_opts {
 	bool random_delay;	     /* jitter delay_ms by ±50 % */
 	double rate;		     /* requests per second, whole crawl; 0: no limit */
 	unsigned max_retry_after_ms; /* cap on a 429/503's pause of a key (120000) */
+	bool robots;		     /* obey robots.txt (fetched once per host) */
+	unsigned max_crawl_delay_ms; /* cap on a robots.txt Crawl-delay (60000) */
 	unsigned host_errors;	     /* connect failures/timeouts in a row before a
 					key is given up (10); from the second a key
 					pauses, doubling from 1 s; 0: neither */
@@ -85,7 +87,8 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "insecure" and "cert-info" ("0"/"1"), "tls-min" ("1.2"/"1.3"),
  * "max-handshakes", "politeness-key" ("host"/"domain"/"ip"), "delay" and
  * "max-retry-after" (seconds), "random-delay" ("0"/"1"), "rate" ("N",
- * "N/s", "N/m", "N/h"), "host-errors"),
+ * "N/s", "N/m", "N/h"), "host-errors", "robots" ("0"/"1"),
+ * "max-crawl-delay" (seconds)),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().

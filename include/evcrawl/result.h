@@ -30,6 +30,7 @@ typedef enum evc_error_kind {
 	EVC_ERR_REDIRECT,
 	EVC_ERR_IO,
 	EVC_ERR_CANCELLED,
+	EVC_ERR_ROBOTS, /* robots.txt disallows it (the robots option) */
 	EVC_ERR__COUNT
 } evc_error_kind_t;
 

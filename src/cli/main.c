@@ -86,6 +86,8 @@ static void help(void)
 	       "      --host-errors N       give a key up after N connect failures or\n"
 	       "                            timeouts in a row (10); from the second it\n"
 	       "                            pauses, doubling from 1 s; 0: neither\n"
+	       "      --robots              obey robots.txt (RFC 9309), fetched once per host\n"
+	       "      --max-crawl-delay S   longest robots.txt Crawl-delay honoured (60)\n"
 	       "\n"
 	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH\n"
 	       "      --mode MODE           async (default: one event loop), blocking,\n"
@@ -174,6 +176,8 @@ enum {
 	OPT_RATE,
 	OPT_MAX_RETRY_AFTER,
 	OPT_HOST_ERRORS,
+	OPT_ROBOTS,
+	OPT_MAX_CRAWL_DELAY,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
@@ -208,6 +212,8 @@ static const struct option long_opts[] = {
     {"rate", required_argument, NULL, OPT_RATE},
     {"max-retry-after", required_argument, NULL, OPT_MAX_RETRY_AFTER},
     {"host-errors", required_argument, NULL, OPT_HOST_ERRORS},
+    {"robots", no_argument, NULL, OPT_ROBOTS},
+    {"max-crawl-delay", required_argument, NULL, OPT_MAX_CRAWL_DELAY},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -379,6 +385,14 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case OPT_MAX_RETRY_AFTER:
 			o->max_retry_after_ms = parse_seconds("--max-retry-after", optarg);
 			p->polite = p->polite ? p->polite : "--max-retry-after";
+			break;
+		case OPT_ROBOTS:
+			o->robots = true;
+			p->polite = p->polite ? p->polite : "--robots";
+			break;
+		case OPT_MAX_CRAWL_DELAY:
+			o->max_crawl_delay_ms = parse_seconds("--max-crawl-delay", optarg);
+			p->polite = p->polite ? p->polite : "--max-crawl-delay";
 			break;
 		case OPT_HOST_ERRORS:
 			o->host_errors = parse_count("--host-errors", optarg, 0);

@@ -17,13 +17,19 @@ void evc__task_report(struct task *t)
 	evc_crawler_t *c = t->c;
 	evc__task_detach(t);
 	evc__release_slot(t);
-	if (t->state == T_QUEUED && evc__list_linked(&t->link)) {
-		t->key->nqueued--;
+	if ((t->state == T_QUEUED || t->state == T_ROBOTS_WAIT) && evc__list_linked(&t->link)) {
 		c->queued--;
-		evc__key_update(c, t->key);
+		if (t->state == T_QUEUED) {
+			t->key->nqueued--;
+			evc__key_update(c, t->key);
+		}
 	}
 	evc__list_remove(&t->link);
 	t->state = T_DONE;
+	if (t->robots_for) { /* an internal robots.txt fetch: no record */
+		evc__robots_done(t);
+		return;
+	}
 
 	evc_result_t r;
 	evc__fetch_result(&t->f, &r);
@@ -55,6 +61,14 @@ static void cancel_all(evc_crawler_t *c)
 		struct key *k = EVC_TABLE_ENTRY(n, struct key, node);
 		while (!evc__list_empty(&k->queue)) {
 			struct task *t = EVC_LIST_ENTRY(k->queue.next, struct task, link);
+			evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_CANCELLED, "cancelled"));
+		}
+	}
+	EVC_TABLE_EACH(&c->hosts, n, tmp)
+	{
+		struct host *x = EVC_TABLE_ENTRY(n, struct host, node);
+		while (!evc__list_empty(&x->robots_wait)) {
+			struct task *t = EVC_LIST_ENTRY(x->robots_wait.next, struct task, link);
 			evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_CANCELLED, "cancelled"));
 		}
 	}

@@ -28,6 +28,7 @@
 #include "crawl/options.h"
 #include "crawl/polite.h"
 #include "evcrawl/crawler.h"
+#include "evcrawl/robots.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "net/stream.h"
@@ -43,7 +44,8 @@
 enum task_state {
 	T_QUEUED,
 	T_RESOLVING,
-	T_TLS_WAIT, /* https: waiting for a handshake ticket before connecting */
+	T_ROBOTS_WAIT, /* parked on its host until robots.txt is known */
+	T_TLS_WAIT,    /* https: waiting for a handshake ticket before connecting */
 	T_CONNECTING,
 	T_HANDSHAKING,
 	T_SENDING,
@@ -80,6 +82,13 @@ struct host {
 	unsigned refs;		/* tasks pointing here */
 	unsigned nconns;	/* open connections, idle included */
 	struct evc__list idle;	/* idle keep-alive connections */
+	/* The robots option: its robots.txt, once fetched (and when), and the
+	 * tasks parked until then. */
+	evc_robots_t *robots;
+	char *robots_why; /* NULL, or why everything is disallowed (5xx, no answer) */
+	uint64_t robots_at;
+	bool robots_fetching;
+	struct evc__list robots_wait;
 };
 
 struct conn {
@@ -104,6 +113,12 @@ struct task {
 	struct evc__fetch f; /* the URL and everything decided about it */
 	struct key *key;     /* its politeness key: queue and slots */
 	struct host *host;   /* its connection pool */
+	/* An internal task fetching this host's robots.txt (no record of its
+	 * own), and the body so far. */
+	struct host *robots_for;
+	char *robots_body;
+	size_t robots_len;
+	bool robots_cut; /* stopped at EVC_ROBOTS_MAX_BYTES */
 	struct conn *conn;
 	evc_resolve_req_t *dns_req;
 	evc_addrs_t *addrs;
@@ -149,11 +164,13 @@ struct evc_crawler {
 	uint64_t paused_until;	 /* loop ms: start nothing before (EMFILE) */
 	unsigned in_flight, queued, nwaiting;
 	bool input_closed, cancelled, pumping, feeding;
-	unsigned reporting;	   /* inside the result callback (nesting depth) */
-	evc_timer_t *kick;	   /* run pump/feed/cancel from the loop */
-	evc_timer_t *housekeeping; /* idle connection expiry */
-	evc_timer_t *rate_timer;   /* pump again when the bucket has a token */
-	struct evc__bucket bucket; /* opts.o.rate */
+	unsigned reporting;	      /* inside the result callback (nesting depth) */
+	evc_timer_t *kick;	      /* run pump/feed/cancel from the loop */
+	evc_timer_t *housekeeping;    /* idle connection expiry */
+	evc_timer_t *rate_timer;      /* pump again when the bucket has a token */
+	struct evc__bucket bucket;    /* opts.o.rate */
+	evc_crawl_opts_t robots_opts; /* for robots.txt fetches */
+	char robots_agent[64];	      /* the product token robots.txt names */
 	unsigned keys_timed, keys_backing_off, keys_given_up;
 	uint64_t rng;
 	evc_crawl_stats_t stats;
@@ -169,6 +186,7 @@ void evc__sched_sweep(evc_crawler_t *c);
 void evc__key_update(evc_crawler_t *c, struct key *k);
 void evc__key_request_sent(struct task *t);
 void evc__key_outcome(struct task *t);
+void evc__robots_done(struct task *t);
 void evc__release_slot(struct task *t);
 void evc__pump(evc_crawler_t *c);
 void evc__kick(evc_crawler_t *c);

@@ -26,6 +26,7 @@ void evc_crawl_opts_init(evc_crawl_opts_t *o)
 	    .max_handshakes = 256,
 	    .max_retry_after_ms = 120000,
 	    .host_errors = 10,
+	    .max_crawl_delay_ms = 60000,
 	};
 }
 
@@ -357,6 +358,8 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		return parse_ms(v, &o->dns_timeout_ms);
 	if (IS("max-retry-after"))
 		return parse_ms(v, &o->max_retry_after_ms);
+	if (IS("max-crawl-delay"))
+		return parse_ms(v, &o->max_crawl_delay_ms);
 	if (IS("delay")) {
 		if (strcmp(v, "0") == 0) {
 			o->delay_ms = 0;
@@ -392,6 +395,7 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		     : IS("insecure")	  ? &o->insecure
 		     : IS("cert-info")	  ? &o->cert_info
 		     : IS("random-delay") ? &o->random_delay
+		     : IS("robots")	  ? &o->robots
 					  : NULL;
 	if (flag) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)

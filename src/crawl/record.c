@@ -24,6 +24,7 @@ static const char *const kind_names[EVC_ERR__COUNT] = {
     [EVC_ERR_REDIRECT] = "redirect",
     [EVC_ERR_IO] = "io",
     [EVC_ERR_CANCELLED] = "cancelled",
+    [EVC_ERR_ROBOTS] = "robots",
 };
 
 const char *evc_error_kind_name(evc_error_kind_t kind)

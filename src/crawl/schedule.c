@@ -30,6 +30,7 @@
  * bounded tables. A key given up, or still backing off, is kept: forgetting
  * it would forgive it.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,11 +55,14 @@ static struct host *host_get(evc_crawler_t *c, const struct evc__url *u)
 		return NULL;
 	}
 	evc__list_init(&x->idle);
+	evc__list_init(&x->robots_wait);
 	return x;
 }
 
 static void host_free(evc_crawler_t *c, struct host *x)
 {
+	evc_robots_free(x->robots);
+	free(x->robots_why);
 	evc__table_remove(&c->hosts, &x->node);
 	free(x->node.name);
 	free(x);
@@ -253,20 +257,176 @@ static void on_key_resolved(void *arg, int status, evc_addrs_t *addrs, const cha
 	evc__pump(c);
 }
 
+/* ---- robots.txt (the robots option) ------------------------------------------ */
+
+#define ROBOTS_TTL_MS (24u * 3600 * 1000) /* a robots.txt is kept at most a day */
+
+static int on_robots_body(void *arg, const char *data, size_t len)
+{
+	struct task *t = arg;
+	size_t room = EVC_ROBOTS_MAX_BYTES - t->robots_len;
+	if (len > room) {
+		len = room;
+		t->robots_cut = true;
+	}
+	char *b = realloc(t->robots_body, t->robots_len + len + 1);
+	if (!b)
+		return -1;
+	memcpy(b + t->robots_len, data, len);
+	t->robots_body = b;
+	t->robots_len += len;
+	return t->robots_cut ? -1 : 0; /* enough: what follows is not read */
+}
+
+/* Fetch x's robots.txt with an internal task: it goes through the same
+ * scheduler (the host's delay and the crawl's rate count it) and engine,
+ * and reports to evc__robots_done instead of the user. */
+static int robots_fetch(evc_crawler_t *c, struct host *x, const struct evc__url *u)
+{
+	char url[400];
+	snprintf(url, sizeof url, "%s://%s%s%s:%u/robots.txt", u->scheme, u->ipv6 ? "[" : "",
+		 u->host, u->ipv6 ? "]" : "", u->port);
+	struct task *t = calloc(1, sizeof *t);
+	if (!t)
+		return -ENOMEM;
+	t->c = c;
+	evc__list_init(&t->tls_link);
+	int rc = evc__fetch_init(&t->f, &c->robots_opts, url, strlen(url), NULL);
+	t->timer = evc_timer_new(c->loop, evc__on_task_timer, t);
+	if (rc < 0 || !t->timer || t->f.url_rc < 0) {
+		evc__task_free(t);
+		return -ENOMEM;
+	}
+	t->f.on_body = on_robots_body;
+	t->f.body_arg = t;
+	t->robots_for = x;
+	x->robots_fetching = true;
+	if (evc__enqueue(c, t, true) < 0) {
+		x->robots_fetching = false;
+		evc__task_free(t);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* May t go on? 1: yes; 0: it was parked (robots.txt not known yet) or
+ * refused (disallowed: reported from the kick timer); -ENOMEM. */
+static int robots_gate(evc_crawler_t *c, struct task *t, struct host *x)
+{
+	uint64_t now = evc_now(c->loop);
+	if (x->robots && now - x->robots_at >= ROBOTS_TTL_MS && !x->robots_fetching) {
+		evc_robots_free(x->robots); /* a day old: fetch it again */
+		x->robots = NULL;
+	}
+	if (!x->robots) {
+		if (!x->robots_fetching && robots_fetch(c, x, &t->f.url) < 0)
+			return -ENOMEM;
+		t->state = T_ROBOTS_WAIT;
+		c->queued++;
+		evc__list_push_back(&x->robots_wait, &t->link);
+		return 0;
+	}
+	if (evc_robots_allowed(x->robots, t->f.url.target))
+		return 1;
+	if (x->robots_why)
+		evc__fetch_error(&t->f, EVC_ERR_ROBOTS, "%s", x->robots_why);
+	else
+		evc__fetch_error(&t->f, EVC_ERR_ROBOTS, "disallowed by robots.txt");
+	t->state = T_DONE;
+	c->queued++;
+	evc__list_push_back(&c->bad, &t->link);
+	evc__kick(c);
+	return 0;
+}
+
+/* The robots.txt task t is over: keep what it says (RFC 9309: a 2xx is
+ * parsed; a 4xx, or more redirects than allowed, means no rules; a 5xx or
+ * no answer means everything is disallowed), free t, and send the tasks
+ * parked on the host on their way. */
+void evc__robots_done(struct task *t)
+{
+	evc_crawler_t *c = t->c;
+	struct host *x = t->robots_for;
+	evc_result_t r;
+	evc__fetch_result(&t->f, &r);
+	evc_robots_t *rules = NULL;
+	bool whole = r.error == EVC_OK || t->robots_cut;
+	if (whole && r.status >= 200 && r.status < 300) {
+		if (evc_robots_parse(&rules, t->robots_body ? t->robots_body : "", t->robots_len,
+				     c->robots_agent) < 0)
+			rules = NULL;
+	} else {
+		bool missing =
+		    (whole && r.status >= 400 && r.status < 500) || r.error == EVC_ERR_REDIRECT;
+		rules = evc_robots_new_all(missing);
+		free(x->robots_why);
+		x->robots_why = NULL;
+		if (missing)
+			;
+		else if (whole &&
+			 asprintf(&x->robots_why, "robots.txt answered %d: everything disallowed",
+				  r.status) < 0)
+			x->robots_why = NULL;
+		else if (!whole && asprintf(&x->robots_why,
+					    "robots.txt unreachable (%s): everything disallowed",
+					    r.error_message ? r.error_message : "?") < 0)
+			x->robots_why = NULL;
+	}
+	x->robots_fetching = false;
+	evc_robots_free(x->robots);
+	x->robots = rules; /* NULL only when out of memory: fetched again */
+	x->robots_at = evc_now(c->loop);
+	evc__task_free(t);
+	struct evc__list *n;
+	while ((n = evc__list_pop_front(&x->robots_wait)) != NULL) {
+		struct task *q = EVC_LIST_ENTRY(n, struct task, link);
+		c->queued--;
+		if (c->cancelled || !rules) {
+			c->queued++;
+			q->state = T_DONE;
+			if (c->cancelled)
+				evc__fetch_error(&q->f, EVC_ERR_CANCELLED, "cancelled");
+			else
+				evc__fetch_error(&q->f, EVC_ERR_IO, "out of memory");
+			evc__list_push_back(&c->bad, &q->link);
+			evc__kick(c);
+		} else if (evc__enqueue(c, q, false) < 0) {
+			c->queued++;
+			q->state = T_DONE;
+			evc__fetch_error(&q->f, EVC_ERR_IO, "out of memory");
+			evc__list_push_back(&c->bad, &q->link);
+			evc__kick(c);
+		}
+	}
+	evc__pump(c);
+}
+
 /* Queue t (new, redirected, or back from a retry's wait) on the key and
  * connection pool of its current URL: at the front of the key's queue when
  * it was already under way. 0, or -ENOMEM (t is then in no queue). */
 int evc__enqueue(evc_crawler_t *c, struct task *t, bool front)
 {
 	struct host *x = host_get(c, &t->f.url);
-	struct key *k = x ? key_for(c, t) : NULL;
-	if (!k)
+	if (!x)
 		return -ENOMEM;
 	if (t->host != x) {
 		if (t->host)
 			t->host->refs--;
 		x->refs++;
 		t->host = x;
+	}
+	if (c->opts.o.robots && !t->robots_for) {
+		int rc = robots_gate(c, t, x);
+		if (rc <= 0)
+			return rc; /* parked, refused, or out of memory */
+	}
+	struct key *k = key_for(c, t);
+	if (!k)
+		return -ENOMEM;
+	if (x->robots) {
+		unsigned d = evc_robots_crawl_delay_ms(x->robots);
+		k->p.crawl_delay_ms =
+		    d < c->opts.o.max_crawl_delay_ms ? d : c->opts.o.max_crawl_delay_ms;
 	}
 	queue_on(c, t, k, front);
 	return 0;
@@ -487,9 +647,26 @@ void evc__task_fd_pressure(struct task *t)
 
 /* ---- setting up, sweeping, freeing -------------------------------------------- */
 
+/* The product token robots.txt groups name: the User-Agent's first word. */
+static void robots_agent(evc_crawler_t *c)
+{
+	const char *ua = c->opts.o.user_agent ? c->opts.o.user_agent : "evcrawl";
+	size_t n = 0;
+	while (n < sizeof c->robots_agent - 1 &&
+	       (isalnum((unsigned char)ua[n]) || ua[n] == '-' || ua[n] == '_'))
+		n++;
+	memcpy(c->robots_agent, n ? ua : "evcrawl", n ? n : 7);
+	c->robots_agent[n ? n : 7] = '\0';
+}
+
 int evc__sched_init(evc_crawler_t *c)
 {
 	evc__list_init(&c->ready);
+	c->robots_opts = c->opts.o;
+	c->robots_opts.max_redirects = 5; /* RFC 9309: at least five */
+	c->robots_opts.max_body = 0;	  /* cut at EVC_ROBOTS_MAX_BYTES instead */
+	c->robots_opts.output_dir = NULL;
+	robots_agent(c);
 	c->rng = evc_hrtime() | 1;
 	evc__bucket_init(&c->bucket, c->opts.o.rate, evc_now(c->loop));
 	c->rate_timer = evc_timer_new(c->loop, on_rate_timer, c);
@@ -518,7 +695,11 @@ void evc__sched_sweep(evc_crawler_t *c)
 	EVC_TABLE_EACH(&c->hosts, n, tmp)
 	{
 		struct host *x = EVC_TABLE_ENTRY(n, struct host, node);
-		if (!x->refs && !x->nconns)
+		/* A host whose robots.txt is known keeps it for the crawl
+		 * (at most a day). */
+		bool keep = x->robots && evc_now(c->loop) - x->robots_at < ROBOTS_TTL_MS;
+		if (!x->refs && !x->nconns && !x->robots_fetching && !keep &&
+		    evc__list_empty(&x->robots_wait))
 			host_free(c, x);
 	}
 }
@@ -549,6 +730,10 @@ void evc__sched_free_all(evc_crawler_t *c)
 	EVC_TABLE_EACH(&c->keys, n, tmp)
 	{
 		key_free(c, EVC_TABLE_ENTRY(n, struct key, node));
+	}
+	EVC_TABLE_EACH(&c->hosts, n, tmp)
+	{
+		free_task_list(&EVC_TABLE_ENTRY(n, struct host, node)->robots_wait);
 	}
 	EVC_TABLE_EACH(&c->hosts, n, tmp)
 	{

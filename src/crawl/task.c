@@ -37,6 +37,7 @@ void evc__task_free(struct task *t)
 {
 	if (t->host)
 		t->host->refs--;
+	free(t->robots_body);
 	evc__fetch_cleanup(&t->f);
 	evc_timer_free(t->timer);
 	evc_addrs_unref(t->addrs);
