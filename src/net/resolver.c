@@ -10,10 +10,17 @@
  * promise that a callback never runs before evc_resolve() returns. A request
  * is always on exactly one list (its entry's waiters, or ready), so
  * cancelling is an unlink.
+ *
+ * At most MAX_QUERIES lookups are out at once; more wait on the backlog in
+ * order (state PENDING). A crawl that starts 10,000 hosts at once would
+ * otherwise send 20,000 datagrams in a burst, and a DNS server, like
+ * dnsmasq, drops what overflows its socket: lookups would time out for
+ * no fault of the names.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -23,7 +30,9 @@
 #include "evcrawl/resolver.h"
 #include "util/list.h"
 
-enum { QUERYING = 1, ANSWERED = 2 };
+enum { QUERYING = 1, ANSWERED = 2, PENDING = 3 };
+
+#define MAX_QUERIES 64
 
 struct evc_resolve_req {
 	evc_resolve_cb cb;
@@ -42,6 +51,7 @@ struct entry {
 	int status;	    /* EVC_EDNS or EVC_EFDSETSIZE when it failed */
 	uint64_t expires;   /* loop ms */
 	struct evc__list waiters;
+	struct evc__list backlog_link; /* on r->backlog while PENDING */
 	evc_resolver_t *r;
 	char name[];
 };
@@ -65,6 +75,9 @@ struct evc_resolver {
 	uint64_t max_ttl_ms, negative_ttl_ms;
 	evc_resolver_stats_t stats;
 	int watch_error; /* the loop refused c-ares's last socket (EVC_EFDSETSIZE) */
+	struct evc__list backlog; /* entries waiting to be sent (PENDING) */
+	unsigned querying;	  /* lookups out at c-ares */
+	bool starting;		  /* inside start_queries */
 };
 
 /* ---- addresses -------------------------------------------------------- */
@@ -189,6 +202,7 @@ static struct entry *add_entry(evc_resolver_t *r, const char *name)
 	memcpy(e->name, name, len + 1);
 	e->r = r;
 	evc__list_init(&e->waiters);
+	evc__list_init(&e->backlog_link);
 	struct entry **slot = &r->buckets[hash_name(name) & (r->nbuckets - 1)];
 	e->hnext = *slot;
 	*slot = e;
@@ -307,6 +321,8 @@ static evc_addrs_t *addrs_from_ares(const struct ares_addrinfo *res, int *min_tt
 	return a;
 }
 
+static void start_queries(evc_resolver_t *r);
+
 static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
 	struct entry *e = arg;
@@ -316,6 +332,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 			ares_freeaddrinfo(res);
 		return;
 	}
+	r->querying--;
 	evc_update_time(r->loop);
 	uint64_t now = evc_now(r->loop);
 	e->state = ANSWERED;
@@ -349,6 +366,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 	if (res)
 		ares_freeaddrinfo(res);
 	answer_waiters(r, e);
+	start_queries(r);
 }
 
 static void on_flush(evc_timer_t *t, void *arg)
@@ -404,6 +422,7 @@ int evc_resolver_new(evc_resolver_t **out, evc_loop_t *loop, const evc_resolver_
 	r->negative_ttl_ms = (opts->negative_ttl_s ? opts->negative_ttl_s : 5) * 1000ull;
 	r->nbuckets = 256;
 	evc__list_init(&r->ready);
+	evc__list_init(&r->backlog);
 	r->buckets = calloc(r->nbuckets, sizeof *r->buckets);
 	r->ares_timer = evc_timer_new(loop, on_ares_timer, r);
 	r->flush_timer = evc_timer_new(loop, on_flush, r);
@@ -540,19 +559,42 @@ int evc_resolve(evc_resolver_t *r, const char *host, uint16_t port, evc_resolve_
 		return -ENOMEM;
 	}
 	evc__list_push_back(&e->waiters, &q->link);
-	if (e->state == QUERYING) {
+	if (e->state == QUERYING || e->state == PENDING) {
 		r->stats.coalesced++;
 		return 0;
 	}
 	evc_addrs_unref(e->addrs);
 	e->addrs = NULL;
-	e->state = QUERYING;
-	r->stats.queries++;
-	struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	r->watch_error = 0;
-	ares_getaddrinfo(r->channel, host, NULL, &hints, on_addrinfo, e);
-	rearm_ares_timer(r);
+	e->state = PENDING;
+	evc__list_push_back(&r->backlog, &e->backlog_link);
+	start_queries(r);
 	return 0;
+}
+
+/* Send backlog lookups while fewer than MAX_QUERIES are out. c-ares may
+ * answer from inside ares_getaddrinfo (on_addrinfo calls back here): the
+ * flag keeps that to this one loop. */
+static void start_queries(evc_resolver_t *r)
+{
+	if (r->starting)
+		return;
+	r->starting = true;
+	bool sent = false;
+	while (r->querying < MAX_QUERIES && !evc__list_empty(&r->backlog)) {
+		struct entry *e = EVC_LIST_ENTRY(evc__list_pop_front(&r->backlog), struct entry,
+						 backlog_link);
+		e->state = QUERYING;
+		r->querying++;
+		r->stats.queries++;
+		struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC,
+						    .ai_socktype = SOCK_STREAM};
+		r->watch_error = 0;
+		ares_getaddrinfo(r->channel, e->name, NULL, &hints, on_addrinfo, e);
+		sent = true;
+	}
+	r->starting = false;
+	if (sent)
+		rearm_ares_timer(r);
 }
 
 void evc_resolve_cancel(evc_resolve_req_t *q)
