@@ -128,7 +128,12 @@ for _name, _res, _args in [
         ("evc_crawler_close_input", None, (c_void_p,)),
         ("evc_crawler_cancel", None, (c_void_p,)),
         ("evc_crawler_stats", None, (c_void_p, c_void_p)),
-        ("evc_crawler_finished", c_bool, (c_void_p,))]:
+        ("evc_crawler_finished", c_bool, (c_void_p,)),
+        ("evc_robots_parse", c_int, (POINTER(c_void_p), c_char_p, c_size_t, c_char_p)),
+        ("evc_robots_allowed", c_bool, (c_void_p, c_char_p)),
+        ("evc_robots_crawl_delay_ms", c_uint, (c_void_p,)),
+        ("evc_robots_sitemaps", c_size_t, (c_void_p, POINTER(POINTER(c_char_p)))),
+        ("evc_robots_free", None, (c_void_p,))]:
     _declare(_name, _res, *_args)
 
 
@@ -615,6 +620,45 @@ class Crawler:
 
 
 _ALIASES = {"headers": "header", "dns_servers": "dns_server", "dns": "dns_server"}
+
+
+class Robots:
+    """A robots.txt, parsed as the crawler reads it (RFC 9309):
+
+        r = Robots(text, agent="evcrawl")
+        r.allowed("/private/x?y=1")   # False or True
+        r.crawl_delay                 # seconds, or None
+        r.sitemaps                    # ["http://...", ...]
+    """
+
+    def __init__(self, text, agent="evcrawl"):
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        self._r = c_void_p()
+        _check(_lib.evc_robots_parse(byref(self._r), data, len(data), agent.encode()),
+               "evc_robots_parse")
+
+    def allowed(self, path):
+        """May a URL with this path (and query) be fetched? A whole URL
+        works too: its path and query are taken."""
+        if "://" in path:
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
+        return bool(_lib.evc_robots_allowed(self._r, path.encode()))
+
+    @property
+    def crawl_delay(self):
+        ms = _lib.evc_robots_crawl_delay_ms(self._r)
+        return ms / 1000.0 if ms else None
+
+    @property
+    def sitemaps(self):
+        urls = POINTER(c_char_p)()
+        n = _lib.evc_robots_sitemaps(self._r, byref(urls))
+        return [urls[i].decode(errors="replace") for i in range(n)]
+
+    def __del__(self):
+        if getattr(self, "_r", None):
+            _lib.evc_robots_free(self._r)
+            self._r = None
 
 
 def _make_opts(options):

@@ -74,7 +74,7 @@ struct evc_resolver {
 	struct override *overrides;
 	uint64_t max_ttl_ms, negative_ttl_ms;
 	evc_resolver_stats_t stats;
-	int watch_error; /* the loop refused c-ares's last socket (EVC_EFDSETSIZE) */
+	int watch_error;	  /* the loop refused c-ares's last socket (EVC_EFDSETSIZE) */
 	struct evc__list backlog; /* entries waiting to be sent (PENDING) */
 	unsigned querying;	  /* lookups out at c-ares */
 	bool starting;		  /* inside start_queries */
@@ -581,8 +581,8 @@ static void start_queries(evc_resolver_t *r)
 	r->starting = true;
 	bool sent = false;
 	while (r->querying < MAX_QUERIES && !evc__list_empty(&r->backlog)) {
-		struct entry *e = EVC_LIST_ENTRY(evc__list_pop_front(&r->backlog), struct entry,
-						 backlog_link);
+		struct entry *e =
+		    EVC_LIST_ENTRY(evc__list_pop_front(&r->backlog), struct entry, backlog_link);
 		e->state = QUERYING;
 		r->querying++;
 		r->stats.queries++;

@@ -198,5 +198,18 @@ t.eq(p.stdout.strip(), json.dumps(sorted([(u("rules.test", "/a"), None),
                                           (u("rules.test", "/private/z"), "robots")])),
      "Python binding: robots=True", p.stderr[-800:])
 
+# ---- "may I fetch this URL" from a script (evcrawl.Robots) --------------------------------
+code = r"""
+import json, evcrawl
+r = evcrawl.Robots("Sitemap: http://127.0.0.1/s.xml\nUser-agent: *\nDisallow: /private\n"
+                   "Allow: /private/ok\nCrawl-delay: 2\n")
+print(json.dumps([r.allowed("/a"), r.allowed("/private/x"), r.allowed("/private/ok/1"),
+                  r.allowed("http://127.0.0.1:8080/private/y?q=1"), r.crawl_delay, r.sitemaps]))
+"""
+p = run_python(code)
+t.eq(p.stdout.strip(), json.dumps([True, False, True, False, 2.0, ["http://127.0.0.1/s.xml"]]),
+     "Python: evcrawl.Robots(text).allowed(path or URL), crawl_delay, sitemaps",
+     p.stderr[-800:])
+
 srv.shutdown()
 t.done()

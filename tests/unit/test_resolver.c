@@ -1,7 +1,7 @@
 /*
  * The resolver against a tiny fake DNS server that runs on the same loop:
  * it answers A queries for a few names, NXDOMAIN for nx.test, nothing for
- * slow.test, and counts the queries it sees, so the tests can assert exactly
+ * slow.test and hold*, and counts the queries it sees, so the tests can assert exactly
  * how many lookups reached the network.
  */
 #include <arpa/inet.h>
@@ -58,7 +58,7 @@ static void on_dns_query(evc_loop_t *loop, int fd, int events, void *arg)
 	size_t qend = pos + 4;
 	if (qtype == 1)
 		dns.a_queries++;
-	if (strcmp(name, "slow.test") == 0)
+	if (strcmp(name, "slow.test") == 0 || strncmp(name, "hold", 4) == 0)
 		return;
 	memcpy(r, q, qend);
 	r[2] = 0x81; /* QR, RD */
@@ -255,6 +255,36 @@ static void test_timeout(void **state)
 	evc_resolver_free(r);
 }
 
+/* At most 64 lookups are out at once; the rest wait their turn. */
+static void test_backlog(void **state)
+{
+	evc_resolver_t *r = new_resolver(300, 0);
+	enum { N = 100 };
+	static struct answer a[N];
+	memset(a, 0, sizeof a);
+	char name[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof name, "hold%d.test", i);
+		assert_int_equal(evc_resolve(r, name, 80, on_answer, &a[i], NULL), 0);
+	}
+	uint64_t until = evc_hrtime() + 40 * 1000000ull; /* c-ares retries at 100 */
+	while (evc_hrtime() < until)
+		assert_true(evc_loop_run(loop, EVC_RUN_ONCE) >= 0);
+	assert_int_equal(dns.a_queries, 64); /* none answered: none more sent */
+	assert_int_equal(a[0].calls, 0);
+	int done = 0;
+	for (int i = 0; i < 20000 && !done; i++) {
+		assert_true(evc_loop_run(loop, EVC_RUN_ONCE) >= 0);
+		done = 1;
+		for (int k = 0; k < N; k++)
+			done &= a[k].calls == 1;
+	}
+	assert_true(done); /* each timed out in its turn, and said so */
+	assert_int_equal(a[N - 1].status, EVC_EDNS);
+	assert_true(dns.a_queries >= N);
+	evc_resolver_free(r);
+}
+
 static void test_cancel(void **state)
 {
 	evc_resolver_t *r = new_resolver(2000, 0);
@@ -409,6 +439,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ttl_is_capped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nxdomain_is_cached_negative, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_numeric_and_overrides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_select_refuses_a_high_dns_socket, setup, teardown),
