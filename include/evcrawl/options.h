@@ -28,6 +28,14 @@ enum {
 	EVC_KEY_IP,	/* the address it resolves to */
 };
 
+/* Which discovered URLs a recursive crawl follows (scope). */
+enum {
+	EVC_SCOPE_HOST,	  /* the seed's host name */
+	EVC_SCOPE_DOMAIN, /* the seed's registrable domain */
+	EVC_SCOPE_PREFIX, /* under the seed's directory (wget --no-parent) */
+	EVC_SCOPE_ANY,	  /* anywhere */
+};
+
 typedef struct evc_crawl_opts {
 	unsigned concurrency;	     /* fetches in flight in total (100) */
 	unsigned per_host;	     /* ... per scheme+host+port (8) */
@@ -67,9 +75,19 @@ typedef struct evc_crawl_opts {
 	unsigned max_retry_after_ms; /* cap on a 429/503's pause of a key (120000) */
 	bool robots;		     /* obey robots.txt (fetched once per host) */
 	unsigned max_crawl_delay_ms; /* cap on a robots.txt Crawl-delay (60000) */
-	unsigned host_errors;	     /* connect failures/timeouts in a row before a
-					key is given up (10); from the second a key
-					pauses, doubling from 1 s; 0: neither */
+	/* Recursive crawls (README "Crawling"): links found in HTML pages are
+	 * crawled too, each URL once. */
+	bool recursive;
+	unsigned max_depth;   /* links followed from a seed (5); seeds are depth 0 */
+	unsigned scope;	      /* EVC_SCOPE_HOST (default), _DOMAIN, _PREFIX or _ANY */
+	const char *include;  /* POSIX extended regex a URL must match, or NULL */
+	const char *exclude;  /* ... must not match, or NULL */
+	uint64_t max_pages;   /* URLs fetched in all, seeds included; 0: no limit */
+	unsigned max_url_len; /* longer discovered URLs are skipped (2048) */
+	bool links;	      /* records list the links found on the page */
+	unsigned host_errors; /* connect failures/timeouts in a row before a
+				 key is given up (10); from the second a key
+				 pauses, doubling from 1 s; 0: neither */
 } evc_crawl_opts_t;
 
 /** Fill opts with the defaults above. */
@@ -88,7 +106,9 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "max-handshakes", "politeness-key" ("host"/"domain"/"ip"), "delay" and
  * "max-retry-after" (seconds), "random-delay" ("0"/"1"), "rate" ("N",
  * "N/s", "N/m", "N/h"), "host-errors", "robots" ("0"/"1"),
- * "max-crawl-delay" (seconds)),
+ * "max-crawl-delay" (seconds), "recursive" and "links" ("0"/"1"), "depth",
+ * "scope" ("host"/"domain"/"prefix"/"any"), "include", "exclude",
+ * "max-pages", "max-url-length"),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().

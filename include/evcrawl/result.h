@@ -30,7 +30,8 @@ typedef enum evc_error_kind {
 	EVC_ERR_REDIRECT,
 	EVC_ERR_IO,
 	EVC_ERR_CANCELLED,
-	EVC_ERR_ROBOTS, /* robots.txt disallows it (the robots option) */
+	EVC_ERR_ROBOTS,	 /* robots.txt disallows it (the robots option) */
+	EVC_ERR_SKIPPED, /* a recursive crawl's guard refused it (depth, max_pages, ...) */
 	EVC_ERR__COUNT
 } evc_error_kind_t;
 
@@ -73,6 +74,15 @@ typedef struct evc_result {
 	/* With cert_info: the leaf certificate the server sent (also when it
 	 * did not verify), else NULL. */
 	const evc_cert_info_t *cert;
+	/* Recursive crawls (the recursive option; `recursive` is false
+	 * otherwise): how deep the URL was found (seeds are 0) and the final
+	 * URL of the page it was found on (NULL for seeds). */
+	bool recursive;
+	int depth;
+	const char *parent;
+	/* With the links option: the links found on the page (absolute,
+	 * normalised, without fragment), in order, NULL-terminated; else NULL. */
+	const char *const *links;
 } evc_result_t;
 
 /** r->user, for bindings that do not lay out evc_result_t. */

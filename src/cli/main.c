@@ -89,6 +89,19 @@ static void help(void)
 	       "      --robots              obey robots.txt (RFC 9309), fetched once per host\n"
 	       "      --max-crawl-delay S   longest robots.txt Crawl-delay honoured (60)\n"
 	       "\n"
+	       "Crawling (--mode async): links in HTML pages are fetched too, each URL once:\n"
+	       "  -r, --recursive           follow links (robots.txt obeyed unless --no-robots)\n"
+	       "      --depth N             links followed from a seed (5; seeds are 0)\n"
+	       "      --scope S             host (default: the seed's host), domain (its\n"
+	       "                            registrable domain), prefix (under its\n"
+	       "                            directory) or any\n"
+	       "      --include REGEX       only URLs matching (POSIX extended)\n"
+	       "      --exclude REGEX       no URLs matching\n"
+	       "      --max-pages N         fetch at most N URLs, seeds included\n"
+	       "      --max-url-length N    skip longer discovered URLs (2048)\n"
+	       "      --links               records list the links found on the page\n"
+	       "      --no-robots           with -r: ignore robots.txt\n"
+	       "\n"
 	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH\n"
 	       "      --mode MODE           async (default: one event loop), blocking,\n"
 	       "                            busy-poll, threads or processes (-c workers)\n"
@@ -178,6 +191,14 @@ enum {
 	OPT_HOST_ERRORS,
 	OPT_ROBOTS,
 	OPT_MAX_CRAWL_DELAY,
+	OPT_DEPTH,
+	OPT_SCOPE,
+	OPT_INCLUDE,
+	OPT_EXCLUDE,
+	OPT_MAX_PAGES,
+	OPT_MAX_URL_LENGTH,
+	OPT_LINKS,
+	OPT_NO_ROBOTS,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
@@ -214,6 +235,15 @@ static const struct option long_opts[] = {
     {"host-errors", required_argument, NULL, OPT_HOST_ERRORS},
     {"robots", no_argument, NULL, OPT_ROBOTS},
     {"max-crawl-delay", required_argument, NULL, OPT_MAX_CRAWL_DELAY},
+    {"recursive", no_argument, NULL, 'r'},
+    {"depth", required_argument, NULL, OPT_DEPTH},
+    {"scope", required_argument, NULL, OPT_SCOPE},
+    {"include", required_argument, NULL, OPT_INCLUDE},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"max-pages", required_argument, NULL, OPT_MAX_PAGES},
+    {"max-url-length", required_argument, NULL, OPT_MAX_URL_LENGTH},
+    {"links", no_argument, NULL, OPT_LINKS},
+    {"no-robots", no_argument, NULL, OPT_NO_ROBOTS},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -233,6 +263,7 @@ struct parsed {
 	int nresolves;
 	int progress;	    /* -1: auto */
 	const char *polite; /* the first politeness option given */
+	bool no_robots;
 };
 
 /* mkdir -p: -o DIR creates its parents, as wget2 -P does. */
@@ -292,7 +323,7 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	p->headers = calloc((size_t)argc + 1, sizeof *p->headers);
 	p->resolves = calloc((size_t)argc + 1, sizeof *p->resolves);
 	int opt;
-	while ((opt = getopt_long(argc, argv, "i:c:A:H:o:kqhV", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:c:A:H:o:rkqhV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			p->input = optarg;
@@ -386,6 +417,49 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			o->max_retry_after_ms = parse_seconds("--max-retry-after", optarg);
 			p->polite = p->polite ? p->polite : "--max-retry-after";
 			break;
+		case 'r':
+			o->recursive = true;
+			p->polite = p->polite ? p->polite : "--recursive";
+			break;
+		case OPT_DEPTH:
+			o->max_depth = parse_count("--depth", optarg, 0);
+			break;
+		case OPT_SCOPE:
+			if (strcmp(optarg, "host") && strcmp(optarg, "domain") &&
+			    strcmp(optarg, "prefix") && strcmp(optarg, "any"))
+				usage_error("--scope wants host, domain, prefix or any, not '%s'",
+					    optarg);
+			o->scope = optarg[0] == 'h'   ? EVC_SCOPE_HOST
+				   : optarg[0] == 'd' ? EVC_SCOPE_DOMAIN
+				   : optarg[0] == 'p' ? EVC_SCOPE_PREFIX
+						      : EVC_SCOPE_ANY;
+			break;
+		case OPT_INCLUDE:
+			o->include = optarg;
+			break;
+		case OPT_EXCLUDE:
+			o->exclude = optarg;
+			break;
+		case OPT_MAX_PAGES: {
+			char *end;
+			errno = 0;
+			unsigned long long n = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < 1 || *optarg == '-')
+				usage_error("--max-pages wants a whole number >= 1, not '%s'",
+					    optarg);
+			o->max_pages = n;
+			break;
+		}
+		case OPT_MAX_URL_LENGTH:
+			o->max_url_len = parse_count("--max-url-length", optarg, 16);
+			break;
+		case OPT_LINKS:
+			o->links = true;
+			p->polite = p->polite ? p->polite : "--links";
+			break;
+		case OPT_NO_ROBOTS:
+			p->no_robots = true;
+			break;
 		case OPT_ROBOTS:
 			o->robots = true;
 			p->polite = p->polite ? p->polite : "--robots";
@@ -435,6 +509,10 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	}
 	o->headers = p->headers;
 	o->resolve = p->resolves;
+	if (o->recursive) /* a crawler that follows links obeys robots.txt by default */
+		o->robots = !p->no_robots;
+	else if (p->no_robots)
+		o->robots = false;
 	const char *what;
 	if (evc_crawl_opts_check(o, &what) < 0)
 		usage_error("%s", what);
@@ -500,5 +578,8 @@ int main(int argc, char **argv)
 	free(p.resolves);
 	if (a->caught_signal)
 		return 128 + a->caught_signal;
-	return rc != 0 || a->tally.done != a->tally.ok || a->out_broken ? 1 : 0;
+	/* URLs refused by robots.txt or a crawl's guard were the crawl's own
+	 * choice, not failures. */
+	uint64_t chosen = a->tally.errors[EVC_ERR_ROBOTS] + a->tally.errors[EVC_ERR_SKIPPED];
+	return rc != 0 || a->tally.done != a->tally.ok + chosen || a->out_broken ? 1 : 0;
 }

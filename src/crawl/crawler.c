@@ -33,6 +33,7 @@ void evc__task_report(struct task *t)
 
 	evc_result_t r;
 	evc__fetch_result(&t->f, &r);
+	evc__recurse_found(t, &r); /* links found become tasks before this one is done */
 	c->stats.done++;
 	if (r.error == EVC_OK)
 		c->stats.ok++;
@@ -141,6 +142,8 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 		c->housekeeping = evc_timer_new(loop, on_housekeeping, c);
 		if (!c->rbuf || !c->kick || !c->housekeeping || evc__sched_init(c) < 0)
 			rc = -ENOMEM;
+		else
+			rc = evc__recurse_init(c);
 	}
 	if (rc < 0) {
 		evc_crawler_free(c);
@@ -160,6 +163,7 @@ void evc_crawler_free(evc_crawler_t *c)
 	if (!c)
 		return;
 	evc__sched_free_all(c); /* tasks still pending are dropped, as documented */
+	evc__recurse_free(c);
 	evc_resolver_free(c->resolver);
 	evc_timer_free(c->kick);
 	evc_timer_free(c->housekeeping);
@@ -173,7 +177,30 @@ static int on_task_body(void *arg, const char *data, size_t len)
 {
 	struct task *t = arg;
 	evc_crawler_t *c = t->c;
+	evc__recurse_body(t, data, len);
 	return c->on_body ? c->on_body(c, t->f.user, data, len, c->body_arg) : 0;
+}
+
+/* A task for url (its fetch set up with opts, which must outlive it), not
+ * queued anywhere yet; NULL when out of memory. */
+struct task *evc__task_new(evc_crawler_t *c, const char *url, size_t len, void *user,
+			   const evc_crawl_opts_t *opts)
+{
+	struct task *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->c = c;
+	evc__list_init(&t->link);
+	evc__list_init(&t->tls_link);
+	int rc = evc__fetch_init(&t->f, opts, url, len, user); /* first: makes f safe to free */
+	t->timer = evc_timer_new(c->loop, evc__on_task_timer, t);
+	if (rc < 0 || !t->timer) {
+		evc__task_free(t);
+		return NULL;
+	}
+	t->f.on_body = on_task_body;
+	t->f.body_arg = t;
+	return t;
 }
 
 int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user)
@@ -185,24 +212,18 @@ int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user)
 	 * result, unless added from the result callback itself. */
 	if (evc_crawler_finished(c) && !c->reporting)
 		return EVC_ECLOSED;
-	struct task *t = calloc(1, sizeof *t);
+	struct task *t = evc__task_new(c, url, len, user, &c->opts.o);
 	if (!t)
 		return -ENOMEM;
-	t->c = c;
-	evc__list_init(&t->tls_link);
-	int rc =
-	    evc__fetch_init(&t->f, &c->opts.o, url, len, user); /* first: makes f safe to free */
-	t->timer = evc_timer_new(c->loop, evc__on_task_timer, t);
-	if (rc < 0 || !t->timer) {
-		evc__task_free(t);
-		return -ENOMEM;
-	}
-	t->f.on_body = on_task_body;
-	t->f.body_arg = t;
 	c->stats.added++;
-	if (t->f.url_rc == 0 && evc__enqueue(c, t, false) < 0)
+	int rc = 0;
+	if (t->f.url_rc == 0 && c->opts.o.recursive)
+		rc = evc__recurse_seed(c, t); /* 1: a guard refused it, error set */
+	if (rc < 0)
+		t->f.url_rc = rc;
+	else if (rc == 0 && t->f.url_rc == 0 && evc__enqueue(c, t, false) < 0)
 		t->f.url_rc = -ENOMEM;
-	if (t->f.url_rc < 0) {
+	if (t->f.url_rc < 0 || rc == 1) {
 		/* Reported from the loop, like every other result. */
 		c->queued++;
 		evc__list_push_back(&c->bad, &t->link);

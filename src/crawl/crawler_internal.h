@@ -21,12 +21,15 @@
 #ifndef EVC_CRAWLER_INTERNAL_H
 #define EVC_CRAWLER_INTERNAL_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "crawl/fetch_core.h"
+#include "crawl/links.h"
 #include "crawl/options.h"
 #include "crawl/polite.h"
+#include "crawl/seen.h"
 #include "evcrawl/crawler.h"
 #include "evcrawl/robots.h"
 #include "http/request.h"
@@ -76,6 +79,14 @@ struct key {
 	bool resolving;
 };
 
+/* The seed a discovered URL descends from: what --scope compares with. */
+struct seed {
+	unsigned refs;
+	char *host;   /* its host name */
+	char *domain; /* its registrable domain */
+	char *prefix; /* its URL up to the last '/' of the path */
+};
+
 /* One scheme://host:port: its idle keep-alive connections. */
 struct host {
 	struct evc__tnode node; /* in c->hosts; node.name is "scheme://host:port" */
@@ -119,6 +130,15 @@ struct task {
 	char *robots_body;
 	size_t robots_len;
 	bool robots_cut; /* stopped at EVC_ROBOTS_MAX_BYTES */
+	/* Recursive crawls: how deep, found on which page, under which seed;
+	 * the page's link extractor while its body streams; with the links
+	 * option or while recursing, the links found. */
+	unsigned depth;
+	char *parent;
+	struct seed *seed;
+	struct evc__links *extract;
+	char **found;
+	size_t nfound;
 	struct conn *conn;
 	evc_resolve_req_t *dns_req;
 	evc_addrs_t *addrs;
@@ -170,7 +190,11 @@ struct evc_crawler {
 	evc_timer_t *rate_timer;      /* pump again when the bucket has a token */
 	struct evc__bucket bucket;    /* opts.o.rate */
 	evc_crawl_opts_t robots_opts; /* for robots.txt fetches */
-	char robots_agent[64];	      /* the product token robots.txt names */
+	struct evc__seen seen;	      /* recursive: fingerprints of URLs taken */
+	regex_t include, exclude;     /* compiled opts.o.include / exclude */
+	bool has_include, has_exclude;
+	uint64_t pages;	       /* recursive: URLs taken to fetch, seeds included */
+	char robots_agent[64]; /* the product token robots.txt names */
 	unsigned keys_timed, keys_backing_off, keys_given_up;
 	uint64_t rng;
 	evc_crawl_stats_t stats;
@@ -208,7 +232,18 @@ void evc__on_task_timer(evc_timer_t *timer, void *arg);
 void evc__on_conn_io(evc_loop_t *loop, int fd, int events, void *arg);
 void evc__tls_wake(evc_crawler_t *c);
 
+/* recurse.c */
+int evc__recurse_init(evc_crawler_t *c);
+void evc__recurse_free(evc_crawler_t *c);
+int evc__recurse_seed(evc_crawler_t *c, struct task *t);
+int evc__recurse_body(struct task *t, const char *data, size_t len);
+bool evc__recurse_follow(struct task *t);
+void evc__recurse_found(struct task *t, evc_result_t *r);
+void evc__recurse_task_free(struct task *t);
+
 /* crawler.c */
+struct task *evc__task_new(evc_crawler_t *c, const char *url, size_t len, void *user,
+			   const evc_crawl_opts_t *opts);
 void evc__task_report(struct task *t);
 
 #endif

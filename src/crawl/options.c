@@ -1,6 +1,7 @@
 /* Crawl options: defaults, checks, copies, and setting by name (see options.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ void evc_crawl_opts_init(evc_crawl_opts_t *o)
 	    .max_retry_after_ms = 120000,
 	    .host_errors = 10,
 	    .max_crawl_delay_ms = 60000,
+	    .max_depth = 5,
+	    .max_url_len = 2048,
 	};
 }
 
@@ -84,6 +87,23 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 	if (o->tls_min != 0 && o->tls_min != 12 && o->tls_min != 13) {
 		*what = "tls_min must be 12 (TLS 1.2) or 13 (TLS 1.3)";
 		return -EINVAL;
+	}
+	if (o->scope > EVC_SCOPE_ANY) {
+		*what = "scope must be EVC_SCOPE_HOST, _DOMAIN, _PREFIX or _ANY";
+		return -EINVAL;
+	}
+	for (int i = 0; i < 2; i++) {
+		const char *re = i ? o->exclude : o->include;
+		regex_t rx;
+		if (!re)
+			continue;
+		if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0) {
+			snprintf(buf, sizeof buf, "bad %s regex '%.200s'",
+				 i ? "exclude" : "include", re);
+			*what = buf;
+			return -EINVAL;
+		}
+		regfree(&rx);
 	}
 	if (o->politeness_key > EVC_KEY_IP) {
 		*what = "politeness_key must be EVC_KEY_HOST, EVC_KEY_DOMAIN or EVC_KEY_IP";
@@ -341,6 +361,8 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 			  : IS("retry-max-wait-ms") ? &o->retry_max_wait_ms
 			  : IS("max-handshakes")    ? &o->max_handshakes
 			  : IS("host-errors")	    ? &o->host_errors
+			  : IS("depth")		    ? &o->max_depth
+			  : IS("max-url-length")    ? &o->max_url_len
 						    : NULL;
 	if (count) {
 		if (parse_uint(v, 100000000, &n) < 0)
@@ -374,6 +396,21 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		o->rate = r;
 		return 0;
 	}
+	if (IS("max-pages")) {
+		if (parse_uint(v, 1ull << 40, &n) < 0)
+			return -EINVAL;
+		o->max_pages = n;
+		return 0;
+	}
+	if (IS("scope")) {
+		static const char *const names[] = {"host", "domain", "prefix", "any"};
+		for (unsigned k = 0; k < 4; k++)
+			if (strcmp(v, names[k]) == 0) {
+				o->scope = k;
+				return 0;
+			}
+		return -EINVAL;
+	}
 	if (IS("politeness-key")) {
 		if (strcmp(v, "host") == 0)
 			o->politeness_key = EVC_KEY_HOST;
@@ -396,6 +433,8 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		     : IS("cert-info")	  ? &o->cert_info
 		     : IS("random-delay") ? &o->random_delay
 		     : IS("robots")	  ? &o->robots
+		     : IS("recursive")	  ? &o->recursive
+		     : IS("links")	  ? &o->links
 					  : NULL;
 	if (flag) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
@@ -421,6 +460,8 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 			     : IS("output-dir") ? &o->output_dir
 			     : IS("cacert")	? &o->cacert
 			     : IS("capath")	? &o->capath
+			     : IS("include")	? &o->include
+			     : IS("exclude")	? &o->exclude
 						: NULL;
 #undef IS
 	if (!field)

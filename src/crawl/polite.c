@@ -28,18 +28,23 @@ static bool is_ip(const char *host)
 	return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
 }
 
+const char *evc__registrable_domain(const char *host)
+{
+	if (is_ip(host))
+		return host;
+	pthread_once(&psl_once, psl_load);
+	const char *d = psl ? psl_registrable_domain(psl, host) : NULL;
+	return d ? d : host; /* NULL: a public suffix itself, or one label */
+}
+
 void evc__polite_key(const evc_crawl_opts_t *o, const char *host, const char *addr, char *buf,
 		     size_t cap)
 {
 	const char *k = host;
-	if (o->politeness_key == EVC_KEY_IP && addr) {
+	if (o->politeness_key == EVC_KEY_IP && addr)
 		k = addr;
-	} else if (o->politeness_key == EVC_KEY_DOMAIN && !is_ip(host)) {
-		pthread_once(&psl_once, psl_load);
-		const char *d = psl ? psl_registrable_domain(psl, host) : NULL;
-		if (d) /* NULL: a public suffix itself, or one label */
-			k = d;
-	}
+	else if (o->politeness_key == EVC_KEY_DOMAIN)
+		k = evc__registrable_domain(host);
 	snprintf(buf, cap, "%s", k);
 }
 

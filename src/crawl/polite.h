@@ -65,6 +65,10 @@ enum evc__outcome {
 void evc__polite_key(const evc_crawl_opts_t *o, const char *host, const char *addr, char *buf,
 		     size_t cap);
 
+/** host's registrable domain by the public suffix list (a pointer into
+ * host): the host itself for IP literals, single labels and suffixes. */
+const char *evc__registrable_domain(const char *host);
+
 /** The gap after a start: delay_ms, or crawl_delay_ms when larger; with
  * random_delay jittered to 50-150 %. rnd is uniform in [0, 1). */
 uint64_t evc__polite_gap_ms(const evc_crawl_opts_t *o, const struct evc__polite *p, double rnd);

@@ -25,6 +25,7 @@ static const char *const kind_names[EVC_ERR__COUNT] = {
     [EVC_ERR_IO] = "io",
     [EVC_ERR_CANCELLED] = "cancelled",
     [EVC_ERR_ROBOTS] = "robots",
+    [EVC_ERR_SKIPPED] = "skipped",
 };
 
 const char *evc_error_kind_name(evc_error_kind_t kind)
@@ -238,6 +239,24 @@ size_t evc_result_to_json(const evc_result_t *r, char *buf, size_t cap)
 	}
 	if (r->cert)
 		put_cert(&o, r->cert);
+	if (r->recursive) {
+		puts_(&o, ",\"depth\":");
+		put_uint(&o, (unsigned long long)r->depth);
+		puts_(&o, ",\"parent\":");
+		if (r->parent)
+			put_string(&o, r->parent);
+		else
+			puts_(&o, "null");
+	}
+	if (r->links) {
+		puts_(&o, ",\"links\":[");
+		for (size_t i = 0; r->links[i]; i++) {
+			if (i)
+				puts_(&o, ",");
+			put_string(&o, r->links[i]);
+		}
+		puts_(&o, "]");
+	}
 	if (r->saved) {
 		puts_(&o, ",\"saved\":");
 		put_string(&o, r->saved);

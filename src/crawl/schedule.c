@@ -286,15 +286,10 @@ static int robots_fetch(evc_crawler_t *c, struct host *x, const struct evc__url 
 	char url[400];
 	snprintf(url, sizeof url, "%s://%s%s%s:%u/robots.txt", u->scheme, u->ipv6 ? "[" : "",
 		 u->host, u->ipv6 ? "]" : "", u->port);
-	struct task *t = calloc(1, sizeof *t);
-	if (!t)
-		return -ENOMEM;
-	t->c = c;
-	evc__list_init(&t->tls_link);
-	int rc = evc__fetch_init(&t->f, &c->robots_opts, url, strlen(url), NULL);
-	t->timer = evc_timer_new(c->loop, evc__on_task_timer, t);
-	if (rc < 0 || !t->timer || t->f.url_rc < 0) {
-		evc__task_free(t);
+	struct task *t = evc__task_new(c, url, strlen(url), NULL, &c->robots_opts);
+	if (!t || t->f.url_rc < 0) {
+		if (t)
+			evc__task_free(t);
 		return -ENOMEM;
 	}
 	t->f.on_body = on_robots_body;

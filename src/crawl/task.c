@@ -38,6 +38,7 @@ void evc__task_free(struct task *t)
 	if (t->host)
 		t->host->refs--;
 	free(t->robots_body);
+	evc__recurse_task_free(t);
 	evc__fetch_cleanup(&t->f);
 	evc_timer_free(t->timer);
 	evc_addrs_unref(t->addrs);
@@ -154,6 +155,10 @@ void evc__task_act(struct task *t, enum evc__verdict v)
 		return;
 	case EVC__RETRY_FRESH:
 	case EVC__FOLLOW:
+		if (v == EVC__FOLLOW && !evc__recurse_follow(t)) {
+			evc__task_act(t, EVC__DONE); /* its target is another task's */
+			return;
+		}
 		evc__task_detach(t);
 		evc__release_slot(t);
 		t->fresh_conn_only = v == EVC__RETRY_FRESH;

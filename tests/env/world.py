@@ -308,6 +308,9 @@ http {
         location = /r/loop { return 302 /r/loop; }
         location = /r/ftp { return 302 ftp://127.0.0.1/x; }
         location ~ ^/r/host/([a-z0-9.-]+)$ { return 302 http://$1:$server_port/p/1.html; }
+        # Any path: /go/PATH -> /PATH; /go-host/HOST/PATH -> http://HOST:port/PATH.
+        location ~ ^/go/(.*)$ { return 302 /$1; }
+        location ~ ^/go-host/([a-z0-9.-]+)/(.*)$ { return 302 http://$1:$server_port/$2; }
         # /r/chain/N -> /r/chain/N-1 -> ... -> /r/chain/0 -> /p/1.html (N <= %(chain_max)s)
         location = /r/chain/0 { return 302 /p/1.html; }
 %(chain)s

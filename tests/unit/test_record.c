@@ -103,9 +103,9 @@ static void test_length_when_too_small(void **state)
 
 static void test_kind_names(void **state)
 {
-	const char *want[] = {"ok",	  "bad_url", "dns",	  "connect",
-			      "tls",	  "timeout", "protocol",  "too_large",
-			      "redirect", "io",	     "cancelled", "robots"};
+	const char *want[] = {"ok",	   "bad_url",  "dns",	    "connect",	"tls",
+			      "timeout",   "protocol", "too_large", "redirect", "io",
+			      "cancelled", "robots",   "skipped"};
 	assert_int_equal(sizeof want / sizeof want[0], EVC_ERR__COUNT);
 	for (int k = 0; k < EVC_ERR__COUNT; k++)
 		assert_string_equal(evc_error_kind_name((evc_error_kind_t)k), want[k]);

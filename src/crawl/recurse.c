@@ -1,0 +1,286 @@
+/*
+ * The recursive crawl: links found in a page's HTML as it streams become new
+ * URLs of the same crawl, each taken once.
+ *
+ * A page's body goes through a link extractor (links.h) chunk by chunk; when
+ * the page is reported, each link it found is judged: outside the scope of
+ * the seed it descends from, or not matching include / matching exclude, it
+ * is left alone; already seen (the seen-set of normalised URLs, seen.h), too;
+ * otherwise it is taken: marked seen and added as a task one level deeper,
+ * or, when a guard refuses it (deeper than max_depth, past max_pages, a URL
+ * longer than max_url_len), added with a record of kind skipped that says
+ * why. Redirect targets go into the seen-set too, so a page reached twice is
+ * fetched once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "crawl/crawler_internal.h"
+
+#define LINKS_MAX 10000 /* links kept per page; a page with more is a trap */
+
+int evc__recurse_init(evc_crawler_t *c)
+{
+	const evc_crawl_opts_t *o = &c->opts.o;
+	if (o->include) {
+		if (regcomp(&c->include, o->include, REG_EXTENDED | REG_NOSUB) != 0)
+			return -EINVAL;
+		c->has_include = true;
+	}
+	if (o->exclude) {
+		if (regcomp(&c->exclude, o->exclude, REG_EXTENDED | REG_NOSUB) != 0)
+			return -EINVAL;
+		c->has_exclude = true;
+	}
+	return 0;
+}
+
+void evc__recurse_free(evc_crawler_t *c)
+{
+	if (c->has_include)
+		regfree(&c->include);
+	if (c->has_exclude)
+		regfree(&c->exclude);
+	evc__seen_free(&c->seen);
+}
+
+static void seed_unref(struct seed *s)
+{
+	if (!s || --s->refs)
+		return;
+	free(s->host);
+	free(s->domain);
+	free(s->prefix);
+	free(s);
+}
+
+static struct seed *seed_new(const struct evc__url *u)
+{
+	struct seed *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->refs = 1;
+	/* The prefix: the URL up to the last '/' of its path (not the query). */
+	size_t plen = (size_t)(u->target - u->href) + strcspn(u->target, "?");
+	while (plen > (size_t)(u->target - u->href) && u->href[plen - 1] != '/')
+		plen--;
+	s->host = strdup(u->host);
+	s->domain = strdup(evc__registrable_domain(u->host));
+	s->prefix = strndup(u->href, plen);
+	if (!s->host || !s->domain || !s->prefix) {
+		seed_unref(s);
+		return NULL;
+	}
+	return s;
+}
+
+void evc__recurse_task_free(struct task *t)
+{
+	evc__links_free(t->extract);
+	t->extract = NULL;
+	for (size_t i = 0; i < t->nfound; i++)
+		free(t->found[i]);
+	free(t->found);
+	t->found = NULL;
+	t->nfound = 0;
+	free(t->parent);
+	seed_unref(t->seed);
+}
+
+/* A guard's refusal, or NULL: the URL may be fetched. */
+static const char *guard(evc_crawler_t *c, const char *href, unsigned depth, char *buf, size_t cap)
+{
+	const evc_crawl_opts_t *o = &c->opts.o;
+	if (depth > o->max_depth)
+		snprintf(buf, cap, "deeper than --depth %u", o->max_depth);
+	else if (o->max_pages && c->pages >= o->max_pages)
+		snprintf(buf, cap, "--max-pages %llu reached", (unsigned long long)o->max_pages);
+	else if (o->max_url_len && strlen(href) > o->max_url_len)
+		snprintf(buf, cap, "URL longer than %u bytes", o->max_url_len);
+	else
+		return NULL;
+	return buf;
+}
+
+static bool wanted(evc_crawler_t *c, const struct seed *s, const char *href);
+
+/* A seed added: depth 0, its own seed, seen. 0, 1 when a guard refused it
+ * (its error is set), or -ENOMEM. */
+int evc__recurse_seed(evc_crawler_t *c, struct task *t)
+{
+	char why[128];
+	t->seed = seed_new(&t->f.url);
+	if (!t->seed)
+		return -ENOMEM;
+	const char *href = t->f.url.href;
+	if (evc__seen_add(&c->seen, evc__seen_fingerprint(href, strlen(href))) < 0)
+		return -ENOMEM;
+	if (guard(c, href, 0, why, sizeof why)) {
+		evc__fetch_error(&t->f, EVC_ERR_SKIPPED, "%s", why);
+		return 1;
+	}
+	c->pages++;
+	return 0;
+}
+
+/* A redirect was taken (FOLLOW): its target goes into the seen-set. False
+ * when it was there already: the task ends, skipped, as that URL is (or
+ * was) fetched by another. */
+bool evc__recurse_follow(struct task *t)
+{
+	evc_crawler_t *c = t->c;
+	if (!c->opts.o.recursive || t->robots_for)
+		return true;
+	const char *href = t->f.url.href;
+	if (t->depth == 0) {
+		/* A seed that redirects (http to https, example.com to
+		 * www.example.com) is crawled where it lands: the scope
+		 * follows it. */
+		struct seed *s = seed_new(&t->f.url);
+		if (s) {
+			seed_unref(t->seed);
+			t->seed = s;
+		}
+	} else if (!wanted(c, t->seed, href)) {
+		evc__fetch_error(&t->f, EVC_ERR_SKIPPED, "redirected out of scope to %s", href);
+		return false;
+	}
+	int rc = evc__seen_add(&c->seen, evc__seen_fingerprint(href, strlen(href)));
+	if (rc != 0)
+		return true; /* new (or no memory to remember it: fetch anyway) */
+	evc__fetch_error(&t->f, EVC_ERR_SKIPPED, "redirected to %s, already seen", href);
+	return false;
+}
+
+static int on_link(void *arg, const struct evc__url *u, const char *tag)
+{
+	struct task *t = arg;
+	if (t->nfound >= LINKS_MAX)
+		return 0;
+	char **v = realloc(t->found, (t->nfound + 2) * sizeof *v);
+	if (!v)
+		return 0;
+	t->found = v;
+	if (!(v[t->nfound] = strdup(u->href)))
+		return 0;
+	v[++t->nfound] = NULL;
+	return 0;
+}
+
+static bool is_html(const char *ct)
+{
+	return ct && (strncasecmp(ct, "text/html", 9) == 0 ||
+		      strncasecmp(ct, "application/xhtml+xml", 21) == 0);
+}
+
+/* The Content-Type's charset parameter, into buf; NULL when none. */
+static const char *charset(const char *ct, char *buf, size_t cap)
+{
+	const char *p = ct ? strcasestr(ct, "charset=") : NULL;
+	if (!p)
+		return NULL;
+	p += 8;
+	if (*p == '"')
+		p++;
+	size_t n = strcspn(p, "\"; \t");
+	if (n == 0 || n >= cap)
+		return NULL;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Bytes of the final response's body: to the link extractor, for HTML. */
+int evc__recurse_body(struct task *t, const char *data, size_t len)
+{
+	evc_crawler_t *c = t->c;
+	if ((!c->opts.o.recursive && !c->opts.o.links) || t->robots_for)
+		return 0;
+	if (!t->extract) {
+		char cs[64];
+		if (!is_html(t->f.content_type) ||
+		    evc__links_new(&t->extract, &t->f.url,
+				   charset(t->f.content_type, cs, sizeof cs), on_link, t) < 0)
+			return 0; /* not HTML, or no memory: no links from this page */
+	}
+	evc__links_feed(t->extract, data, len);
+	return 0;
+}
+
+/* Scope, include and exclude: does this crawl want href at all? */
+static bool wanted(evc_crawler_t *c, const struct seed *s, const char *href)
+{
+	const evc_crawl_opts_t *o = &c->opts.o;
+	if (o->scope != EVC_SCOPE_ANY && s) {
+		struct evc__url u;
+		if (evc__url_parse(&u, href, strlen(href)) < 0)
+			return false;
+		bool in = o->scope == EVC_SCOPE_HOST ? strcmp(u.host, s->host) == 0
+			  : o->scope == EVC_SCOPE_DOMAIN
+			      ? strcmp(evc__registrable_domain(u.host), s->domain) == 0
+			      : strncmp(href, s->prefix, strlen(s->prefix)) == 0;
+		evc__url_free(&u);
+		if (!in)
+			return false;
+	}
+	if (c->has_include && regexec(&c->include, href, 0, NULL, 0) != 0)
+		return false;
+	return !(c->has_exclude && regexec(&c->exclude, href, 0, NULL, 0) == 0);
+}
+
+/* Add one discovered URL as a task (or a skipped record). */
+static void discover(struct task *t, const char *href)
+{
+	evc_crawler_t *c = t->c;
+	char why[128];
+	unsigned depth = t->depth + 1;
+	const char *refused = guard(c, href, depth, why, sizeof why);
+	struct task *n = evc__task_new(c, href, strlen(href), NULL, &c->opts.o);
+	if (!n)
+		return;
+	n->depth = depth;
+	n->parent = strdup(t->f.url.href);
+	n->seed = t->seed;
+	if (t->seed)
+		t->seed->refs++;
+	c->stats.added++;
+	if (!refused && evc__enqueue(c, n, false) == 0) {
+		c->pages++;
+		return;
+	}
+	evc__fetch_error(&n->f, EVC_ERR_SKIPPED, "%s", refused ? refused : "out of memory");
+	n->state = T_DONE;
+	c->queued++;
+	evc__list_push_back(&c->bad, &n->link); /* reported from the kick timer */
+	evc__kick(c);
+}
+
+/* The page is being reported: its links become tasks (recursive), and r
+ * gains depth, parent and links. */
+void evc__recurse_found(struct task *t, evc_result_t *r)
+{
+	evc_crawler_t *c = t->c;
+	const evc_crawl_opts_t *o = &c->opts.o;
+	if (t->extract)
+		evc__links_end(t->extract);
+	if (o->recursive && r->error == EVC_OK) {
+		for (size_t i = 0; i < t->nfound; i++) {
+			const char *href = t->found[i];
+			if (!wanted(c, t->seed, href))
+				continue;
+			if (evc__seen_add(&c->seen, evc__seen_fingerprint(href, strlen(href))) != 1)
+				continue; /* seen (or no memory to remember it) */
+			discover(t, href);
+		}
+	}
+	r->recursive = o->recursive;
+	r->depth = (int)t->depth;
+	r->parent = t->parent;
+	if (o->links) {
+		static const char *const none[] = {NULL};
+		r->links = t->found ? (const char *const *)t->found : none;
+	}
+}

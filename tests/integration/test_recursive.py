@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""The recursive crawl (-r) over a site with a known link graph, written into
+the test world's nginx root: relative and absolute links, <base>, another
+host, fragments and duplicates, redirects into and out of scope, nofollow, a
+loop, a chain deeper than --depth. For each scope and depth the crawl finds
+exactly the expected set; each URL is fetched once (nginx's access log);
+records carry depth and parent, --links lists a page's links; --include,
+--exclude and --max-pages; a seed that redirects carries its scope along.
+
+Run: EVCRAWL=build/evcrawl python3 tests/integration/test_recursive.py
+"""
+
+import collections
+import os
+import sys
+import time
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
+
+from crawltest import t, evcrawl, jsonl_ok  # noqa: E402
+from world import World  # noqa: E402
+
+# path -> HTML. Hosts are the world's: h01.test (the seeds), h02, h03.
+SITE = {
+    "g/index.html": """<html><head><title>g</title>
+<link rel=stylesheet href=/g/style.css><link rel=next href=b.html></head><body>
+<a href="a.html">a</a> <a href="/g/b.html">b</a> <a href="http://h01.test:{P}/g/c.html">c</a>
+<a href="a.html#part">a again</a> <a href="./a.html">and again</a>
+<a href="http://h02.test:{P}/g/other.html">other host</a>
+<a href="/go/g/d.html">into scope by redirect</a>
+<a href="/go-host/h03.test/g/e.html">out of scope by redirect</a>
+<a href="nf.html" rel="nofollow">nofollow</a> <a href="mailto:x@127.0.0.1">mail</a>
+<a href="sub/index.html">sub</a>
+</body></html>""",
+    "g/a.html": """<html><head><base href="/g/sub/"></head><body>
+<a href="deep.html">deep, by base</a> <a href="/g/index.html">home (a loop)</a></body></html>""",
+    "g/b.html": """<html><body><a href="index.html">home</a>
+<a href="../g2/x.html">a sibling directory</a></body></html>""",
+    "g/c.html": "<html><body>no links</body></html>",
+    "g/d.html": "<html><body><a href=c.html>c</a></body></html>",
+    "g/e.html": "<html><body><a href=c.html>c on h03</a></body></html>",
+    "g/nf.html": "<html><body>never fetched</body></html>",
+    "g/other.html": "<html><body><a href=/g/index.html>its index</a></body></html>",
+    "g/sub/index.html": """<html><body><a href="deep.html">deep</a>
+<a href="../a.html">a</a></body></html>""",
+    "g/sub/deep.html": "<html><body><a href=deeper.html>deeper</a></body></html>",
+    "g/sub/deeper.html": "<html><body><a href=deepest.html>deepest</a></body></html>",
+    "g/sub/deepest.html": "<html><body>the end</body></html>",
+    "g2/x.html": "<html><body><a href=/g/c.html>c</a></body></html>",
+    "g/style.css": "body {}",
+}
+
+with World(pages=10, delay_ms=50, access_log=True) as w:
+    P = w.http_port
+    DNS = "--dns-server=127.0.0.1:%d" % w.dns_port
+    for path, html in SITE.items():
+        full = os.path.join(w.root, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as f:
+            f.write(html.replace("{P}", str(P)))
+    log = os.path.join(w.dir, "access.log")
+    SEED = "http://h01.test:%d/g/index.html" % P
+
+    def U(path, host="h01.test"):
+        return "http://%s:%d/%s" % (host, P, path)
+
+    def crawl(*args):
+        before = os.path.getsize(log)
+        run = evcrawl("-q", DNS, "-r", *args)
+        time.sleep(0.2)
+        with open(log) as f:
+            f.seek(before)
+            asked = collections.Counter((x.split()[2], x.split()[6]) for x in f)
+        return run, asked
+
+    def fates(run):
+        return {r["url"]: r["status"] if r["error"] is None else r["error"]["kind"]
+                for r in run.records}
+
+    # ---- scope host (the default), depth 5 (the default) -----------------------
+    run, asked = crawl(SEED)
+    want = {SEED: 200, U("g/a.html"): 200, U("g/b.html"): 200, U("g/c.html"): 200,
+            U("go/g/d.html"): 200, U("go-host/h03.test/g/e.html"): "skipped",
+            U("g/sub/index.html"): 200, U("g/sub/deep.html"): 200,
+            U("g/sub/deeper.html"): 200, U("g/sub/deepest.html"): 200, U("g2/x.html"): 200}
+    t.eq(fates(run), want, "scope host: exactly the host's pages, the redirect out of scope "
+         "skipped, nofollow and the other host left alone")
+    jsonl_ok(run, "scope host")
+    twice = {k: n for k, n in asked.items() if n > 1}
+    t.eq((twice, asked.get(("h01.test", "/g/nf.html"), 0), asked.get(("h01.test", "/g/d.html"))),
+         ({}, 0, 1), "... every URL asked for once (d.html, reached by redirect, too)", asked)
+    by = run.by_url()
+    t.eq([(by[u]["depth"], by[u]["parent"]) for u in (SEED, U("g/sub/deep.html"),
+                                                      U("g/sub/deepest.html"))],
+         [(0, None), (2, U("g/a.html")), (4, U("g/sub/deeper.html"))],
+         "records carry depth and parent (deep.html found first through a.html's <base>)")
+    t.eq(by[U("go-host/h03.test/g/e.html")]["error"]["message"],
+         "redirected out of scope to " + U("g/e.html", "h03.test"),
+         "... the skipped redirect says where it went")
+    t.eq(by[U("go/g/d.html")]["final_url"], U("g/d.html"), "the redirect into scope followed")
+
+    # ---- depth ---------------------------------------------------------------------
+    run, _ = crawl("--depth", 1, SEED)
+    got = fates(run)
+    t.eq({u: f for u, f in got.items() if f != "skipped"},
+         {SEED: 200, U("g/a.html"): 200, U("g/b.html"): 200, U("g/c.html"): 200,
+          U("go/g/d.html"): 200, U("g/sub/index.html"): 200},
+         "--depth 1: the seed and the pages it links to")
+    deeper = sorted(r["url"] for r in run.records
+                    if (r["error"] or {}).get("message") == "deeper than --depth 1")
+    t.eq(deeper, sorted([U("g/sub/deep.html"), U("g2/x.html")]),
+         "... the links one level further are records of kind skipped, 'deeper than --depth 1'")
+
+    # ---- scope prefix, domain, any ---------------------------------------------------
+    run, _ = crawl("--scope", "prefix", SEED)
+    t.eq(sorted(u for u in fates(run) if "/g/" not in u or "/go" in u), [],
+         "--scope prefix: nothing outside /g/ (not /g2/, not the /go/ redirects)")
+    t.eq(sum(1 for f in fates(run).values() if f == 200), 8, "... the 8 pages under /g/")
+    run, _ = crawl("--scope", "any", "--depth", 1, SEED)
+    got = fates(run)
+    t.eq((got.get(U("g/other.html", "h02.test")), got.get(U("go-host/h03.test/g/e.html")),
+          got.get(U("g/index.html", "h02.test")), got.get(U("g/c.html", "h03.test"))),
+         (200, 200, "skipped", "skipped"),
+         "--scope any --depth 1: the other hosts' pages too, their links one level deeper "
+         "skipped")
+
+    # ---- include / exclude / max-pages / links ----------------------------------------
+    run, _ = crawl("--exclude", "/sub/", SEED)
+    t.eq(sorted(u for u in fates(run) if "/sub/" in u), [], "--exclude /sub/: none of them")
+    run, _ = crawl("--include", r"(index|a|b)\.html$", SEED)
+    t.eq(sorted(fates(run)), sorted([SEED, U("g/a.html"), U("g/b.html"),
+                                     U("g/sub/index.html")]),
+         "--include: only URLs matching")
+    run, _ = crawl("--max-pages", 3, SEED)
+    got = fates(run)
+    t.eq((sum(1 for f in got.values() if f == 200),
+          {r["error"]["message"] for r in run.records if r["error"]}),
+         (3, {"--max-pages 3 reached"}), "--max-pages 3: three pages, the rest skipped")
+    run = evcrawl("-q", DNS, "--links", U("g/b.html"))
+    t.eq(run.records[0].get("links"), [U("g/index.html"), U("g2/x.html")],
+         "--links without -r: the record lists the page's links, resolved")
+    t.eq("depth" in run.records[0], False, "... and has no depth (not recursive)")
+
+    # ---- a seed that redirects carries its scope -------------------------------------
+    run, _ = crawl("--depth", 1, U("go-host/h02.test/g/other.html"))
+    t.eq({u: f for u, f in fates(run).items() if f != "skipped"},
+         {U("go-host/h02.test/g/other.html"): 200, U("g/index.html", "h02.test"): 200},
+         "a seed redirected to h02.test: the crawl goes on on h02.test")
+
+    run = evcrawl("--mode", "blocking", "-r", SEED)
+    t.ok(run.rc == 2 and "--recursive" in run.err, "-r with --mode blocking: usage error",
+         run.err)
+    run = evcrawl("-r", "--scope", "site", SEED)
+    t.ok(run.rc == 2 and "--scope" in run.err, "--scope site: usage error", run.err)
+    run = evcrawl("-r", "--include", "(", SEED)
+    t.ok(run.rc == 2 and "include" in run.err, "--include '(': usage error", run.err)
+
+t.done()
