@@ -81,6 +81,18 @@ typedef int (*evc_body_cb)(evc_crawler_t *c, void *user, const char *data, size_
 EVC_API void evc_crawler_set_body_cb(evc_crawler_t *c, evc_body_cb cb, void *arg);
 
 /**
+ * Called when the head of a URL's final response has arrived, before any of
+ * its body: the URL after redirects, the status, the Content-Type (NULL when
+ * absent), all valid only during the call; user is the pointer given with
+ * the URL. So a body callback knows what it is about to read. Return 0 to
+ * go on, non-zero to stop that fetch (kind io). A retried attempt calls it
+ * again. NULL turns it off.
+ */
+typedef int (*evc_head_cb)(evc_crawler_t *c, void *user, const char *final_url, int status,
+			   const char *content_type, void *arg);
+EVC_API void evc_crawler_set_head_cb(evc_crawler_t *c, evc_head_cb cb, void *arg);
+
+/**
  * Say no more URLs will come; once all are done, the crawler stops keeping
  * the loop alive (its idle connections are closed).
  */

@@ -172,6 +172,16 @@ void evc_crawler_free(evc_crawler_t *c)
 	free(c);
 }
 
+/* The final response's head, for the user's head callback. */
+static int on_task_head(void *arg)
+{
+	struct task *t = arg;
+	evc_crawler_t *c = t->c;
+	if (!c->on_head || t->robots_for)
+		return 0;
+	return c->on_head(c, t->f.user, t->f.url.href, t->f.status, t->f.content_type, c->head_arg);
+}
+
 /* The final response's body, for the user's body callback. */
 static int on_task_body(void *arg, const char *data, size_t len)
 {
@@ -199,6 +209,7 @@ struct task *evc__task_new(evc_crawler_t *c, const char *url, size_t len, void *
 		return NULL;
 	}
 	t->f.on_body = on_task_body;
+	t->f.on_head = on_task_head;
 	t->f.body_arg = t;
 	return t;
 }
@@ -238,6 +249,12 @@ void evc_crawler_set_feed(evc_crawler_t *c, evc_feed_cb feed, void *arg)
 	c->feed_arg = arg;
 	if (feed)
 		evc__kick(c);
+}
+
+void evc_crawler_set_head_cb(evc_crawler_t *c, evc_head_cb cb, void *arg)
+{
+	c->on_head = cb;
+	c->head_arg = arg;
 }
 
 void evc_crawler_set_body_cb(evc_crawler_t *c, evc_body_cb cb, void *arg)

@@ -168,6 +168,8 @@ struct evc_crawler {
 	void *feed_arg;
 	evc_body_cb on_body;
 	void *body_arg;
+	evc_head_cb on_head;
+	void *head_arg;
 
 	struct evc__table keys;	   /* struct key by name */
 	struct evc__table hosts;   /* struct host by scheme://host:port */

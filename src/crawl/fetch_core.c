@@ -320,6 +320,10 @@ static int on_head(struct evc__fetch *f)
 	set_content_type(f, resp->content_type);
 	f->retry_wait = evc__is_retry_status(resp->status) ? retry_wait(f, resp->retry_after) : -1;
 	f->final = f->retry_wait < 0 && !will_follow(f, resp->status, resp->location != NULL);
+	if (f->final && f->on_head && f->on_head(f->body_arg) != 0) {
+		set_error(f, EVC_ERR_IO, "stopped by the head callback");
+		return -EIO;
+	}
 	if (f->saving || !f->final || !f->o->output_dir)
 		return 0;
 	int rc = evc__sink_open(&f->sink, f->o->output_dir, &f->url);

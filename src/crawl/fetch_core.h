@@ -115,6 +115,9 @@ struct evc__fetch {
 	bool saving;
 	evc__fetch_body_cb on_body;
 	void *body_arg;
+	/* The final response's head arrived (before its body); non-zero stops
+	 * the fetch with kind io. Its arg is body_arg. */
+	int (*on_head)(void *arg);
 };
 
 /* The core's clock in ns (monotonic). */

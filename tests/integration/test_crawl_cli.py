@@ -118,7 +118,9 @@ OPTIONS = ["-c", "--concurrency", "--per-host", "--timeout", "--connect-timeout"
            "--input", "--help", "--version", "--cacert", "--capath", "-k", "--insecure",
            "--tls-min", "--cert-info", "--max-handshakes", "--mode", "--selector",
            "--politeness-key", "--delay", "--random-delay", "--rate", "--max-retry-after",
-           "--host-errors"]
+           "--host-errors", "--robots", "--max-crawl-delay", "-r", "--recursive", "--depth",
+           "--scope", "--include", "--exclude", "--max-pages", "--max-url-length", "--links",
+           "--no-robots"]
 
 # ---- --help, --version, usage errors (no servers needed) --------------------
 run = evcrawl("--help")

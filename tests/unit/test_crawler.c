@@ -126,6 +126,8 @@ struct fixture {
 	size_t body_len;
 	int body_calls;
 	int stop_body_after; /* > 0: the body callback says stop at this call */
+	char head[256];	     /* what the head callback saw */
+	int head_before_body, stop_at_head;
 	int add_from_callback;
 	int add_in_result; /* > 0: results add /size/5 (after close), this many times */
 	int add_in_result_rc;
@@ -178,6 +180,16 @@ static int on_body(evc_crawler_t *c, void *user, const char *data, size_t len, v
 		fx->body_len += len;
 	}
 	return fx->stop_body_after && fx->body_calls >= fx->stop_body_after;
+}
+
+static int on_head(evc_crawler_t *c, void *user, const char *final_url, int status,
+		   const char *content_type, void *arg)
+{
+	size_t n = strlen(fx->head);
+	snprintf(fx->head + n, sizeof fx->head - n, "%d %s %s;", status,
+		 content_type ? content_type : "-", strrchr(final_url, '/'));
+	fx->head_before_body = fx->body_calls == 0;
+	return fx->stop_at_head;
 }
 
 static int setup(void **state)
@@ -262,6 +274,29 @@ static void test_body_callback_can_stop_a_fetch(void **state)
 	assert_string_equal(fx->results[0].message, "the body callback stopped the fetch");
 	assert_int_equal(fx->results[0].status, 200);
 	assert_int_equal(fx->body_calls, 1);
+}
+
+static void test_head_callback(void **state)
+{
+	evc_crawler_set_head_cb(fx->c, on_head, NULL);
+	add("/size/25", NULL);
+	evc_crawler_close_input(fx->c);
+	run_crawl();
+	assert_string_equal(fx->head, "200 text/plain /25;");
+	assert_true(fx->head_before_body);
+	assert_int_equal(fx->body_len, 25);
+}
+
+static void test_head_callback_can_stop_a_fetch(void **state)
+{
+	evc_crawler_set_head_cb(fx->c, on_head, NULL);
+	fx->stop_at_head = 1;
+	add("/size/25", NULL);
+	evc_crawler_close_input(fx->c);
+	run_crawl();
+	assert_int_equal(fx->results[0].error, EVC_ERR_IO);
+	assert_string_equal(fx->results[0].message, "stopped by the head callback");
+	assert_int_equal(fx->body_calls, 0);
 }
 
 static void feed(evc_crawler_t *c, void *arg)
@@ -416,6 +451,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_results_and_streamed_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_from_inside_callbacks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_body_callback_can_stop_a_fetch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_head_callback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_head_callback_can_stop_a_fetch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_and_own_timer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_reports_everything, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_url_is_a_result, setup, teardown),
