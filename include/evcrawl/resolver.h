@@ -11,6 +11,7 @@
 #ifndef EVCRAWL_RESOLVER_H
 #define EVCRAWL_RESOLVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -110,6 +111,13 @@ EVC_API int evc_resolve(evc_resolver_t *r, const char *host, uint16_t port, evc_
 
 /** Cancel a pending lookup: its callback will not run. */
 EVC_API void evc_resolve_cancel(evc_resolve_req_t *req);
+
+/**
+ * Whether the lookup still waits its turn: the resolver sends at most 64 at
+ * once, and this one is not sent yet (a caller's timeout should not count
+ * that wait). False once sent or answered.
+ */
+EVC_API bool evc_resolve_queued(const evc_resolve_req_t *req);
 
 /** Counters for progress and tests. */
 typedef struct evc_resolver_stats {

@@ -241,6 +241,7 @@ int evc__recurse_seed(evc_crawler_t *c, struct task *t);
 int evc__recurse_body(struct task *t, const char *data, size_t len);
 bool evc__recurse_follow(struct task *t);
 void evc__recurse_found(struct task *t, evc_result_t *r);
+void evc__recurse_attempt(struct task *t);
 void evc__recurse_task_free(struct task *t);
 
 /* crawler.c */

@@ -91,7 +91,7 @@ static void found(struct evc__links *l, const char *ref, const char *tag)
 {
 	if (!ref || l->stop || l->nofollow)
 		return;
-	char buf[REF_MAX];
+	char buf[REF_MAX] = "";
 	size_t n = 0;
 	while (*ref && isspace((unsigned char)*ref))
 		ref++;

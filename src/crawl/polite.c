@@ -80,11 +80,15 @@ bool evc__polite_outcome(struct evc__polite *p, const evc_crawl_opts_t *o, enum 
 {
 	switch (out) {
 	case EVC__OUT_RESPONSE:
+		if (p->given_up)
+			return false;
 		p->errors = 0;
 		p->level = 0;
 		p->backing_off = false;
 		return false;
 	case EVC__OUT_THROTTLE: {
+		if (p->given_up)
+			return false;
 		p->errors = 0;
 		uint64_t cap = o->max_retry_after_ms;
 		uint64_t ms;

@@ -77,7 +77,7 @@ static struct seed *seed_new(const struct evc__url *u)
 	return s;
 }
 
-void evc__recurse_task_free(struct task *t)
+void evc__recurse_attempt(struct task *t)
 {
 	evc__links_free(t->extract);
 	t->extract = NULL;
@@ -86,6 +86,11 @@ void evc__recurse_task_free(struct task *t)
 	free(t->found);
 	t->found = NULL;
 	t->nfound = 0;
+}
+
+void evc__recurse_task_free(struct task *t)
+{
+	evc__recurse_attempt(t);
 	free(t->parent);
 	seed_unref(t->seed);
 }

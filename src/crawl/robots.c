@@ -7,9 +7,9 @@
  * and so is the path asked about, so matching is a byte comparison with
  * "*" wildcards.
  *
- * Normalising: a %XX that stands for a printable ASCII character other
- * than '%', '*' and '$' becomes that character; any other %XX is kept,
- * upper-cased; bytes outside printable ASCII are percent-encoded, and so is
+ * Normalising (RFC 9309 section 2.2.2): a %XX that stands for an unreserved
+ * character (letters, digits, '-', '.', '_', '~') becomes that character;
+ * any other %XX is kept, upper-cased; bytes outside printable ASCII are percent-encoded, and so is
  * '$' (a rule's final '$' is taken off first) and, in the path asked about,
  * '*': so only a rule's own '*' is special.
  */
@@ -44,9 +44,16 @@ struct evc_robots {
 
 /* ---- normalising -------------------------------------------------------------- */
 
-static int hexval(int c)
+static int hexval(char ch)
 {
+	int c = (unsigned char)ch;
 	return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
+}
+
+/* RFC 3986's unreserved characters: the only ones whose %XX is decoded. */
+static bool unreserved(unsigned v)
+{
+	return isalnum((int)v) || v == '-' || v == '.' || v == '_' || v == '~';
 }
 
 /* Normalise s (n bytes) into a new string; pattern: '*' stays a wildcard. */
@@ -62,7 +69,7 @@ static char *normalise(const char *s, size_t n, bool pattern, size_t *outlen)
 		if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
 			unsigned v = (unsigned)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
 			i += 2;
-			if (v > 0x20 && v < 0x7f && v != '%' && v != '*' && v != '$') {
+			if (v < 0x80 && unreserved(v)) {
 				out[o++] = (char)v;
 				continue;
 			}
@@ -83,32 +90,35 @@ static char *normalise(const char *s, size_t n, bool pattern, size_t *outlen)
 /* ---- matching ------------------------------------------------------------------ */
 
 /* Whether pattern p (n bytes, '*' wildcards) matches a prefix of s (or all
- * of it when anchored). Greedy with one backtrack point per '*': linear in
- * practice, at worst len(p) x len(s). */
+ * of it when anchored). The pieces between '*'s must appear in order: the
+ * first at the start, each next one at its leftmost place after the one
+ * before (leftmost is never worse for what follows), the last, when
+ * anchored, at the very end. Linear in the path for each piece. */
 static bool match(const char *p, size_t n, bool anchored, const char *s, size_t slen)
 {
-	size_t i = 0, j = 0, star = (size_t)-1, mark = 0;
-	while (i < n || j < slen) {
-		if (i == n && !anchored)
-			return true; /* a prefix is enough */
-		if (i < n && p[i] == '*') {
-			star = i++;
-			mark = j;
-			continue;
-		}
-		if (i < n && j < slen && p[i] == s[j]) {
-			i++;
-			j++;
-			continue;
-		}
-		if (star != (size_t)-1 && mark < slen) {
-			i = star + 1;
-			j = ++mark;
-			continue;
-		}
+	const char *star = memchr(p, '*', n);
+	size_t first = star ? (size_t)(star - p) : n;
+	if (first > slen || memcmp(p, s, first) != 0)
 		return false;
+	if (!star)
+		return !anchored || first == slen;
+	size_t at = first; /* s[0..at) is matched */
+	const char *q = star + 1, *end = p + n;
+	for (;;) {
+		const char *next = memchr(q, '*', (size_t)(end - q));
+		size_t len = (size_t)((next ? next : end) - q);
+		if (!next && anchored) /* the last piece ends the path */
+			return len <= slen - at && memcmp(s + slen - len, q, len) == 0;
+		if (len) {
+			const char *hit = memmem(s + at, slen - at, q, len);
+			if (!hit)
+				return false;
+			at = (size_t)(hit - s) + len;
+		}
+		if (!next)
+			return true;
+		q = next + 1;
 	}
-	return true;
 }
 
 bool evc_robots_allowed(const evc_robots_t *r, const char *path)

@@ -166,8 +166,20 @@ static void on_key_resolved(void *arg, int status, evc_addrs_t *addrs, const cha
  * than a timeout. */
 static bool no_time(const struct key *k, const struct task *t)
 {
-	return t->f.error != EVC_OK && t->f.deadline_ns &&
-	       k->p.next_ms * 1000000u >= t->f.deadline_ns;
+	return t->f.attempts && t->f.deadline_ns && k->p.next_ms * 1000000u >= t->f.deadline_ns;
+}
+
+/* End t now, from the kick timer: a retry with no time left keeps its
+ * failure; one after a 429/503 (whose response was let go) says why. */
+static void end_no_time(evc_crawler_t *c, struct task *t, const struct key *k)
+{
+	if (t->f.error == EVC_OK)
+		evc__fetch_error(
+		    &t->f, EVC_ERR_TIMEOUT, "no time left for a retry: %s is paused %llu ms more",
+		    k->node.name, (unsigned long long)(k->p.next_ms - evc_now(c->loop)));
+	t->state = T_DONE;
+	evc__list_push_back(&c->bad, &t->link); /* counted in c->queued */
+	evc__kick(c);
 }
 
 static void queue_on(evc_crawler_t *c, struct task *t, struct key *k, bool front)
@@ -175,13 +187,25 @@ static void queue_on(evc_crawler_t *c, struct task *t, struct key *k, bool front
 	t->key = k;
 	t->state = T_QUEUED;
 	c->queued++;
-	if (k->p.given_up || no_time(k, t)) { /* ends at once, from the kick timer */
-		if (k->p.given_up)
-			evc__fetch_error(&t->f, k->p.why, "%s", k->gave_up);
+	if (k->p.given_up) { /* ends at once, from the kick timer */
+		evc__fetch_error(&t->f, k->p.why, "%s", k->gave_up);
 		t->state = T_DONE;
 		evc__list_push_back(&c->bad, &t->link);
 		evc__kick(c);
 		return;
+	}
+	if (no_time(k, t)) {
+		end_no_time(c, t, k);
+		return;
+	}
+	/* robots.txt's Crawl-delay for this host: the key keeps the largest
+	 * of its hosts' (with domain or ip keys, several hosts share one). */
+	if (!k->resolving && t->host && t->host->robots) {
+		uint64_t d = evc_robots_crawl_delay_ms(t->host->robots);
+		if (d > c->opts.o.max_crawl_delay_ms)
+			d = c->opts.o.max_crawl_delay_ms;
+		if (d > k->p.crawl_delay_ms)
+			k->p.crawl_delay_ms = d;
 	}
 	if (front)
 		evc__list_push_front(&k->queue, &t->link);
@@ -418,11 +442,6 @@ int evc__enqueue(evc_crawler_t *c, struct task *t, bool front)
 	struct key *k = key_for(c, t);
 	if (!k)
 		return -ENOMEM;
-	if (x->robots) {
-		unsigned d = evc_robots_crawl_delay_ms(x->robots);
-		k->p.crawl_delay_ms =
-		    d < c->opts.o.max_crawl_delay_ms ? d : c->opts.o.max_crawl_delay_ms;
-	}
 	queue_on(c, t, k, front);
 	return 0;
 }
@@ -439,7 +458,9 @@ void evc__key_request_sent(struct task *t)
 	struct key *k = t->key;
 	t->starting = false;
 	k->starting--;
-	uint64_t next = evc_now(c->loop) + t->gap_ms;
+	/* The clock now, not the loop's (taken when this iteration began): the
+	 * gap is what the server sees between this request and the next. */
+	uint64_t next = (evc_hrtime() + 999999u) / 1000000u + t->gap_ms;
 	if (next > k->p.next_ms)
 		k->p.next_ms = next;
 	evc__key_update(c, k);
@@ -488,7 +509,8 @@ void evc__key_outcome(struct task *t)
 	c->keys_backing_off += (unsigned)k->p.backing_off - (unsigned)was;
 	if (gave) {
 		give_up(c, k, t);
-	} else if (k->p.next_ms > evc_now(c->loop)) { /* paused: retries out of time end */
+	} else if (k->p.epoch != t->key_epoch || out == EVC__OUT_THROTTLE) {
+		/* Just paused: retries its pause leaves no time for end. */
 		struct evc__list *n, *next;
 		for (n = k->queue.next; n != &k->queue; n = next) {
 			next = n->next;
@@ -497,9 +519,7 @@ void evc__key_outcome(struct task *t)
 				continue;
 			evc__list_remove(n);
 			k->nqueued--;
-			q->state = T_DONE;
-			evc__list_push_back(&c->bad, &q->link); /* still counted in c->queued */
-			evc__kick(c);
+			end_no_time(c, q, k);
 		}
 	}
 	evc__key_update(c, k);
@@ -603,6 +623,7 @@ void evc__pump(evc_crawler_t *c)
 	if (evc_crawler_finished(c)) {
 		evc__conn_close_idle(c, true);
 		evc_timer_stop(c->housekeeping);
+		evc_timer_stop(c->rate_timer); /* nothing left to start */
 	} else if (!evc_timer_active(c->housekeeping)) {
 		evc_timer_start(c->housekeeping, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
 	}
@@ -684,6 +705,13 @@ void evc__sched_sweep(evc_crawler_t *c)
 	EVC_TABLE_EACH(&c->keys, n, tmp)
 	{
 		struct key *k = EVC_TABLE_ENTRY(n, struct key, node);
+		/* An idle key whose pause is over backs off no more: nothing
+		 * of it is left to probe with. */
+		if (k->p.backing_off && !k->active && !k->nqueued && !k->nwaiting &&
+		    k->p.next_ms <= evc_now(c->loop)) {
+			k->p.backing_off = false;
+			c->keys_backing_off--;
+		}
 		if (!key_busy(c, k))
 			key_free(c, k);
 	}

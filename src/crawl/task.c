@@ -222,6 +222,14 @@ void evc__on_task_timer(evc_timer_t *timer, void *arg)
 	}
 	switch (t->state) {
 	case T_RESOLVING:
+		if (t->dns_req && evc_resolve_queued(t->dns_req)) {
+			/* Still waiting its turn at the resolver, not yet asked:
+			 * the DNS phase has not begun. */
+			t->phase_ns = evc_hrtime();
+			t->phase_deadline = now + c->opts.o.dns_timeout_ms;
+			arm_timer(t);
+			return;
+		}
 		t->f.dns_ms = elapsed_ms(t->phase_ns);
 		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_DNS));
 		return;
@@ -548,6 +556,13 @@ void evc__task_start(evc_crawler_t *c, struct task *t)
 		return;
 	}
 	t->last_err = 0;
+	/* What an earlier attempt's body left (a robots.txt cut short, the
+	 * links of a page that was retried) starts over with this one. */
+	free(t->robots_body);
+	t->robots_body = NULL;
+	t->robots_len = 0;
+	t->robots_cut = false;
+	evc__recurse_attempt(t);
 	if (reuse_or_fail(t))
 		return;
 	t->fresh_conn_only = false;

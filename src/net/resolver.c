@@ -35,6 +35,7 @@ enum { QUERYING = 1, ANSWERED = 2, PENDING = 3 };
 #define MAX_QUERIES 64
 
 struct evc_resolve_req {
+	struct entry *entry; /* while it waits on the entry */
 	evc_resolve_cb cb;
 	void *arg;
 	evc_addrs_t *addrs;    /* the answer, once ready */
@@ -274,6 +275,7 @@ static int on_socket_created(ares_socket_t fd, int type, void *data)
 static void make_ready(evc_resolver_t *r, evc_resolve_req_t *q, evc_addrs_t *addrs,
 		       const char *errmsg, int status)
 {
+	q->entry = NULL; /* answered: the entry may go */
 	q->addrs = evc_addrs_ref(addrs);
 	q->errmsg = errmsg;
 	q->status = addrs ? 0 : status;
@@ -559,6 +561,7 @@ int evc_resolve(evc_resolver_t *r, const char *host, uint16_t port, evc_resolve_
 		return -ENOMEM;
 	}
 	evc__list_push_back(&e->waiters, &q->link);
+	q->entry = e;
 	if (e->state == QUERYING || e->state == PENDING) {
 		r->stats.coalesced++;
 		return 0;
@@ -595,6 +598,11 @@ static void start_queries(evc_resolver_t *r)
 	r->starting = false;
 	if (sent)
 		rearm_ares_timer(r);
+}
+
+bool evc_resolve_queued(const evc_resolve_req_t *q)
+{
+	return q && q->entry && q->entry->state == PENDING && evc__list_linked(&q->link);
 }
 
 void evc_resolve_cancel(evc_resolve_req_t *q)

@@ -31,10 +31,12 @@ ROBOTS = {
     "mine.test": "User-agent: evcrawl\nDisallow: /\n\nUser-agent: *\nDisallow: /x\n",
     "slow.test": "sleep",
     "loop.test": "loop",  # redirects to itself: no robots.txt to be had
+    "flaky.test": "flaky",  # the first answer is cut short, the second whole
     "big.test": "User-agent: *\nDisallow: /early\n" + "#" * 600000 + "\nDisallow: /late\n",
 }
 
 LOG = []  # (time, host, path)
+FLAKY = []  # flaky.test's robots.txt requests
 LOCK = threading.Lock()
 
 
@@ -64,6 +66,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(503, b"busy\n")
             if r == "redirect":
                 return self.send(301, b"", [("Location", "/real-robots.txt")])
+            if r == "flaky":
+                FLAKY.append(1)
+                if len(FLAKY) == 1:  # a head promising 100 bytes, 20 of them, a close
+                    self.send_response(200)
+                    self.send_header("Content-Length", "100")
+                    self.end_headers()
+                    self.wfile.write(b"User-agent: *\nDisall")
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                return self.send(200, b"User-agent: *\nDisallow: /secret\n")
             if r == "loop":
                 return self.send(302, b"", [("Location", "/robots.txt")])
             if r == "sleep":
@@ -153,6 +166,14 @@ t.eq(got, {urls[0]: (200, None, None),
      "no robots.txt, all allowed")
 t.eq(sorted(p for _, h, p in log if h == "down.test"), ["/robots.txt"],
      "... nothing but robots.txt asked of the 503 host")
+
+# ---- a robots.txt cut short is fetched again, not glued to its retry ---------------------
+run = evcrawl("-q", "--robots", "--retries", 1, *(RESOLVE + [u("flaky.test", "/page"),
+                                                             u("flaky.test", "/secret")]))
+t.eq((outcome(run), len(FLAKY)),
+     ({u("flaky.test", "/page"): (200, None, None),
+       u("flaky.test", "/secret"): (None, "robots", "disallowed by robots.txt")}, 2),
+     "a robots.txt cut short, then whole: only the whole one counts")
 
 # ---- the group is chosen by the User-Agent's product token -----------------------------
 run, _ = run_robots(u("mine.test", "/a"), u("mine.test", "/x"))

@@ -261,17 +261,23 @@ static void test_backlog(void **state)
 	evc_resolver_t *r = new_resolver(300, 0);
 	enum { N = 100 };
 	static struct answer a[N];
+	static evc_resolve_req_t *reqs[N];
 	memset(a, 0, sizeof a);
 	char name[32];
 	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof name, "hold%d.test", i);
-		assert_int_equal(evc_resolve(r, name, 80, on_answer, &a[i], NULL), 0);
+		assert_int_equal(evc_resolve(r, name, 80, on_answer, &a[i], &reqs[i]), 0);
 	}
 	uint64_t until = evc_hrtime() + 40 * 1000000ull; /* c-ares retries at 100 */
 	while (evc_hrtime() < until)
 		assert_true(evc_loop_run(loop, EVC_RUN_ONCE) >= 0);
 	assert_int_equal(dns.a_queries, 64); /* none answered: none more sent */
 	assert_int_equal(a[0].calls, 0);
+	/* The first 64 were sent; the rest still wait their turn. */
+	assert_false(evc_resolve_queued(reqs[0]));
+	assert_false(evc_resolve_queued(reqs[63]));
+	assert_true(evc_resolve_queued(reqs[64]));
+	assert_true(evc_resolve_queued(reqs[N - 1]));
 	int done = 0;
 	for (int i = 0; i < 20000 && !done; i++) {
 		assert_true(evc_loop_run(loop, EVC_RUN_ONCE) >= 0);
