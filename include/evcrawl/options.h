@@ -78,16 +78,18 @@ typedef struct evc_crawl_opts {
 	/* Recursive crawls (README "Crawling"): links found in HTML pages are
 	 * crawled too, each URL once. */
 	bool recursive;
-	unsigned max_depth;   /* links followed from a seed (5); seeds are depth 0 */
-	unsigned scope;	      /* EVC_SCOPE_HOST (default), _DOMAIN, _PREFIX or _ANY */
-	const char *include;  /* POSIX extended regex a URL must match, or NULL */
-	const char *exclude;  /* ... must not match, or NULL */
-	uint64_t max_pages;   /* URLs fetched in all, seeds included; 0: no limit */
-	unsigned max_url_len; /* longer discovered URLs are skipped (2048) */
-	bool links;	      /* records list the links found on the page */
-	unsigned host_errors; /* connect failures/timeouts in a row before a
-				 key is given up (10); from the second a key
-				 pauses, doubling from 1 s; 0: neither */
+	unsigned max_depth;	     /* links followed from a seed (5); seeds are depth 0 */
+	unsigned scope;		     /* EVC_SCOPE_HOST (default), _DOMAIN, _PREFIX or _ANY */
+	const char *include;	     /* POSIX extended regex a URL must match, or NULL */
+	const char *exclude;	     /* ... must not match, or NULL */
+	uint64_t max_pages;	     /* URLs fetched in all, seeds included; 0: no limit */
+	unsigned max_url_len;	     /* longer discovered URLs are skipped (2048) */
+	unsigned max_path_repeats;   /* a path segment seen more often: skipped (3) */
+	unsigned max_query_variants; /* distinct query strings taken per path (100) */
+	bool links;		     /* records list the links found on the page */
+	unsigned host_errors;	     /* connect failures/timeouts in a row before a
+					key is given up (10); from the second a key
+					pauses, doubling from 1 s; 0: neither */
 } evc_crawl_opts_t;
 
 /** Fill opts with the defaults above. */
@@ -108,7 +110,7 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "N/s", "N/m", "N/h"), "host-errors", "robots" ("0"/"1"),
  * "max-crawl-delay" (seconds), "recursive" and "links" ("0"/"1"), "depth",
  * "scope" ("host"/"domain"/"prefix"/"any"), "include", "exclude",
- * "max-pages", "max-url-length"),
+ * "max-pages", "max-url-length", "max-path-repeats", "max-query-variants"),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().

@@ -99,6 +99,10 @@ static void help(void)
 	       "      --exclude REGEX       no URLs matching\n"
 	       "      --max-pages N         fetch at most N URLs, seeds included\n"
 	       "      --max-url-length N    skip longer discovered URLs (2048)\n"
+	       "      --max-path-repeats N  skip URLs whose path has a segment more than N\n"
+	       "                            times (3; 0: no limit)\n"
+	       "      --max-query-variants N  at most N query strings per path (100; 0: no\n"
+	       "                            limit)\n"
 	       "      --links               records list the links found on the page\n"
 	       "      --no-robots           with -r: ignore robots.txt\n"
 	       "\n"
@@ -199,6 +203,8 @@ enum {
 	OPT_MAX_URL_LENGTH,
 	OPT_LINKS,
 	OPT_NO_ROBOTS,
+	OPT_MAX_PATH_REPEATS,
+	OPT_MAX_QUERY_VARIANTS,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
@@ -244,6 +250,8 @@ static const struct option long_opts[] = {
     {"max-url-length", required_argument, NULL, OPT_MAX_URL_LENGTH},
     {"links", no_argument, NULL, OPT_LINKS},
     {"no-robots", no_argument, NULL, OPT_NO_ROBOTS},
+    {"max-path-repeats", required_argument, NULL, OPT_MAX_PATH_REPEATS},
+    {"max-query-variants", required_argument, NULL, OPT_MAX_QUERY_VARIANTS},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -459,6 +467,12 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			break;
 		case OPT_NO_ROBOTS:
 			p->no_robots = true;
+			break;
+		case OPT_MAX_PATH_REPEATS:
+			o->max_path_repeats = parse_count("--max-path-repeats", optarg, 0);
+			break;
+		case OPT_MAX_QUERY_VARIANTS:
+			o->max_query_variants = parse_count("--max-query-variants", optarg, 0);
 			break;
 		case OPT_ROBOTS:
 			o->robots = true;

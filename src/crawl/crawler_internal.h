@@ -193,6 +193,7 @@ struct evc_crawler {
 	struct evc__bucket bucket;    /* opts.o.rate */
 	evc_crawl_opts_t robots_opts; /* for robots.txt fetches */
 	struct evc__seen seen;	      /* recursive: fingerprints of URLs taken */
+	struct evc__counts queries;   /* recursive: query strings taken per path */
 	regex_t include, exclude;     /* compiled opts.o.include / exclude */
 	bool has_include, has_exclude;
 	uint64_t pages;	       /* recursive: URLs taken to fetch, seeds included */

@@ -30,6 +30,8 @@ void evc_crawl_opts_init(evc_crawl_opts_t *o)
 	    .max_crawl_delay_ms = 60000,
 	    .max_depth = 5,
 	    .max_url_len = 2048,
+	    .max_path_repeats = 3,
+	    .max_query_variants = 100,
 	};
 }
 
@@ -352,18 +354,20 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 	if (!v)
 		return -EINVAL;
 #define IS(k) (strcmp(key, k) == 0)
-	unsigned *count = IS("concurrency")	    ? &o->concurrency
-			  : IS("per-host")	    ? &o->per_host
-			  : IS("retries")	    ? &o->retries
-			  : IS("max-redirects")	    ? &o->max_redirects
-			  : IS("max-queued")	    ? &o->max_queued
-			  : IS("retry-base-ms")	    ? &o->retry_base_ms
-			  : IS("retry-max-wait-ms") ? &o->retry_max_wait_ms
-			  : IS("max-handshakes")    ? &o->max_handshakes
-			  : IS("host-errors")	    ? &o->host_errors
-			  : IS("depth")		    ? &o->max_depth
-			  : IS("max-url-length")    ? &o->max_url_len
-						    : NULL;
+	unsigned *count = IS("concurrency")	     ? &o->concurrency
+			  : IS("per-host")	     ? &o->per_host
+			  : IS("retries")	     ? &o->retries
+			  : IS("max-redirects")	     ? &o->max_redirects
+			  : IS("max-queued")	     ? &o->max_queued
+			  : IS("retry-base-ms")	     ? &o->retry_base_ms
+			  : IS("retry-max-wait-ms")  ? &o->retry_max_wait_ms
+			  : IS("max-handshakes")     ? &o->max_handshakes
+			  : IS("host-errors")	     ? &o->host_errors
+			  : IS("depth")		     ? &o->max_depth
+			  : IS("max-url-length")     ? &o->max_url_len
+			  : IS("max-path-repeats")   ? &o->max_path_repeats
+			  : IS("max-query-variants") ? &o->max_query_variants
+						     : NULL;
 	if (count) {
 		if (parse_uint(v, 100000000, &n) < 0)
 			return -EINVAL;

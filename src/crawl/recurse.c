@@ -45,6 +45,7 @@ void evc__recurse_free(evc_crawler_t *c)
 	if (c->has_exclude)
 		regfree(&c->exclude);
 	evc__seen_free(&c->seen);
+	evc__counts_free(&c->queries);
 }
 
 static void seed_unref(struct seed *s)
@@ -95,16 +96,58 @@ void evc__recurse_task_free(struct task *t)
 	seed_unref(t->seed);
 }
 
+/* The path segment of href (between "//host" and '?') seen most often: its
+ * count, and the segment into seg. */
+static unsigned most_repeated(const char *href, char *seg, size_t cap)
+{
+	const char *p = strstr(href, "//");
+	p = p ? strchr(p + 2, '/') : NULL;
+	size_t plen = p ? strcspn(p, "?") : 0;
+	unsigned best = 0;
+	for (size_t i = 0; i < plen;) {
+		size_t a = i + 1, b = a;
+		while (b < plen && p[b] != '/')
+			b++;
+		if (b > a) {
+			unsigned n = 0;
+			for (size_t j = 0; j < plen;) { /* count p[a..b) among all segments */
+				size_t x = j + 1, y = x;
+				while (y < plen && p[y] != '/')
+					y++;
+				n += y - x == b - a && memcmp(p + x, p + a, b - a) == 0;
+				j = y;
+			}
+			if (n > best) {
+				best = n;
+				snprintf(seg, cap, "%.*s", (int)(b - a), p + a);
+			}
+		}
+		i = b;
+	}
+	return best;
+}
+
 /* A guard's refusal, or NULL: the URL may be fetched. */
 static const char *guard(evc_crawler_t *c, const char *href, unsigned depth, char *buf, size_t cap)
 {
 	const evc_crawl_opts_t *o = &c->opts.o;
+	char seg[64];
+	unsigned reps;
+	const char *q = strchr(href, '?');
 	if (depth > o->max_depth)
 		snprintf(buf, cap, "deeper than --depth %u", o->max_depth);
 	else if (o->max_pages && c->pages >= o->max_pages)
 		snprintf(buf, cap, "--max-pages %llu reached", (unsigned long long)o->max_pages);
 	else if (o->max_url_len && strlen(href) > o->max_url_len)
 		snprintf(buf, cap, "URL longer than %u bytes", o->max_url_len);
+	else if (o->max_path_repeats && strlen(href) < 4096 &&
+		 (reps = most_repeated(href, seg, sizeof seg)) > o->max_path_repeats)
+		snprintf(buf, cap, "path repeats segment '%s' %u times", seg, reps);
+	else if (o->max_query_variants && q &&
+		 evc__counts_inc(&c->queries, evc__seen_fingerprint(href, (size_t)(q - href))) >
+		     o->max_query_variants)
+		snprintf(buf, cap, "more than %u query strings on %.*s", o->max_query_variants,
+			 (int)(q - href > 200 ? 200 : q - href), href);
 	else
 		return NULL;
 	return buf;

@@ -69,3 +69,41 @@ void evc__seen_free(struct evc__seen *s)
 	s->slots = NULL;
 	s->cap = s->n = 0;
 }
+
+uint32_t evc__counts_inc(struct evc__counts *c, uint64_t key)
+{
+	if (!key)
+		key = 1;
+	if ((c->n + 1) * 4 > c->cap * 3) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		__typeof__(c->slots) slots = calloc(cap, sizeof *slots);
+		if (!slots)
+			return 0;
+		for (size_t i = 0; i < c->cap; i++) {
+			if (!c->slots[i].key)
+				continue;
+			size_t j = (size_t)c->slots[i].key & (cap - 1);
+			while (slots[j].key)
+				j = (j + 1) & (cap - 1);
+			slots[j] = c->slots[i];
+		}
+		free(c->slots);
+		c->slots = slots;
+		c->cap = cap;
+	}
+	size_t i = (size_t)key & (c->cap - 1);
+	while (c->slots[i].key && c->slots[i].key != key)
+		i = (i + 1) & (c->cap - 1);
+	if (!c->slots[i].key) {
+		c->slots[i].key = key;
+		c->n++;
+	}
+	return ++c->slots[i].n;
+}
+
+void evc__counts_free(struct evc__counts *c)
+{
+	free(c->slots);
+	c->slots = NULL;
+	c->cap = c->n = 0;
+}

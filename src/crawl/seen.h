@@ -38,4 +38,19 @@ size_t evc__seen_bytes(const struct evc__seen *s);
 
 void evc__seen_free(struct evc__seen *s);
 
+/* Counters by 64-bit key, in the same kind of table: how many distinct
+ * query strings a path has shown (a recursive crawl's trap guard). */
+struct evc__counts {
+	struct {
+		uint64_t key; /* 0: empty */
+		uint32_t n;
+	} * slots;
+	size_t cap, n;
+};
+
+/** Add one to key's count; the new count, or 0 when out of memory. */
+uint32_t evc__counts_inc(struct evc__counts *c, uint64_t key);
+
+void evc__counts_free(struct evc__counts *c);
+
 #endif

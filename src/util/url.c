@@ -8,11 +8,13 @@
  * allocation ourselves, which also drops the fragment and a default port.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <idn2.h>
 #include <uriparser/Uri.h>
 
 #include "evcrawl/error.h"
@@ -152,10 +154,57 @@ struct parts {
 	size_t host_len;
 	char port[8]; /* ":NNNNN" when not the default, else "" */
 	char ip6[INET6_ADDRSTRLEN];
+	char idn[HOST_MAX + 1]; /* an internationalised host, as punycode */
 	long port_num;
 	bool https;
 	bool ipv6;
 };
+
+/*
+ * A host that is not plain ASCII: percent-decoded (a URL in a page or a
+ * Location header arrives with its UTF-8 encoded so) and, when that is
+ * UTF-8, converted to its IDNA 2008 ASCII form (punycode, libidn2, with
+ * UTS #46 mapping as browsers do): "bücher.test" is "xn--bcher-kva.test".
+ */
+static int idn_host(struct parts *p)
+{
+	char raw[HOST_MAX * 3 + 1];
+	size_t n = 0;
+	bool high = false;
+	for (size_t i = 0; i < p->host_len; i++) {
+		unsigned char c = (unsigned char)p->host[i];
+		if (c == '%' && i + 2 < p->host_len && isxdigit((unsigned char)p->host[i + 1]) &&
+		    isxdigit((unsigned char)p->host[i + 2])) {
+			char hex[3] = {p->host[i + 1], p->host[i + 2], 0};
+			c = (unsigned char)strtoul(hex, NULL, 16);
+			i += 2;
+		}
+		if (c < 0x21 || c == 0x7f || n >= sizeof raw - 1)
+			return EVC_EBADURL;
+		high |= c >= 0x80;
+		raw[n++] = (char)c;
+	}
+	raw[n] = '\0';
+	char *ascii = NULL;
+	if (high &&
+	    idn2_to_ascii_8z(raw, &ascii, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK &&
+	    idn2_to_ascii_8z(raw, &ascii, IDN2_TRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK)
+		return EVC_EBADURL;
+	const char *h = ascii ? ascii : raw;
+	size_t len = strlen(h);
+	if (len > HOST_MAX) {
+		idn2_free(ascii);
+		return EVC_EBADURL;
+	}
+	for (size_t i = 0; i <= len; i++)
+		p->idn[i] = (char)tolower((unsigned char)h[i]);
+	idn2_free(ascii);
+	if (!host_ok(p->idn, len))
+		return EVC_EBADURL;
+	p->host = p->idn;
+	p->host_len = len;
+	return 0;
+}
 
 static int split_parts(struct parts *p, const UriUriA *uri)
 {
@@ -176,8 +225,13 @@ static int split_parts(struct parts *p, const UriUriA *uri)
 	} else {
 		p->host = uri->hostText.first;
 		p->host_len = range_len(&uri->hostText);
-		if (!p->host || !host_ok(p->host, p->host_len))
+		if (!p->host)
 			return EVC_EBADURL;
+		if (!host_ok(p->host, p->host_len)) {
+			int err = idn_host(p);
+			if (err)
+				return err;
+		}
 	}
 	p->port_num = port_of(&uri->portText, dflt);
 	if (p->port_num < 0)
@@ -248,6 +302,8 @@ static int build(struct evc__url *u, const UriUriA *uri)
 	return 0;
 }
 
+static int encode_location(const char **ref, size_t *len, char **copy);
+
 int evc__url_parse(struct evc__url *u, const char *text, size_t len)
 {
 	UriUriA uri;
@@ -257,14 +313,23 @@ int evc__url_parse(struct evc__url *u, const char *text, size_t len)
 	err = check_text(&text, &len);
 	if (err)
 		return err;
-	err = uriParseSingleUriExA(&uri, text, text + len, NULL);
+	/* Raw UTF-8 (an IDN host, a path typed as a browser shows it) is
+	 * percent-encoded first, as browsers do. */
+	char *encoded = NULL;
+	err = encode_location(&text, &len, &encoded);
 	if (err)
+		return err;
+	err = uriParseSingleUriExA(&uri, text, text + len, NULL);
+	if (err) {
+		free(encoded);
 		return uri_error(err);
+	}
 	err = normalize(&uri);
 	/* A relative reference has no scheme, so it fails here too. */
 	if (!err)
 		err = web_scheme(&uri) ? build(u, &uri) : EVC_EBADURL;
 	uriFreeUriMembersA(&uri);
+	free(encoded);
 	return err;
 }
 

@@ -49,6 +49,11 @@ SITE = {
     "g/sub/deepest.html": "<html><body>the end</body></html>",
     "g2/x.html": "<html><body><a href=/g/c.html>c</a></body></html>",
     "g/style.css": "body {}",
+    # Traps: a calendar of 150 query strings on one path; a directory that
+    # contains itself (loop/loop -> .), so loop/loop/loop/... never ends.
+    "g/cal.html": "<html><body>%s</body></html>" % "".join(
+        '<a href="cal.html?m=%d">%d</a>' % (m, m) for m in range(1, 151)),
+    "g/loop/index.html": '<html><body><a href="loop/index.html">deeper</a></body></html>',
 }
 
 with World(pages=10, delay_ms=50, access_log=True) as w:
@@ -59,6 +64,7 @@ with World(pages=10, delay_ms=50, access_log=True) as w:
         os.makedirs(os.path.dirname(full), exist_ok=True)
         with open(full, "w") as f:
             f.write(html.replace("{P}", str(P)))
+    os.symlink(".", os.path.join(w.root, "g", "loop", "loop"))
     log = os.path.join(w.dir, "access.log")
     SEED = "http://h01.test:%d/g/index.html" % P
 
@@ -141,6 +147,29 @@ with World(pages=10, delay_ms=50, access_log=True) as w:
     t.eq(run.records[0].get("links"), [U("g/index.html"), U("g2/x.html")],
          "--links without -r: the record lists the page's links, resolved")
     t.eq("depth" in run.records[0], False, "... and has no depth (not recursive)")
+
+    # ---- traps: query strings per path, repeated path segments ------------------------
+    run, _ = crawl("--depth", 2, U("g/cal.html"))
+    got = collections.Counter(r["error"]["message"] if r["error"] else r["status"]
+                              for r in run.records)
+    t.eq(got, {200: 101, "more than 100 query strings on " + U("g/cal.html"): 50},
+         "a calendar of 150 query strings: 100 taken (--max-query-variants 100), 50 skipped "
+         "saying why")
+    run, _ = crawl("--depth", 20, U("g/loop/index.html"))
+    t.eq(sorted((r["url"].count("/loop"), r["status"] or r["error"]["message"])
+                for r in run.records),
+         [(1, 200), (2, 200), (3, 200), (4, "path repeats segment 'loop' 4 times")],
+         "a directory that contains itself: up to 3 'loop' segments, the 4th skipped")
+    run, _ = crawl("--depth", 6, "--max-path-repeats", 0, U("g/loop/index.html"))
+    t.eq(len(run.records), 8, "--max-path-repeats 0: only --depth stops it (7 pages + 1 "
+         "skipped)")
+
+    # ---- internationalised hosts --------------------------------------------------------
+    run = evcrawl("-q", "--resolve", "xn--bcher-kva.test:%d:127.0.0.1" % P,
+                  "http://b\u00fccher.test:%d/g/c.html" % P)
+    t.eq((run.records[0]["final_url"], run.records[0]["status"]) if run.records else None,
+         ("http://xn--bcher-kva.test:%d/g/c.html" % P, 200),
+         "an IDN host is fetched by its punycode name")
 
     # ---- a seed that redirects carries its scope -------------------------------------
     run, _ = crawl("--depth", 1, U("go-host/h02.test/g/other.html"))
