@@ -104,6 +104,8 @@ static void help(void)
 	       "      --max-query-variants N  at most N query strings per path (100; 0: no\n"
 	       "                            limit)\n"
 	       "      --links               records list the links found on the page\n"
+	       "      --sitemap             with -r: the sitemaps robots.txt names, and\n"
+	       "                            sitemaps given as URLs, add their URLs as seeds\n"
 	       "      --no-robots           with -r: ignore robots.txt\n"
 	       "\n"
 	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH\n"
@@ -205,6 +207,7 @@ enum {
 	OPT_NO_ROBOTS,
 	OPT_MAX_PATH_REPEATS,
 	OPT_MAX_QUERY_VARIANTS,
+	OPT_SITEMAP,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
@@ -252,6 +255,7 @@ static const struct option long_opts[] = {
     {"no-robots", no_argument, NULL, OPT_NO_ROBOTS},
     {"max-path-repeats", required_argument, NULL, OPT_MAX_PATH_REPEATS},
     {"max-query-variants", required_argument, NULL, OPT_MAX_QUERY_VARIANTS},
+    {"sitemap", no_argument, NULL, OPT_SITEMAP},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -467,6 +471,9 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			break;
 		case OPT_NO_ROBOTS:
 			p->no_robots = true;
+			break;
+		case OPT_SITEMAP:
+			o->sitemaps = true;
 			break;
 		case OPT_MAX_PATH_REPEATS:
 			o->max_path_repeats = parse_count("--max-path-repeats", optarg, 0);

@@ -30,6 +30,7 @@
 #include "crawl/options.h"
 #include "crawl/polite.h"
 #include "crawl/seen.h"
+#include "crawl/sitemap.h"
 #include "evcrawl/crawler.h"
 #include "evcrawl/robots.h"
 #include "http/request.h"
@@ -137,6 +138,7 @@ struct task {
 	char *parent;
 	struct seed *seed;
 	struct evc__links *extract;
+	struct evc__sitemap *smap; /* instead, when the body is a sitemap */
 	char **found;
 	size_t nfound;
 	struct conn *conn;
@@ -244,6 +246,7 @@ bool evc__recurse_follow(struct task *t);
 void evc__recurse_found(struct task *t, evc_result_t *r);
 void evc__recurse_attempt(struct task *t);
 void evc__recurse_task_free(struct task *t);
+void evc__recurse_sitemaps(evc_crawler_t *c, const evc_robots_t *rules, const char *robots_url);
 
 /* crawler.c */
 struct task *evc__task_new(evc_crawler_t *c, const char *url, size_t len, void *user,

@@ -439,6 +439,7 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		     : IS("robots")	  ? &o->robots
 		     : IS("recursive")	  ? &o->recursive
 		     : IS("links")	  ? &o->links
+		     : IS("sitemaps")	  ? &o->sitemaps
 					  : NULL;
 	if (flag) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)

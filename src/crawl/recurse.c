@@ -20,7 +20,8 @@
 
 #include "crawl/crawler_internal.h"
 
-#define LINKS_MAX 10000 /* links kept per page; a page with more is a trap */
+#define LINKS_MAX   10000 /* links kept per page; a page with more is a trap */
+#define SITEMAP_MAX 50000 /* URLs in one sitemap (the protocol's own limit) */
 
 int evc__recurse_init(evc_crawler_t *c)
 {
@@ -82,6 +83,8 @@ void evc__recurse_attempt(struct task *t)
 {
 	evc__links_free(t->extract);
 	t->extract = NULL;
+	evc__sitemap_free(t->smap);
+	t->smap = NULL;
 	for (size_t i = 0; i < t->nfound; i++)
 		free(t->found[i]);
 	free(t->found);
@@ -203,19 +206,47 @@ bool evc__recurse_follow(struct task *t)
 	return false;
 }
 
-static int on_link(void *arg, const struct evc__url *u, const char *tag)
+/* Keep href among the task's found URLs (NULL-terminated). */
+static void keep_found(struct task *t, const char *href, size_t max)
 {
-	struct task *t = arg;
-	if (t->nfound >= LINKS_MAX)
-		return 0;
+	if (t->nfound >= max)
+		return;
 	char **v = realloc(t->found, (t->nfound + 2) * sizeof *v);
 	if (!v)
-		return 0;
+		return;
 	t->found = v;
-	if (!(v[t->nfound] = strdup(u->href)))
-		return 0;
+	if (!(v[t->nfound] = strdup(href)))
+		return;
 	v[++t->nfound] = NULL;
+}
+
+static int on_link(void *arg, const struct evc__url *u, const char *tag)
+{
+	keep_found(arg, u->href, LINKS_MAX);
 	return 0;
+}
+
+/* A sitemap's <loc>: an absolute URL, normalised like any other. */
+static void on_loc(void *arg, const char *loc, bool is_sitemap)
+{
+	struct evc__url u;
+	if (evc__url_parse(&u, loc, strlen(loc)) < 0)
+		return;
+	keep_found(arg, u.href, SITEMAP_MAX);
+	evc__url_free(&u);
+}
+
+/* A sitemap, by its Content-Type (XML or gzip, not XHTML) or its name. */
+static bool is_sitemap(const struct task *t)
+{
+	const char *ct = t->f.content_type, *path = t->f.url.target;
+	size_t n = strcspn(path, "?");
+	bool named = (n >= 4 && strncmp(path + n - 4, ".xml", 4) == 0) ||
+		     (n >= 7 && strncmp(path + n - 7, ".xml.gz", 7) == 0);
+	if (ct && strcasestr(ct, "xhtml"))
+		return false;
+	return named ||
+	       (ct && (strcasestr(ct, "/xml") || strcasestr(ct, "+xml") || strcasestr(ct, "gzip")));
 }
 
 static bool is_html(const char *ct)
@@ -247,6 +278,12 @@ int evc__recurse_body(struct task *t, const char *data, size_t len)
 	evc_crawler_t *c = t->c;
 	if ((!c->opts.o.recursive && !c->opts.o.links) || t->robots_for)
 		return 0;
+	if (c->opts.o.sitemaps && (t->smap || (!t->extract && is_sitemap(t)))) {
+		if (!t->smap && evc__sitemap_new(&t->smap, on_loc, t) < 0)
+			return 0;
+		evc__sitemap_feed(t->smap, data, len);
+		return 0;
+	}
 	if (!t->extract) {
 		char cs[64];
 		if (!is_html(t->f.content_type) ||
@@ -279,12 +316,13 @@ static bool wanted(evc_crawler_t *c, const struct seed *s, const char *href)
 	return !(c->has_exclude && regexec(&c->exclude, href, 0, NULL, 0) == 0);
 }
 
-/* Add one discovered URL as a task (or a skipped record). */
+/* Add one discovered URL as a task (or a skipped record). A sitemap's
+ * URLs are seeds: depth 0, each its own scope. */
 static void discover(struct task *t, const char *href)
 {
 	evc_crawler_t *c = t->c;
 	char why[128];
-	unsigned depth = t->depth + 1;
+	unsigned depth = t->smap ? 0 : t->depth + 1;
 	const char *refused = guard(c, href, depth, why, sizeof why);
 	struct task *n = evc__task_new(c, href, strlen(href), NULL, &c->opts.o);
 	if (!n)
@@ -292,7 +330,9 @@ static void discover(struct task *t, const char *href)
 	n->depth = depth;
 	n->parent = strdup(t->f.url.href);
 	n->seed = t->seed;
-	if (t->seed)
+	if (t->smap)
+		n->seed = seed_new(&n->f.url);
+	else if (t->seed)
 		t->seed->refs++;
 	c->stats.added++;
 	if (!refused && evc__enqueue(c, n, false) == 0) {
@@ -314,11 +354,14 @@ void evc__recurse_found(struct task *t, evc_result_t *r)
 	const evc_crawl_opts_t *o = &c->opts.o;
 	if (t->extract)
 		evc__links_end(t->extract);
+	if (t->smap)
+		evc__sitemap_end(t->smap);
 	if (o->recursive && r->error == EVC_OK) {
 		for (size_t i = 0; i < t->nfound; i++) {
 			const char *href = t->found[i];
-			if (!wanted(c, t->seed, href))
-				continue;
+			if (!wanted(c, t->smap ? NULL : t->seed, href))
+				continue; /* a sitemap's URLs are seeds: no scope, only the regexes
+					   */
 			if (evc__seen_add(&c->seen, evc__seen_fingerprint(href, strlen(href))) != 1)
 				continue; /* seen (or no memory to remember it) */
 			discover(t, href);
@@ -330,5 +373,38 @@ void evc__recurse_found(struct task *t, evc_result_t *r)
 	if (o->links) {
 		static const char *const none[] = {NULL};
 		r->links = t->found ? (const char *const *)t->found : none;
+	}
+}
+
+/* robots.txt named sitemaps (the sitemaps option): each is fetched once,
+ * as a seed found on robots_url. */
+void evc__recurse_sitemaps(evc_crawler_t *c, const evc_robots_t *rules, const char *robots_url)
+{
+	const char *const *urls;
+	size_t n = evc_robots_sitemaps(rules, &urls);
+	if (!c->opts.o.recursive || !c->opts.o.sitemaps || c->cancelled)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct evc__url u;
+		if (evc__url_parse(&u, urls[i], strlen(urls[i])) < 0)
+			continue;
+		int fresh = evc__seen_add(&c->seen, evc__seen_fingerprint(u.href, strlen(u.href)));
+		struct task *t =
+		    fresh == 1 ? evc__task_new(c, u.href, strlen(u.href), NULL, &c->opts.o) : NULL;
+		if (t) {
+			t->parent = strdup(robots_url);
+			t->seed = seed_new(&t->f.url);
+			c->stats.added++;
+			if (evc__enqueue(c, t, false) == 0) {
+				c->pages++;
+			} else {
+				evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory");
+				t->state = T_DONE;
+				c->queued++;
+				evc__list_push_back(&c->bad, &t->link);
+				evc__kick(c);
+			}
+		}
+		evc__url_free(&u);
 	}
 }

@@ -395,6 +395,8 @@ void evc__robots_done(struct task *t)
 	evc_robots_free(x->robots);
 	x->robots = rules; /* NULL only when out of memory: fetched again */
 	x->robots_at = evc_now(c->loop);
+	if (rules)
+		evc__recurse_sitemaps(c, rules, t->f.url.href);
 	evc__task_free(t);
 	struct evc__list *n;
 	while ((n = evc__list_pop_front(&x->robots_wait)) != NULL) {

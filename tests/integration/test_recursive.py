@@ -11,6 +11,7 @@ Run: EVCRAWL=build/evcrawl python3 tests/integration/test_recursive.py
 """
 
 import collections
+import gzip
 import os
 import sys
 import time
@@ -65,6 +66,27 @@ with World(pages=10, delay_ms=50, access_log=True) as w:
         with open(full, "w") as f:
             f.write(html.replace("{P}", str(P)))
     os.symlink(".", os.path.join(w.root, "g", "loop", "loop"))
+    # Sitemaps: robots.txt names an index, which names a plain sitemap and a
+    # gzipped one (served as is).
+    def urlset(urls):
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.'
+                'sitemaps.org/schemas/sitemap/0.9">%s</urlset>\n' % "".join(
+                    "<url><loc>%s</loc></url>" % u for u in urls))
+    with open(os.path.join(w.root, "robots.txt"), "w") as f:
+        f.write("User-agent: *\nDisallow:\nSitemap: http://h04.test:%d/sm/index.xml\n" % P)
+    os.makedirs(os.path.join(w.root, "sm"))
+    with open(os.path.join(w.root, "sm", "index.xml"), "w") as f:
+        f.write('<?xml version="1.0"?><sitemapindex><sitemap><loc>http://h04.test:%d/sm/a.xml'
+                '</loc></sitemap><sitemap><loc>http://h04.test:%d/sm/b.xml.gz</loc></sitemap>'
+                '</sitemapindex>' % (P, P))
+    with open(os.path.join(w.root, "sm", "a.xml"), "w") as f:
+        f.write(urlset(["http://h04.test:%d/sm/p%d.html" % (P, i) for i in (1, 2)]))
+    with gzip.open(os.path.join(w.root, "sm", "b.xml.gz"), "wt") as f:
+        f.write(urlset(["http://h04.test:%d/sm/p3.html" % P,
+                        "http://h05.test:%d/sm/p4.html?x=1&amp;y=2" % P]))
+    for name in ("start", "p1", "p2", "p3", "p4"):
+        with open(os.path.join(w.root, "sm", name + ".html"), "w") as f:
+            f.write("<html><body><a href=p2.html>p2</a></body></html>")
     log = os.path.join(w.dir, "access.log")
     SEED = "http://h01.test:%d/g/index.html" % P
 
@@ -170,6 +192,29 @@ with World(pages=10, delay_ms=50, access_log=True) as w:
     t.eq((run.records[0]["final_url"], run.records[0]["status"]) if run.records else None,
          ("http://xn--bcher-kva.test:%d/g/c.html" % P, 200),
          "an IDN host is fetched by its punycode name")
+
+    # ---- sitemaps ------------------------------------------------------------------------
+    run, asked = crawl("--sitemap", "--depth", 0, U("sm/start.html", "h04.test"))
+    got = {r["url"]: (r["status"], r["depth"], r["parent"]) for r in run.records
+           if r["error"] is None}
+    H4 = lambda p: U(p, "h04.test")  # noqa: E731
+    t.eq(got, {H4("sm/start.html"): (200, 0, None),
+               H4("sm/index.xml"): (200, 0, H4("robots.txt")),
+               H4("sm/a.xml"): (200, 0, H4("sm/index.xml")),
+               H4("sm/b.xml.gz"): (200, 0, H4("sm/index.xml")),
+               H4("sm/p1.html"): (200, 0, H4("sm/a.xml")),
+               H4("sm/p2.html"): (200, 0, H4("sm/a.xml")),
+               H4("sm/p3.html"): (200, 0, H4("sm/b.xml.gz")),
+               U("sm/p4.html?x=1&y=2", "h05.test"): (200, 0, H4("sm/b.xml.gz"))},
+         "--sitemap: robots.txt's sitemap index, a sitemap and a gzipped one; their URLs "
+         "fetched as seeds (depth 0), each once")
+    run, _ = crawl("--sitemap", "--no-robots", "--depth", 0, U("sm/a.xml", "h06.test"))
+    t.eq(sorted(r["url"] for r in run.records if r["error"] is None and "/p" in r["url"]),
+         [H4("sm/p1.html"), H4("sm/p2.html")],
+         "a sitemap given as the seed (--no-robots: robots.txt's sitemaps not read)")
+    run, _ = crawl("--depth", 0, U("sm/start.html", "h07.test"))
+    t.eq([r["url"] for r in run.records if r["error"] is None], [U("sm/start.html", "h07.test")],
+         "without --sitemap no sitemap is read")
 
     # ---- a seed that redirects carries its scope -------------------------------------
     run, _ = crawl("--depth", 1, U("go-host/h02.test/g/other.html"))
