@@ -21,7 +21,7 @@ endif
 # compiled from node-llhttp's generated C sources in place.
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
-PKGS := libcares openssl zlib liburiparser libpsl libxxhash libxml-2.0 libidn2
+PKGS := libcares openssl zlib liburiparser libpsl libxxhash libxml-2.0 libidn2 sqlite3
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)

@@ -27,6 +27,7 @@ enum {
 	EVC_ECANCELLED = -5009, /* cancelled by the caller */
 	EVC_ETLS = -5010,	/* TLS failure or TLS not available */
 	EVC_ECLOSED = -5011,	/* input was closed: no more URLs are taken */
+	EVC_EKNOWN = -5012,	/* the URL is in the crawl's state already (state_dir) */
 };
 
 /**

@@ -106,6 +106,9 @@ static void help(void)
 	       "      --links               records list the links found on the page\n"
 	       "      --sitemap             with -r: the sitemaps robots.txt names, and\n"
 	       "                            sitemaps given as URLs, add their URLs as seeds\n"
+	       "      --state DIR           keep the crawl's state in DIR (SQLite): run the\n"
+	       "                            same command again after a crash or a kill and it\n"
+	       "                            goes on, fetching nothing twice that had a record\n"
 	       "      --no-robots           with -r: ignore robots.txt\n"
 	       "\n"
 	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH\n"
@@ -208,6 +211,7 @@ enum {
 	OPT_MAX_PATH_REPEATS,
 	OPT_MAX_QUERY_VARIANTS,
 	OPT_SITEMAP,
+	OPT_STATE,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
@@ -256,6 +260,7 @@ static const struct option long_opts[] = {
     {"max-path-repeats", required_argument, NULL, OPT_MAX_PATH_REPEATS},
     {"max-query-variants", required_argument, NULL, OPT_MAX_QUERY_VARIANTS},
     {"sitemap", no_argument, NULL, OPT_SITEMAP},
+    {"state", required_argument, NULL, OPT_STATE},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -474,6 +479,10 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			break;
 		case OPT_SITEMAP:
 			o->sitemaps = true;
+			break;
+		case OPT_STATE:
+			o->state_dir = optarg;
+			p->polite = p->polite ? p->polite : "--state";
 			break;
 		case OPT_MAX_PATH_REPEATS:
 			o->max_path_repeats = parse_count("--max-path-repeats", optarg, 0);

@@ -11,6 +11,20 @@
 #include "crawl/crawler_internal.h"
 #include "crawl/options.h"
 
+static void finish_report(struct task *t);
+
+/* With state_dir: commit the state, then give the records it marked done. */
+static void on_commit(evc_timer_t *timer, void *arg)
+{
+	evc_crawler_t *c = arg;
+	struct evc__list batch, *n;
+	evc__list_init(&batch);
+	evc__list_splice(&batch, &c->reported); /* later reports wait for the next commit */
+	evc__state_commit(c->state);
+	while ((n = evc__list_pop_front(&batch)) != NULL)
+		finish_report(EVC_LIST_ENTRY(n, struct task, link));
+}
+
 /* Report the task's result and free it. The caller must not touch t after. */
 void evc__task_report(struct task *t)
 {
@@ -30,10 +44,26 @@ void evc__task_report(struct task *t)
 		evc__robots_done(t);
 		return;
 	}
+	evc__recurse_discover(t); /* links found become tasks before this one is done */
+	if (c->state && t->in_state && t->f.error != EVC_ERR_CANCELLED &&
+	    evc__state_done(c->state, t->fp) == 0) {
+		/* Its record waits for the commit that marks it done (and keeps
+		 * what it discovered): on_commit. */
+		evc__list_push_back(&c->reported, &t->link);
+		if (!evc_timer_active(c->commit_timer))
+			evc_timer_start(c->commit_timer, 0, 0);
+		return;
+	}
+	finish_report(t);
+}
 
+/* Hand the record over, count it, free the task. */
+static void finish_report(struct task *t)
+{
+	evc_crawler_t *c = t->c;
 	evc_result_t r;
 	evc__fetch_result(&t->f, &r);
-	evc__recurse_found(t, &r); /* links found become tasks before this one is done */
+	evc__recurse_fill(t, &r);
 	c->stats.done++;
 	if (r.error == EVC_OK)
 		c->stats.ok++;
@@ -145,6 +175,16 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 		else
 			rc = evc__recurse_init(c);
 	}
+	evc__list_init(&c->reported);
+	if (rc == 0 && c->opts.o.state_dir) {
+		char err[512];
+		c->commit_timer = evc_timer_new(loop, on_commit, c);
+		rc = c->commit_timer
+			 ? evc__state_open(&c->state, c->opts.o.state_dir, err, sizeof err)
+			 : -ENOMEM;
+		if (rc == 0)
+			rc = evc__recurse_resume(c);
+	}
 	if (rc < 0) {
 		evc_crawler_free(c);
 		return rc;
@@ -162,6 +202,12 @@ void evc_crawler_free(evc_crawler_t *c)
 {
 	if (!c)
 		return;
+	/* Records marked done but never given: their marks are rolled back. */
+	evc__state_close(c->state, evc__list_empty(&c->reported));
+	struct evc__list *n;
+	while ((n = evc__list_pop_front(&c->reported)) != NULL)
+		evc__task_free(EVC_LIST_ENTRY(n, struct task, link));
+	evc_timer_free(c->commit_timer);
 	evc__sched_free_all(c); /* tasks still pending are dropped, as documented */
 	evc__recurse_free(c);
 	evc_resolver_free(c->resolver);
@@ -228,6 +274,14 @@ int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user)
 		return -ENOMEM;
 	c->stats.added++;
 	int rc = 0;
+	if (t->f.url_rc == 0 && c->state) {
+		rc = evc__recurse_take(c, t);
+		if (rc == EVC_EKNOWN) { /* a resumed crawl had it already */
+			c->stats.added--;
+			evc__task_free(t);
+			return EVC_EKNOWN;
+		}
+	}
 	if (t->f.url_rc == 0 && c->opts.o.recursive)
 		rc = evc__recurse_seed(c, t); /* 1: a guard refused it, error set */
 	if (rc < 0)

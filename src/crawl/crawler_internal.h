@@ -31,6 +31,7 @@
 #include "crawl/polite.h"
 #include "crawl/seen.h"
 #include "crawl/sitemap.h"
+#include "crawl/state.h"
 #include "evcrawl/crawler.h"
 #include "evcrawl/robots.h"
 #include "http/request.h"
@@ -86,6 +87,7 @@ struct seed {
 	char *host;   /* its host name */
 	char *domain; /* its registrable domain */
 	char *prefix; /* its URL up to the last '/' of the path */
+	char *url;    /* the seed itself (kept in the state) */
 };
 
 /* One scheme://host:port: its idle keep-alive connections. */
@@ -137,6 +139,8 @@ struct task {
 	unsigned depth;
 	char *parent;
 	struct seed *seed;
+	uint64_t fp;   /* with state_dir: its fingerprint in the state */
+	bool in_state; /* its record marks it done there */
 	struct evc__links *extract;
 	struct evc__sitemap *smap; /* instead, when the body is a sitemap */
 	char **found;
@@ -198,8 +202,11 @@ struct evc_crawler {
 	struct evc__counts queries;   /* recursive: query strings taken per path */
 	regex_t include, exclude;     /* compiled opts.o.include / exclude */
 	bool has_include, has_exclude;
-	uint64_t pages;	       /* recursive: URLs taken to fetch, seeds included */
-	char robots_agent[64]; /* the product token robots.txt names */
+	uint64_t pages;		   /* recursive: URLs taken to fetch, seeds included */
+	struct evc__state *state;  /* state_dir's store, or NULL */
+	struct evc__list reported; /* with state: tasks whose done-mark awaits commit */
+	evc_timer_t *commit_timer; /* commits, then reports them */
+	char robots_agent[64];	   /* the product token robots.txt names */
 	unsigned keys_timed, keys_backing_off, keys_given_up;
 	uint64_t rng;
 	evc_crawl_stats_t stats;
@@ -243,7 +250,10 @@ void evc__recurse_free(evc_crawler_t *c);
 int evc__recurse_seed(evc_crawler_t *c, struct task *t);
 int evc__recurse_body(struct task *t, const char *data, size_t len);
 bool evc__recurse_follow(struct task *t);
-void evc__recurse_found(struct task *t, evc_result_t *r);
+void evc__recurse_discover(struct task *t);
+void evc__recurse_fill(struct task *t, evc_result_t *r);
+int evc__recurse_resume(evc_crawler_t *c);
+int evc__recurse_take(evc_crawler_t *c, struct task *t);
 void evc__recurse_attempt(struct task *t);
 void evc__recurse_task_free(struct task *t);
 void evc__recurse_sitemaps(evc_crawler_t *c, const evc_robots_t *rules, const char *robots_url);

@@ -465,6 +465,7 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 			     : IS("output-dir") ? &o->output_dir
 			     : IS("cacert")	? &o->cacert
 			     : IS("capath")	? &o->capath
+			     : IS("state")	? &o->state_dir
 			     : IS("include")	? &o->include
 			     : IS("exclude")	? &o->exclude
 						: NULL;

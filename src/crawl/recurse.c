@@ -56,6 +56,7 @@ static void seed_unref(struct seed *s)
 	free(s->host);
 	free(s->domain);
 	free(s->prefix);
+	free(s->url);
 	free(s);
 }
 
@@ -72,7 +73,8 @@ static struct seed *seed_new(const struct evc__url *u)
 	s->host = strdup(u->host);
 	s->domain = strdup(evc__registrable_domain(u->host));
 	s->prefix = strndup(u->href, plen);
-	if (!s->host || !s->domain || !s->prefix) {
+	s->url = strdup(u->href);
+	if (!s->host || !s->domain || !s->prefix || !s->url) {
 		seed_unref(s);
 		return NULL;
 	}
@@ -335,6 +337,11 @@ static void discover(struct task *t, const char *href)
 	else if (t->seed)
 		t->seed->refs++;
 	c->stats.added++;
+	if (c->state) {
+		n->fp = evc__seen_fingerprint(href, strlen(href));
+		n->in_state = evc__state_add(c->state, n->fp, href, depth, n->parent,
+					     n->seed ? n->seed->url : href) == 0;
+	}
 	if (!refused && evc__enqueue(c, n, false) == 0) {
 		c->pages++;
 		return;
@@ -346,9 +353,8 @@ static void discover(struct task *t, const char *href)
 	evc__kick(c);
 }
 
-/* The page is being reported: its links become tasks (recursive), and r
- * gains depth, parent and links. */
-void evc__recurse_found(struct task *t, evc_result_t *r)
+/* The page is being reported: its links become tasks (recursive). */
+void evc__recurse_discover(struct task *t)
 {
 	evc_crawler_t *c = t->c;
 	const evc_crawl_opts_t *o = &c->opts.o;
@@ -356,7 +362,7 @@ void evc__recurse_found(struct task *t, evc_result_t *r)
 		evc__links_end(t->extract);
 	if (t->smap)
 		evc__sitemap_end(t->smap);
-	if (o->recursive && r->error == EVC_OK) {
+	if (o->recursive && t->f.error == EVC_OK) {
 		for (size_t i = 0; i < t->nfound; i++) {
 			const char *href = t->found[i];
 			if (!wanted(c, t->smap ? NULL : t->seed, href))
@@ -367,6 +373,12 @@ void evc__recurse_found(struct task *t, evc_result_t *r)
 			discover(t, href);
 		}
 	}
+}
+
+/* r gains depth, parent and links. */
+void evc__recurse_fill(struct task *t, evc_result_t *r)
+{
+	const evc_crawl_opts_t *o = &t->c->opts.o;
 	r->recursive = o->recursive;
 	r->depth = (int)t->depth;
 	r->parent = t->parent;
@@ -395,6 +407,11 @@ void evc__recurse_sitemaps(evc_crawler_t *c, const evc_robots_t *rules, const ch
 			t->parent = strdup(robots_url);
 			t->seed = seed_new(&t->f.url);
 			c->stats.added++;
+			if (c->state) {
+				t->fp = evc__seen_fingerprint(u.href, strlen(u.href));
+				t->in_state = evc__state_add(c->state, t->fp, u.href, 0, t->parent,
+							     u.href) == 0;
+			}
 			if (evc__enqueue(c, t, false) == 0) {
 				c->pages++;
 			} else {
@@ -407,4 +424,56 @@ void evc__recurse_sitemaps(evc_crawler_t *c, const evc_robots_t *rules, const ch
 		}
 		evc__url_free(&u);
 	}
+}
+
+/* With state_dir, a URL given to evc_crawler_add: EVC_EKNOWN when the state
+ * has it already (fetched or waiting: a resumed crawl does not take it
+ * again), else 0 with t written to the state. */
+int evc__recurse_take(evc_crawler_t *c, struct task *t)
+{
+	const char *href = t->f.url.href;
+	uint64_t fp = evc__seen_fingerprint(href, strlen(href));
+	if (evc__seen_has(&c->seen, fp))
+		return EVC_EKNOWN;
+	t->fp = fp;
+	t->in_state = evc__state_add(c->state, fp, href, 0, NULL, href) == 0;
+	return 0;
+}
+
+/* One row of the state: known (seen); still to fetch, a task again. */
+static void resume_row(void *arg, uint64_t fp, const char *url, unsigned depth, const char *parent,
+		       const char *seed, bool done)
+{
+	evc_crawler_t *c = arg;
+	evc__seen_add(&c->seen, fp);
+	if (done)
+		return;
+	struct task *t = evc__task_new(c, url, strlen(url), NULL, &c->opts.o);
+	if (!t)
+		return;
+	t->depth = depth;
+	t->parent = parent ? strdup(parent) : NULL;
+	t->fp = fp;
+	t->in_state = true;
+	struct evc__url s;
+	if (seed && evc__url_parse(&s, seed, strlen(seed)) == 0) {
+		t->seed = seed_new(&s);
+		evc__url_free(&s);
+	}
+	c->stats.added++;
+	c->pages++;
+	if (t->f.url_rc < 0 || evc__enqueue(c, t, false) < 0) {
+		if (t->f.url_rc == 0)
+			evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory");
+		t->state = T_DONE;
+		c->queued++;
+		evc__list_push_back(&c->bad, &t->link);
+	}
+}
+
+/* A crawl with state_dir starts where the state says: what was taken is
+ * seen, what was not fetched yet is queued again. */
+int evc__recurse_resume(evc_crawler_t *c)
+{
+	return evc__state_load(c->state, resume_row, c);
 }

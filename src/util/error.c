@@ -31,6 +31,8 @@ const char *evc_strerror(int code)
 		return "TLS error";
 	case EVC_ECLOSED:
 		return "input was closed: no more URLs are taken";
+	case EVC_EKNOWN:
+		return "the URL is in the crawl's state already";
 	}
 	if (code < 0 && code > -4096) {
 		/* strerrordesc_np is static and thread-safe, unlike strerror. */

@@ -11,15 +11,19 @@ Run: EVCRAWL=build/evcrawl python3 tests/integration/test_recursive.py
 """
 
 import collections
+import json
 import gzip
 import os
+import random
+import signal
+import subprocess
 import sys
 import time
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
 
-from crawltest import t, evcrawl, jsonl_ok  # noqa: E402
+from crawltest import EVCRAWL, t, evcrawl, jsonl_ok  # noqa: E402
 from world import World  # noqa: E402
 
 # path -> HTML. Hosts are the world's: h01.test (the seeds), h02, h03.
@@ -215,6 +219,54 @@ with World(pages=10, delay_ms=50, access_log=True) as w:
     run, _ = crawl("--depth", 0, U("sm/start.html", "h07.test"))
     t.eq([r["url"] for r in run.records if r["error"] is None], [U("sm/start.html", "h07.test")],
          "without --sitemap no sitemap is read")
+
+    # ---- --state: killed at random points and resumed ------------------------------------
+    # 150 pages under /k/, each linking to three others.
+    os.makedirs(os.path.join(w.root, "k"))
+    for i in range(150):
+        with open(os.path.join(w.root, "k", "%d.html" % i), "w") as f:
+            f.write("<html><body>%s</body></html>" % "".join(
+                '<a href="%d.html">x</a>' % ((i * m + 1) % 150) for m in (3, 7, 11)))
+    KSEED = U("k/0.html")
+    full, _ = crawl("--depth", 1000, KSEED)
+    want = {r["url"]: r["status"] for r in full.records}
+    state = os.path.join(w.dir, "state")
+    rng = random.Random(7)
+    runs, kills = [], 0
+    for round_ in range(12):
+        before = os.path.getsize(log)
+        p = subprocess.Popen([EVCRAWL, "-q", DNS, "-r", "--depth", "1000", "--delay", "0.01",
+                              "--state", state, KSEED], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            out, _ = p.communicate(timeout=rng.uniform(0.15, 0.5) if round_ < 10 else 60)
+            done = True
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            out, _ = p.communicate()
+            kills += 1
+            done = False
+        time.sleep(0.2)
+        with open(log) as f:
+            f.seek(before)
+            asked = {x.split()[6] for x in f if " /k/" in x}
+        recs = [json.loads(line) for line in out.decode().splitlines() if line.endswith("}")]
+        runs.append(({r["url"] for r in recs}, asked, recs))
+        if done:
+            break
+    union = collections.Counter(u for urls, _, _ in runs for u in urls)
+    got = {r["url"]: r["status"] for _, _, recs in runs for r in recs}
+    t.eq((got == want, [u for u, n in union.items() if n > 1], kills >= 3),
+         (True, [], True),
+         "--state, killed with SIGKILL %d times and run again: the same %d records as one "
+         "uninterrupted crawl, none twice" % (kills, len(want)))
+    refetched = []
+    for i, (urls, _, _) in enumerate(runs):
+        for later_urls, later_asked, _ in runs[i + 1:]:
+            refetched += [u for u in urls if u[len(U("")) - 1:] in later_asked]
+    t.eq(refetched, [], "... and no URL that had a record was asked for again by a later run")
+    run = evcrawl("-q", DNS, "-r", "--state", state, KSEED)
+    t.eq((run.rc, run.records), (0, []), "run once more: everything is done, nothing fetched")
 
     # ---- a seed that redirects carries its scope -------------------------------------
     run, _ = crawl("--depth", 1, U("go-host/h02.test/g/other.html"))

@@ -1,0 +1,147 @@
+/* A crawl's state in SQLite (see state.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "crawl/state.h"
+
+struct evc__state {
+	sqlite3 *db;
+	sqlite3_stmt *add, *done, *load;
+	bool in_tx;
+};
+
+static int exec(struct evc__state *s, const char *sql)
+{
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+int evc__state_open(struct evc__state **out, const char *dir, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	struct evc__state *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/state.db", dir);
+	int rc = sqlite3_open_v2(
+	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db,
+				  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+				  "CREATE TABLE IF NOT EXISTS urls (id INTEGER PRIMARY KEY,"
+				  " fp INTEGER NOT NULL UNIQUE, url TEXT NOT NULL,"
+				  " depth INTEGER NOT NULL, parent TEXT, seed TEXT,"
+				  " done INTEGER NOT NULL DEFAULT 0);",
+				  NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db,
+					"INSERT OR IGNORE INTO urls (fp, url, depth, parent, seed)"
+					" VALUES (?, ?, ?, ?, ?)",
+					-1, &s->add, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "UPDATE urls SET done = 1 WHERE fp = ?", -1,
+					&s->done, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(
+		    s->db, "SELECT fp, url, depth, parent, seed, done FROM urls ORDER BY id", -1,
+		    &s->load, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		evc__state_close(s, false);
+		return -EIO;
+	}
+	*out = s;
+	return 0;
+}
+
+void evc__state_close(struct evc__state *s, bool commit)
+{
+	if (!s)
+		return;
+	if (commit)
+		evc__state_commit(s);
+	else if (s->in_tx)
+		exec(s, "ROLLBACK");
+	sqlite3_finalize(s->add);
+	sqlite3_finalize(s->done);
+	sqlite3_finalize(s->load);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static int begin(struct evc__state *s)
+{
+	if (s->in_tx)
+		return 0;
+	if (exec(s, "BEGIN") < 0)
+		return -EIO;
+	s->in_tx = true;
+	return 0;
+}
+
+static int step(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int evc__state_add(struct evc__state *s, uint64_t fp, const char *url, unsigned depth,
+		   const char *parent, const char *seed)
+{
+	if (begin(s) < 0)
+		return -EIO;
+	sqlite3_bind_int64(s->add, 1, (sqlite3_int64)fp);
+	sqlite3_bind_text(s->add, 2, url, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s->add, 3, (int)depth);
+	sqlite3_bind_text(s->add, 4, parent, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->add, 5, seed, -1, SQLITE_STATIC);
+	return step(s->add);
+}
+
+int evc__state_done(struct evc__state *s, uint64_t fp)
+{
+	if (begin(s) < 0)
+		return -EIO;
+	sqlite3_bind_int64(s->done, 1, (sqlite3_int64)fp);
+	return step(s->done);
+}
+
+bool evc__state_dirty(const struct evc__state *s)
+{
+	return s && s->in_tx;
+}
+
+int evc__state_commit(struct evc__state *s)
+{
+	if (!s || !s->in_tx)
+		return 0;
+	s->in_tx = false;
+	return exec(s, "COMMIT");
+}
+
+int evc__state_load(struct evc__state *s, evc__state_row_cb cb, void *arg)
+{
+	int rc;
+	while ((rc = sqlite3_step(s->load)) == SQLITE_ROW) {
+		const char *parent = (const char *)sqlite3_column_text(s->load, 3);
+		const char *seed = (const char *)sqlite3_column_text(s->load, 4);
+		cb(arg, (uint64_t)sqlite3_column_int64(s->load, 0),
+		   (const char *)sqlite3_column_text(s->load, 1),
+		   (unsigned)sqlite3_column_int(s->load, 2), parent, seed,
+		   sqlite3_column_int(s->load, 5) != 0);
+	}
+	sqlite3_reset(s->load);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
