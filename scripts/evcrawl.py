@@ -162,7 +162,8 @@ class _Stats(Structure):
                 ("in_flight", c_uint), ("queued", c_uint), ("waiting", c_uint),
                 ("connections", c_uint), ("connections_opened", c_uint64),
                 ("requests", c_uint64), ("keys", c_uint), ("keys_waiting", c_uint),
-                ("keys_backing_off", c_uint), ("keys_given_up", c_uint)]
+                ("keys_backing_off", c_uint), ("keys_given_up", c_uint),
+                ("frontier_on_disk", c_uint64), ("frontier_spilled", c_uint64)]
 
 
 # ---------------------------------------------------------------------------

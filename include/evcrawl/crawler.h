@@ -123,6 +123,9 @@ typedef struct evc_crawl_stats {
 	 * back by their delay or a back-off right now, backing off after a
 	 * 429/503 or failures, and given up. */
 	unsigned keys, keys_waiting, keys_backing_off, keys_given_up;
+	/* Recursive crawls: discovered URLs waiting on disk now (past
+	 * frontier_mem), and how many ever did. */
+	uint64_t frontier_on_disk, frontier_spilled;
 } evc_crawl_stats_t;
 
 EVC_API void evc_crawler_stats(const evc_crawler_t *c, evc_crawl_stats_t *out);

@@ -90,6 +90,8 @@ typedef struct evc_crawl_opts {
 	bool sitemaps;		     /* sitemaps (robots.txt's, or given) add their URLs */
 	const char *state_dir;	     /* keep the crawl's state here (SQLite), to resume
 					after a crash; NULL: in memory only */
+	uint64_t frontier_mem;	     /* discovered URLs held in memory, about (64 MiB);
+					past it they wait on disk; 0: no limit */
 	unsigned host_errors;	     /* connect failures/timeouts in a row before a
 					key is given up (10); from the second a key
 					pauses, doubling from 1 s; 0: neither */
@@ -113,7 +115,7 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "N/s", "N/m", "N/h"), "host-errors", "robots" ("0"/"1"),
  * "max-crawl-delay" (seconds), "recursive" and "links" ("0"/"1"), "depth",
  * "scope" ("host"/"domain"/"prefix"/"any"), "include", "exclude", "sitemaps",
- * "state" (a directory),
+ * "state" (a directory), "frontier-mem" (bytes),
  * "max-pages", "max-url-length", "max-path-repeats", "max-query-variants"),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with

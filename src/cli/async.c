@@ -197,6 +197,7 @@ int run_async(struct app *a)
 	evc_crawler_stats(s.crawler, &st);
 	a->tally.connections = st.connections_opened;
 	a->tally.requests = st.requests;
+	a->tally.spilled = st.frontier_spilled;
 
 	input_close(&a->in);
 	if (s.signal_pipe[0] >= 0) {

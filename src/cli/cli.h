@@ -42,6 +42,7 @@ struct tally {
 	uint64_t done, ok, bytes;
 	uint64_t errors[EVC_ERR__COUNT];
 	uint64_t connections, requests; /* when the mode knows them */
+	uint64_t spilled;		/* URLs that waited on disk (--frontier-mem) */
 };
 
 enum mode { MODE_ASYNC, MODE_BLOCKING, MODE_BUSY_POLL, MODE_THREADS, MODE_PROCESSES };

@@ -106,6 +106,8 @@ static void help(void)
 	       "      --links               records list the links found on the page\n"
 	       "      --sitemap             with -r: the sitemaps robots.txt names, and\n"
 	       "                            sitemaps given as URLs, add their URLs as seeds\n"
+	       "      --frontier-mem BYTES  discovered URLs held in memory, about (64M); the\n"
+	       "                            rest wait on disk; K, M, G suffixes\n"
 	       "      --state DIR           keep the crawl's state in DIR (SQLite): run the\n"
 	       "                            same command again after a crash or a kill and it\n"
 	       "                            goes on, fetching nothing twice that had a record\n"
@@ -212,6 +214,7 @@ enum {
 	OPT_MAX_QUERY_VARIANTS,
 	OPT_SITEMAP,
 	OPT_STATE,
+	OPT_FRONTIER_MEM,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
@@ -261,6 +264,7 @@ static const struct option long_opts[] = {
     {"max-query-variants", required_argument, NULL, OPT_MAX_QUERY_VARIANTS},
     {"sitemap", no_argument, NULL, OPT_SITEMAP},
     {"state", required_argument, NULL, OPT_STATE},
+    {"frontier-mem", required_argument, NULL, OPT_FRONTIER_MEM},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -479,6 +483,9 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			break;
 		case OPT_SITEMAP:
 			o->sitemaps = true;
+			break;
+		case OPT_FRONTIER_MEM:
+			o->frontier_mem = parse_bytes("--frontier-mem", optarg);
 			break;
 		case OPT_STATE:
 			o->state_dir = optarg;

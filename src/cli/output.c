@@ -118,10 +118,15 @@ void print_summary(struct app *a)
 	}
 	if (off)
 		snprintf(kinds + off, sizeof kinds - off, ")");
-	char conns[80] = "";
+	char conns[160] = "";
 	if (s->requests)
 		snprintf(conns, sizeof conns, "; %llu connections, %llu requests",
 			 (unsigned long long)s->connections, (unsigned long long)s->requests);
+	if (s->spilled) {
+		size_t n = strlen(conns);
+		snprintf(conns + n, sizeof conns - n, "; %llu URLs waited on disk",
+			 (unsigned long long)s->spilled);
+	}
 	fprintf(stderr, "%s: %llu URLs, %llu ok, %llu errors%s; %.1f pages/s; %.1f MiB; %.2f s%s\n",
 		prog, (unsigned long long)s->done, (unsigned long long)s->ok,
 		(unsigned long long)(s->done - s->ok), kinds, secs > 0 ? (double)s->done / secs : 0,

@@ -176,12 +176,15 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 			rc = evc__recurse_init(c);
 	}
 	evc__list_init(&c->reported);
+	c->commit_timer = evc_timer_new(loop, on_commit, c);
+	if (!c->commit_timer && rc == 0)
+		rc = -ENOMEM;
+	if (c->opts.o.frontier_mem) /* about 1 KiB a queued task, all told */
+		c->frontier_max =
+		    c->opts.o.frontier_mem / 1024 > 16 ? c->opts.o.frontier_mem / 1024 : 16;
 	if (rc == 0 && c->opts.o.state_dir) {
 		char err[512];
-		c->commit_timer = evc_timer_new(loop, on_commit, c);
-		rc = c->commit_timer
-			 ? evc__state_open(&c->state, c->opts.o.state_dir, err, sizeof err)
-			 : -ENOMEM;
+		rc = evc__state_open(&c->state, c->opts.o.state_dir, err, sizeof err);
 		if (rc == 0)
 			rc = evc__recurse_resume(c);
 	}
@@ -274,7 +277,7 @@ int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user)
 		return -ENOMEM;
 	c->stats.added++;
 	int rc = 0;
-	if (t->f.url_rc == 0 && c->state) {
+	if (t->f.url_rc == 0 && c->opts.o.state_dir) {
 		rc = evc__recurse_take(c, t);
 		if (rc == EVC_EKNOWN) { /* a resumed crawl had it already */
 			c->stats.added--;
@@ -342,6 +345,7 @@ void evc_crawler_stats(const evc_crawler_t *c, evc_crawl_stats_t *out)
 	out->keys_waiting = c->keys_timed;
 	out->keys_backing_off = c->keys_backing_off;
 	out->keys_given_up = c->keys_given_up;
+	out->frontier_on_disk = c->spilled;
 }
 
 bool evc_crawler_finished(const evc_crawler_t *c)

@@ -203,7 +203,10 @@ struct evc_crawler {
 	regex_t include, exclude;     /* compiled opts.o.include / exclude */
 	bool has_include, has_exclude;
 	uint64_t pages;		   /* recursive: URLs taken to fetch, seeds included */
-	struct evc__state *state;  /* state_dir's store, or NULL */
+	struct evc__state *state;  /* state_dir's store, a temporary one for the frontier's
+				      overflow, or NULL */
+	uint64_t spilled;	   /* discovered URLs waiting only in the store */
+	uint64_t frontier_max;	   /* queued tasks before discoveries spill */
 	struct evc__list reported; /* with state: tasks whose done-mark awaits commit */
 	evc_timer_t *commit_timer; /* commits, then reports them */
 	char robots_agent[64];	   /* the product token robots.txt names */
@@ -254,6 +257,7 @@ void evc__recurse_discover(struct task *t);
 void evc__recurse_fill(struct task *t, evc_result_t *r);
 int evc__recurse_resume(evc_crawler_t *c);
 int evc__recurse_take(evc_crawler_t *c, struct task *t);
+void evc__recurse_refill(evc_crawler_t *c);
 void evc__recurse_attempt(struct task *t);
 void evc__recurse_task_free(struct task *t);
 void evc__recurse_sitemaps(evc_crawler_t *c, const evc_robots_t *rules, const char *robots_url);

@@ -32,6 +32,7 @@ void evc_crawl_opts_init(evc_crawl_opts_t *o)
 	    .max_url_len = 2048,
 	    .max_path_repeats = 3,
 	    .max_query_variants = 100,
+	    .frontier_mem = 64ull << 20,
 	};
 }
 
@@ -398,6 +399,12 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		if (r < 0)
 			return -EINVAL;
 		o->rate = r;
+		return 0;
+	}
+	if (IS("frontier-mem")) {
+		if (parse_uint(v, 1ull << 40, &n) < 0)
+			return -EINVAL;
+		o->frontier_mem = n;
 		return 0;
 	}
 	if (IS("max-pages")) {

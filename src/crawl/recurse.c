@@ -318,6 +318,27 @@ static bool wanted(evc_crawler_t *c, const struct seed *s, const char *href)
 	return !(c->has_exclude && regexec(&c->exclude, href, 0, NULL, 0) == 0);
 }
 
+/* The frontier past its memory budget: href waits in the store (state_dir's,
+ * or a temporary one made now) instead of as a task; evc__recurse_refill
+ * brings it back when the queues have room. True when it went there. */
+static bool spill(evc_crawler_t *c, struct task *t, const char *href, unsigned depth)
+{
+	if (!c->frontier_max || c->queued < c->frontier_max)
+		return false;
+	char err[256];
+	if (!c->state && evc__state_open_temp(&c->state, err, sizeof err) < 0)
+		return false; /* no disk: held in memory after all */
+	const char *seed = t->smap || !t->seed ? href : t->seed->url;
+	if (evc__state_add(c->state, evc__seen_fingerprint(href, strlen(href)), href, depth,
+			   t->f.url.href, seed, false) < 0)
+		return false;
+	c->spilled++;
+	c->stats.frontier_spilled++;
+	c->stats.added++;
+	c->pages++;
+	return true;
+}
+
 /* Add one discovered URL as a task (or a skipped record). A sitemap's
  * URLs are seeds: depth 0, each its own scope. */
 static void discover(struct task *t, const char *href)
@@ -326,6 +347,8 @@ static void discover(struct task *t, const char *href)
 	char why[128];
 	unsigned depth = t->smap ? 0 : t->depth + 1;
 	const char *refused = guard(c, href, depth, why, sizeof why);
+	if (!refused && spill(c, t, href, depth))
+		return; /* waits in the store until the queues have room */
 	struct task *n = evc__task_new(c, href, strlen(href), NULL, &c->opts.o);
 	if (!n)
 		return;
@@ -340,7 +363,7 @@ static void discover(struct task *t, const char *href)
 	if (c->state) {
 		n->fp = evc__seen_fingerprint(href, strlen(href));
 		n->in_state = evc__state_add(c->state, n->fp, href, depth, n->parent,
-					     n->seed ? n->seed->url : href) == 0;
+					     n->seed ? n->seed->url : href, true) == 0;
 	}
 	if (!refused && evc__enqueue(c, n, false) == 0) {
 		c->pages++;
@@ -410,7 +433,7 @@ void evc__recurse_sitemaps(evc_crawler_t *c, const evc_robots_t *rules, const ch
 			if (c->state) {
 				t->fp = evc__seen_fingerprint(u.href, strlen(u.href));
 				t->in_state = evc__state_add(c->state, t->fp, u.href, 0, t->parent,
-							     u.href) == 0;
+							     u.href, true) == 0;
 			}
 			if (evc__enqueue(c, t, false) == 0) {
 				c->pages++;
@@ -436,21 +459,20 @@ int evc__recurse_take(evc_crawler_t *c, struct task *t)
 	if (evc__seen_has(&c->seen, fp))
 		return EVC_EKNOWN;
 	t->fp = fp;
-	t->in_state = evc__state_add(c->state, fp, href, 0, NULL, href) == 0;
+	t->in_state = evc__state_add(c->state, fp, href, 0, NULL, href, true) == 0;
 	return 0;
 }
 
-/* One row of the state: known (seen); still to fetch, a task again. */
-static void resume_row(void *arg, uint64_t fp, const char *url, unsigned depth, const char *parent,
-		       const char *seed, bool done)
+/* A URL from the store becomes a task again (already counted in added). */
+static void take_row(void *arg, uint64_t fp, const char *url, unsigned depth, const char *parent,
+		     const char *seed, bool done)
 {
 	evc_crawler_t *c = arg;
-	evc__seen_add(&c->seen, fp);
-	if (done)
-		return;
 	struct task *t = evc__task_new(c, url, strlen(url), NULL, &c->opts.o);
-	if (!t)
+	if (!t) {
+		c->stats.added--; /* given up: it will have no record */
 		return;
+	}
 	t->depth = depth;
 	t->parent = parent ? strdup(parent) : NULL;
 	t->fp = fp;
@@ -460,20 +482,49 @@ static void resume_row(void *arg, uint64_t fp, const char *url, unsigned depth, 
 		t->seed = seed_new(&s);
 		evc__url_free(&s);
 	}
-	c->stats.added++;
-	c->pages++;
 	if (t->f.url_rc < 0 || evc__enqueue(c, t, false) < 0) {
 		if (t->f.url_rc == 0)
 			evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory");
 		t->state = T_DONE;
 		c->queued++;
 		evc__list_push_back(&c->bad, &t->link);
+		evc__kick(c);
 	}
+}
+
+/* The queues have room again: URLs waiting in the store come back. */
+void evc__recurse_refill(evc_crawler_t *c)
+{
+	if (!c->spilled || (c->frontier_max && c->queued >= c->frontier_max / 2))
+		return;
+	uint64_t room = c->frontier_max ? c->frontier_max - c->queued : c->spilled;
+	int n = evc__state_take(c->state, (unsigned)(room < 100000 ? room : 100000), take_row, c);
+	if (n > 0)
+		c->spilled -= (uint64_t)n < c->spilled ? (uint64_t)n : c->spilled;
+	else if (n < 0)
+		c->spilled = 0; /* the store failed: what it held is lost, say none */
+}
+
+/* One row of the state: taken (seen); not fetched yet, it waits in the
+ * store (a new run holds nothing in memory) until refilled. */
+static void resume_row(void *arg, uint64_t fp, const char *url, unsigned depth, const char *parent,
+		       const char *seed, bool done)
+{
+	evc_crawler_t *c = arg;
+	evc__seen_add(&c->seen, fp);
+	if (done)
+		return;
+	c->spilled++;
+	c->stats.added++;
+	c->pages++;
 }
 
 /* A crawl with state_dir starts where the state says: what was taken is
  * seen, what was not fetched yet is queued again. */
 int evc__recurse_resume(evc_crawler_t *c)
 {
-	return evc__state_load(c->state, resume_row, c);
+	int rc = evc__state_load(c->state, resume_row, c);
+	if (rc == 0)
+		evc__recurse_refill(c);
+	return rc;
 }

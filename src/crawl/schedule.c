@@ -616,6 +616,7 @@ void evc__pump(evc_crawler_t *c)
 			start_one(c, now);
 		}
 		unsigned before = c->queued;
+		evc__recurse_refill(c); /* the frontier's overflow, back from disk */
 		feed_more(c);
 		if (c->queued == before || c->in_flight >= c->limit || evc__list_empty(&c->ready) ||
 		    evc_timer_active(c->rate_timer))

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -11,8 +12,9 @@
 
 struct evc__state {
 	sqlite3 *db;
-	sqlite3_stmt *add, *done, *load;
+	sqlite3_stmt *add, *done, *load, *take, *mark;
 	bool in_tx;
+	char *temp_dir; /* a store of our own, removed at close */
 };
 
 static int exec(struct evc__state *s, const char *sql)
@@ -35,18 +37,24 @@ int evc__state_open(struct evc__state **out, const char *dir, char *err, size_t 
 	int rc = sqlite3_open_v2(
 	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db,
-				  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-				  "CREATE TABLE IF NOT EXISTS urls (id INTEGER PRIMARY KEY,"
-				  " fp INTEGER NOT NULL UNIQUE, url TEXT NOT NULL,"
-				  " depth INTEGER NOT NULL, parent TEXT, seed TEXT,"
-				  " done INTEGER NOT NULL DEFAULT 0);",
-				  NULL, NULL, NULL);
+		rc = sqlite3_exec(
+		    s->db,
+		    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+		    "CREATE TABLE IF NOT EXISTS urls (id INTEGER PRIMARY KEY,"
+		    " fp INTEGER NOT NULL UNIQUE, url TEXT NOT NULL,"
+		    " depth INTEGER NOT NULL, parent TEXT, seed TEXT,"
+		    " done INTEGER NOT NULL DEFAULT 0, mem INTEGER NOT NULL DEFAULT 0);"
+		    "CREATE INDEX IF NOT EXISTS waiting ON urls(id)"
+		    " WHERE done = 0 AND mem = 0;"
+		    /* A new run holds nothing in memory yet. */
+		    "UPDATE urls SET mem = 0 WHERE done = 0 AND mem = 1;",
+		    NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db,
-					"INSERT OR IGNORE INTO urls (fp, url, depth, parent, seed)"
-					" VALUES (?, ?, ?, ?, ?)",
-					-1, &s->add, NULL);
+		rc = sqlite3_prepare_v2(
+		    s->db,
+		    "INSERT OR IGNORE INTO urls (fp, url, depth, parent, seed, mem)"
+		    " VALUES (?, ?, ?, ?, ?, ?)",
+		    -1, &s->add, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db, "UPDATE urls SET done = 1 WHERE fp = ?", -1,
 					&s->done, NULL);
@@ -54,6 +62,14 @@ int evc__state_open(struct evc__state **out, const char *dir, char *err, size_t 
 		rc = sqlite3_prepare_v2(
 		    s->db, "SELECT fp, url, depth, parent, seed, done FROM urls ORDER BY id", -1,
 		    &s->load, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db,
+					"SELECT fp, url, depth, parent, seed FROM urls"
+					" WHERE done = 0 AND mem = 0 ORDER BY id LIMIT ?",
+					-1, &s->take, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "UPDATE urls SET mem = 1 WHERE fp = ?", -1, &s->mark,
+					NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path,
 			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
@@ -75,7 +91,19 @@ void evc__state_close(struct evc__state *s, bool commit)
 	sqlite3_finalize(s->add);
 	sqlite3_finalize(s->done);
 	sqlite3_finalize(s->load);
+	sqlite3_finalize(s->take);
+	sqlite3_finalize(s->mark);
 	sqlite3_close(s->db);
+	if (s->temp_dir) {
+		static const char *const files[] = {"state.db", "state.db-wal", "state.db-shm"};
+		char path[4096];
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(path, sizeof path, "%s/%s", s->temp_dir, files[i]);
+			unlink(path);
+		}
+		rmdir(s->temp_dir);
+		free(s->temp_dir);
+	}
 	free(s);
 }
 
@@ -98,7 +126,7 @@ static int step(sqlite3_stmt *st)
 }
 
 int evc__state_add(struct evc__state *s, uint64_t fp, const char *url, unsigned depth,
-		   const char *parent, const char *seed)
+		   const char *parent, const char *seed, bool in_memory)
 {
 	if (begin(s) < 0)
 		return -EIO;
@@ -107,6 +135,7 @@ int evc__state_add(struct evc__state *s, uint64_t fp, const char *url, unsigned 
 	sqlite3_bind_int(s->add, 3, (int)depth);
 	sqlite3_bind_text(s->add, 4, parent, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->add, 5, seed, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s->add, 6, in_memory);
 	return step(s->add);
 }
 
@@ -144,4 +173,44 @@ int evc__state_load(struct evc__state *s, evc__state_row_cb cb, void *arg)
 	}
 	sqlite3_reset(s->load);
 	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int evc__state_open_temp(struct evc__state **out, char *err, size_t errlen)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/evcrawl-frontier.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	int rc = evc__state_open(out, dir, err, errlen);
+	if (rc < 0) {
+		rmdir(dir);
+		return rc;
+	}
+	(*out)->temp_dir = strdup(dir);
+	exec(*out, "PRAGMA synchronous=OFF"); /* nothing to resume from a temp store */
+	return 0;
+}
+
+int evc__state_take(struct evc__state *s, unsigned max, evc__state_row_cb cb, void *arg)
+{
+	if (begin(s) < 0)
+		return -EIO;
+	sqlite3_bind_int(s->take, 1, (int)max);
+	int rc, n = 0;
+	while ((rc = sqlite3_step(s->take)) == SQLITE_ROW) {
+		uint64_t fp = (uint64_t)sqlite3_column_int64(s->take, 0);
+		cb(arg, fp, (const char *)sqlite3_column_text(s->take, 1),
+		   (unsigned)sqlite3_column_int(s->take, 2),
+		   (const char *)sqlite3_column_text(s->take, 3),
+		   (const char *)sqlite3_column_text(s->take, 4), false);
+		sqlite3_bind_int64(s->mark, 1, (sqlite3_int64)fp);
+		step(s->mark);
+		n++;
+	}
+	sqlite3_reset(s->take);
+	sqlite3_clear_bindings(s->take);
+	return rc == SQLITE_DONE ? n : -EIO;
 }

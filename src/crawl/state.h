@@ -1,5 +1,7 @@
 /*
- * A crawl's state on disk (the state_dir option): every URL the crawl took,
+ * A crawl's state on disk (the state_dir option), and the frontier's
+ * overflow (URLs past the frontier_mem budget wait here, not in memory):
+ * every URL the crawl took,
  * with whether its record was given, so a crawl killed at any point (even
  * SIGKILL) and run again with the same directory goes on where it was:
  * nothing with a record is fetched again, nothing discovered is lost.
@@ -29,9 +31,14 @@ int evc__state_open(struct evc__state **out, const char *dir, char *err, size_t 
  * but never given) and close. */
 void evc__state_close(struct evc__state *s, bool commit);
 
-/** A URL taken: to be fetched (done false), with what a resumed crawl needs. */
+/** A URL taken, to be fetched, with what a resumed crawl needs: held in
+ * memory as a task too, or (in_memory false) only here until taken. */
 int evc__state_add(struct evc__state *s, uint64_t fp, const char *url, unsigned depth,
-		   const char *parent, const char *seed);
+		   const char *parent, const char *seed, bool in_memory);
+
+/** A store for the frontier alone, in a new directory under $TMPDIR that
+ * closing removes. 0, or a negative code with err filled. */
+int evc__state_open_temp(struct evc__state **out, char *err, size_t errlen);
 
 /** Its record is about to be given. */
 int evc__state_done(struct evc__state *s, uint64_t fp);
@@ -46,5 +53,9 @@ int evc__state_commit(struct evc__state *s);
 typedef void (*evc__state_row_cb)(void *arg, uint64_t fp, const char *url, unsigned depth,
 				  const char *parent, const char *seed, bool done);
 int evc__state_load(struct evc__state *s, evc__state_row_cb cb, void *arg);
+
+/** Up to max URLs waiting only here, oldest first, to cb; they count as in
+ * memory from now on. Returns how many, or a negative code. */
+int evc__state_take(struct evc__state *s, unsigned max, evc__state_row_cb cb, void *arg);
 
 #endif

@@ -90,7 +90,7 @@ with World(pages=10, delay_ms=50, access_log=True) as w:
                         "http://h05.test:%d/sm/p4.html?x=1&amp;y=2" % P]))
     for name in ("start", "p1", "p2", "p3", "p4"):
         with open(os.path.join(w.root, "sm", name + ".html"), "w") as f:
-            f.write("<html><body><a href=p2.html>p2</a></body></html>")
+            f.write("<html><body>no links: the sitemaps alone decide</body></html>")
     log = os.path.join(w.dir, "access.log")
     SEED = "http://h01.test:%d/g/index.html" % P
 
@@ -267,6 +267,17 @@ with World(pages=10, delay_ms=50, access_log=True) as w:
     t.eq(refetched, [], "... and no URL that had a record was asked for again by a later run")
     run = evcrawl("-q", DNS, "-r", "--state", state, KSEED)
     t.eq((run.rc, run.records), (0, []), "run once more: everything is done, nothing fetched")
+
+    # ---- --frontier-mem: discovered URLs past the budget wait on disk -------------------
+    run = evcrawl(DNS, "-r", "--depth", 1000, "--frontier-mem", "16K", "-c", 4, KSEED)
+    spilled = [int(x.split()[0]) for x in run.err.split("; ") if "waited on disk" in x]
+    t.eq(({r["url"]: r["status"] for r in run.records}, len(run.records)), (want, len(want)),
+         "--frontier-mem 16K: the same %d records as with all of it in memory" % len(want))
+    t.ok(spilled and spilled[0] > 20, "... %s of the URLs waited on disk" % spilled, run.err)
+    run, _ = crawl("--depth", 1000, "--frontier-mem", "16K", "--state",
+                   os.path.join(w.dir, "state2"), KSEED)
+    t.eq({r["url"]: r["status"] for r in run.records}, want,
+         "--frontier-mem with --state: the same records")
 
     # ---- a seed that redirects carries its scope -------------------------------------
     run, _ = crawl("--depth", 1, U("go-host/h02.test/g/other.html"))
