@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crawl/crawler_internal.h"
 
@@ -328,6 +329,35 @@ static int robots_fetch(evc_crawler_t *c, struct host *x, const struct evc__url 
 	return 0;
 }
 
+/* A resumed crawl keeps the robots.txt it fetched (less than a day ago). */
+static void robots_from_state(evc_crawler_t *c, struct host *x)
+{
+	int64_t at;
+	int mode;
+	char *why = NULL, *body = NULL;
+	size_t len = 0;
+	if (evc__state_robots_get(c->state, x->node.name, &at, &mode, &why, &body, &len) != 1)
+		return;
+	int64_t age_s = (int64_t)time(NULL) - at;
+	evc_robots_t *rules = NULL;
+	if (age_s >= 0 && (uint64_t)age_s * 1000 < ROBOTS_TTL_MS) {
+		if (mode == 0 && evc_robots_parse(&rules, body, len, c->robots_agent) < 0)
+			rules = NULL;
+		else if (mode != 0)
+			rules = evc_robots_new_all(mode == 1);
+	}
+	if (rules) {
+		uint64_t now = evc_now(c->loop), age_ms = (uint64_t)age_s * 1000;
+		x->robots = rules;
+		x->robots_at = now > age_ms ? now - age_ms : 0;
+		free(x->robots_why);
+		x->robots_why = why;
+		why = NULL;
+	}
+	free(why);
+	free(body);
+}
+
 /* May t go on? 1: yes; 0: it was parked (robots.txt not known yet) or
  * refused (disallowed: reported from the kick timer); -ENOMEM. */
 static int robots_gate(evc_crawler_t *c, struct task *t, struct host *x)
@@ -337,6 +367,8 @@ static int robots_gate(evc_crawler_t *c, struct task *t, struct host *x)
 		evc_robots_free(x->robots); /* a day old: fetch it again */
 		x->robots = NULL;
 	}
+	if (!x->robots && !x->robots_fetching && c->opts.o.state_dir)
+		robots_from_state(c, x);
 	if (!x->robots) {
 		if (!x->robots_fetching && robots_fetch(c, x, &t->f.url) < 0)
 			return -ENOMEM;
@@ -397,6 +429,12 @@ void evc__robots_done(struct task *t)
 	x->robots_at = evc_now(c->loop);
 	if (rules)
 		evc__recurse_sitemaps(c, rules, t->f.url.href);
+	if (rules && c->opts.o.state_dir) /* kept for a resumed crawl */
+		evc__state_robots_put(c->state, x->node.name, (int64_t)time(NULL),
+				      whole && r.status >= 200 && r.status < 300 ? 0
+				      : x->robots_why				 ? 2
+										 : 1,
+				      x->robots_why, t->robots_body, t->robots_len);
 	evc__task_free(t);
 	struct evc__list *n;
 	while ((n = evc__list_pop_front(&x->robots_wait)) != NULL) {

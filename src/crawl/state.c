@@ -44,6 +44,9 @@ int evc__state_open(struct evc__state **out, const char *dir, char *err, size_t 
 		    " fp INTEGER NOT NULL UNIQUE, url TEXT NOT NULL,"
 		    " depth INTEGER NOT NULL, parent TEXT, seed TEXT,"
 		    " done INTEGER NOT NULL DEFAULT 0, mem INTEGER NOT NULL DEFAULT 0);"
+		    "CREATE TABLE IF NOT EXISTS robots (host TEXT PRIMARY KEY,"
+		    " fetched_at INTEGER NOT NULL, mode INTEGER NOT NULL, why TEXT,"
+		    " body BLOB);"
 		    "CREATE INDEX IF NOT EXISTS waiting ON urls(id)"
 		    " WHERE done = 0 AND mem = 0;"
 		    /* A new run holds nothing in memory yet. */
@@ -213,4 +216,52 @@ int evc__state_take(struct evc__state *s, unsigned max, evc__state_row_cb cb, vo
 	sqlite3_reset(s->take);
 	sqlite3_clear_bindings(s->take);
 	return rc == SQLITE_DONE ? n : -EIO;
+}
+
+int evc__state_robots_put(struct evc__state *s, const char *host, int64_t at, int mode,
+			  const char *why, const char *body, size_t len)
+{
+	sqlite3_stmt *st;
+	if (begin(s) < 0 ||
+	    sqlite3_prepare_v2(s->db,
+			       "INSERT OR REPLACE INTO robots (host, fetched_at, mode, why, body)"
+			       " VALUES (?, ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_int(st, 3, mode);
+	sqlite3_bind_text(st, 4, why, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, body ? body : "", (int)len, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int evc__state_robots_get(struct evc__state *s, const char *host, int64_t *at, int *mode,
+			  char **why, char **body, size_t *len)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT fetched_at, mode, why, body FROM robots WHERE host = ?", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	int found = 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*at = sqlite3_column_int64(st, 0);
+		*mode = sqlite3_column_int(st, 1);
+		const char *w = (const char *)sqlite3_column_text(st, 2);
+		*why = w ? strdup(w) : NULL;
+		*len = (size_t)sqlite3_column_bytes(st, 3);
+		*body = malloc(*len + 1);
+		if (*body) {
+			memcpy(*body, sqlite3_column_blob(st, 3) ? sqlite3_column_blob(st, 3) : "",
+			       *len);
+			(*body)[*len] = '\0';
+			found = 1;
+		}
+	}
+	sqlite3_finalize(st);
+	return found;
 }

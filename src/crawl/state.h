@@ -54,6 +54,15 @@ typedef void (*evc__state_row_cb)(void *arg, uint64_t fp, const char *url, unsig
 				  const char *parent, const char *seed, bool done);
 int evc__state_load(struct evc__state *s, evc__state_row_cb cb, void *arg);
 
+/* The robots.txt of "scheme://host:port" as fetched at `at` (Unix seconds):
+ * mode 0 its body, 1 everything allowed, 2 everything disallowed (why). */
+int evc__state_robots_put(struct evc__state *s, const char *host, int64_t at, int mode,
+			  const char *why, const char *body, size_t len);
+/** 1 with the fields (why and body malloc'd), 0 when not kept, or a
+ * negative code. */
+int evc__state_robots_get(struct evc__state *s, const char *host, int64_t *at, int *mode,
+			  char **why, char **body, size_t *len);
+
 /** Up to max URLs waiting only here, oldest first, to cb; they count as in
  * memory from now on. Returns how many, or a negative code. */
 int evc__state_take(struct evc__state *s, unsigned max, evc__state_row_cb cb, void *arg);

@@ -13,8 +13,10 @@ import collections
 import http.server
 import json
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 
@@ -218,6 +220,16 @@ p = run_python(code)
 t.eq(p.stdout.strip(), json.dumps(sorted([(u("rules.test", "/a"), None),
                                           (u("rules.test", "/private/z"), "robots")])),
      "Python binding: robots=True", p.stderr[-800:])
+
+# ---- --state keeps robots.txt for a resumed crawl ----------------------------------------
+state = tempfile.mkdtemp(prefix="evc-robots-state.")
+run1, log1 = run_robots("--state", state, u("rules.test", "/s1"))
+run2, log2 = run_robots("--state", state, u("rules.test", "/s2"), u("rules.test", "/private/q"))
+t.eq(([p for _, h, p in log1 if h == "rules.test"], [p for _, h, p in log2 if h == "rules.test"],
+      outcome(run2)[u("rules.test", "/private/q")][1]),
+     (["/robots.txt", "/s1"], ["/s2"], "robots"),
+     "--state: a later run uses the robots.txt the first one fetched (not asked for again)")
+shutil.rmtree(state)
 
 # ---- "may I fetch this URL" from a script (evcrawl.Robots) --------------------------------
 code = r"""
