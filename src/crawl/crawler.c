@@ -226,6 +226,8 @@ static int on_task_head(void *arg)
 {
 	struct task *t = arg;
 	evc_crawler_t *c = t->c;
+	if (t->conn) /* the page's Link headers, while its response is at hand */
+		evc__recurse_head(t, t->conn->resp.link);
 	if (!c->on_head || t->robots_for)
 		return 0;
 	return c->on_head(c, t->f.user, t->f.url.href, t->f.status, t->f.content_type, c->head_arg);

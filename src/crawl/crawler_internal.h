@@ -258,6 +258,7 @@ void evc__recurse_fill(struct task *t, evc_result_t *r);
 int evc__recurse_resume(evc_crawler_t *c);
 int evc__recurse_take(evc_crawler_t *c, struct task *t);
 void evc__recurse_refill(evc_crawler_t *c);
+void evc__recurse_head(struct task *t, const char *link);
 void evc__recurse_attempt(struct task *t);
 void evc__recurse_task_free(struct task *t);
 void evc__recurse_sitemaps(evc_crawler_t *c, const evc_robots_t *rules, const char *robots_url);

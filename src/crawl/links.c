@@ -64,7 +64,7 @@ static bool has_word(const char *v, const char *word)
 }
 
 /* <link rel=...> values that name another document worth crawling. */
-static bool rel_is_document(const char *rel)
+bool evc__rel_is_document(const char *rel)
 {
 	static const char *const skip[] = {
 	    "stylesheet", "icon",	   "preload",  "prefetch", "dns-prefetch",
@@ -163,7 +163,7 @@ static void on_start(void *ctx, const xmlChar *name_, const xmlChar **atts)
 		if (!has_word(attr(atts, "rel"), "nofollow"))
 			found(l, attr(atts, "href"), name);
 	} else if (strcmp(name, "link") == 0) {
-		if (rel_is_document(attr(atts, "rel")))
+		if (evc__rel_is_document(attr(atts, "rel")))
 			found(l, attr(atts, "href"), name);
 	} else if (strcmp(name, "frame") == 0 || strcmp(name, "iframe") == 0) {
 		found(l, attr(atts, "src"), name);

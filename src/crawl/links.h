@@ -18,6 +18,7 @@
 #ifndef EVC_LINKS_H
 #define EVC_LINKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/url.h"
@@ -45,5 +46,10 @@ int evc__links_end(struct evc__links *l);
 int evc__links_nofollow(const struct evc__links *l);
 
 void evc__links_free(struct evc__links *l);
+
+/** Whether a rel value (space-separated, as in <link rel> or a Link header)
+ * names another document worth crawling: next, alternate, canonical, ...,
+ * not stylesheet, icon, preload, nofollow, ... */
+bool evc__rel_is_document(const char *rel);
 
 #endif

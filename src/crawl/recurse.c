@@ -528,3 +528,41 @@ int evc__recurse_resume(evc_crawler_t *c)
 		evc__recurse_refill(c);
 	return rc;
 }
+
+/* The final response's Link headers (RFC 8288): "<uri>; rel=next, <uri2>;
+ * rel=\"alternate\"" - the targets whose rel names a document, resolved
+ * against the URL, go with the page's links. */
+void evc__recurse_head(struct task *t, const char *link)
+{
+	evc_crawler_t *c = t->c;
+	if (!link || (!c->opts.o.recursive && !c->opts.o.links) || t->robots_for)
+		return;
+	const char *p = link;
+	while ((p = strchr(p, '<')) != NULL) {
+		const char *end = strchr(p, '>');
+		if (!end)
+			return;
+		const char *params = end + 1, *next = params;
+		while (*next && *next != ',' && *next != '<')
+			next++;
+		/* rel="a b" or rel=a among the parameters */
+		char rel[128] = "";
+		const char *r = strcasestr(params, "rel=");
+		if (r && r < next) {
+			r += 4;
+			bool quoted = *r == '"';
+			r += quoted;
+			size_t n = quoted ? strcspn(r, "\"") : strcspn(r, ";, ");
+			snprintf(rel, sizeof rel, "%.*s",
+				 (int)(n < sizeof rel ? n : sizeof rel - 1), r);
+		}
+		if (evc__rel_is_document(rel)) {
+			struct evc__url u;
+			if (evc__url_resolve(&u, &t->f.url, p + 1, (size_t)(end - p - 1)) == 0) {
+				keep_found(t, u.href, LINKS_MAX);
+				evc__url_free(&u);
+			}
+		}
+		p = end + 1;
+	}
+}

@@ -30,6 +30,7 @@ enum {
 	H_CONTENT_ENCODING,
 	H_LOCATION,
 	H_RETRY_AFTER,
+	H_LINK,
 };
 
 /* r->z_state: where decoding of this body stands. */
@@ -406,6 +407,8 @@ static int kept_field(const char *name, size_t len)
 		return H_LOCATION;
 	if (token_is(name, len, "retry-after"))
 		return H_RETRY_AFTER;
+	if (token_is(name, len, "link"))
+		return H_LINK;
 	return H_NONE;
 }
 
@@ -427,6 +430,17 @@ static int on_header_field_complete(llhttp_t *p)
 		field = H_NONE;
 	if (field == H_RETRY_AFTER && r->retry_after >= 0)
 		field = H_NONE;
+	if (field == H_LINK && r->link) { /* repeats form one list */
+		size_t n = strlen(r->link);
+		if (n + 2 < LOCATION_MAX) {
+			char *l = realloc(r->link, n + 3);
+			if (l) {
+				memcpy(l + n, ", ", 3);
+				r->link = l;
+			}
+		}
+		r->value_len = strlen(r->link);
+	}
 	if (field == H_CONTENT_ENCODING && r->content_encoding[0]) {
 		r->value_len = strlen(r->content_encoding);
 		append_cut(r->content_encoding, sizeof(r->content_encoding), &r->value_len, ", ",
@@ -483,6 +497,19 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 	case H_RETRY_AFTER:
 		append_cut(r->field_buf, sizeof(r->field_buf), &r->value_len, at, len);
 		break;
+	case H_LINK: {
+		/* Only for finding links: past LOCATION_MAX the rest is dropped. */
+		size_t room = r->value_len < LOCATION_MAX ? LOCATION_MAX - r->value_len : 0;
+		size_t n = len < room ? len : room;
+		char *l = n ? realloc(r->link, r->value_len + n + 1) : NULL;
+		if (l) {
+			memcpy(l + r->value_len, at, n);
+			r->value_len += n;
+			l[r->value_len] = '\0';
+			r->link = l;
+		}
+		break;
+	}
 	}
 	return 0;
 }
@@ -511,6 +538,10 @@ static int on_header_value_complete(llhttp_t *p)
 		trim_end(r->field_buf, &r->value_len);
 		r->retry_after = parse_retry_after(r->field_buf);
 		break;
+	case H_LINK:
+		if (r->link)
+			trim_end(r->link, &r->value_len);
+		break;
 	}
 	r->field = H_NONE;
 	r->value_len = 0;
@@ -524,6 +555,8 @@ static void reset_head(struct evc__response *r)
 	r->content_encoding[0] = '\0';
 	free(r->location);
 	r->location = NULL;
+	free(r->link);
+	r->link = NULL;
 	r->retry_after = -1;
 	r->head_bytes = 0;
 }
@@ -707,5 +740,7 @@ void evc__response_free(struct evc__response *r)
 {
 	free(r->location);
 	r->location = NULL;
+	free(r->link);
+	r->link = NULL;
 	decoder_free(r);
 }

@@ -36,6 +36,8 @@ struct evc__response {
 	char content_encoding[32];
 	char *location;	 /* malloc'd, NULL when absent; at most 8 KiB kept */
 	int retry_after; /* seconds (delta or HTTP date), -1 when absent */
+	char *link;	 /* Link headers, joined with ", " (malloc'd, NULL when
+			    none; at most 8 KiB kept, the rest dropped) */
 
 	uint64_t body_bytes; /* delivered to on_body (decoded) */
 	uint64_t max_body;   /* 0: no limit */

@@ -308,6 +308,10 @@ http {
         location = /r/loop { return 302 /r/loop; }
         location = /r/ftp { return 302 ftp://127.0.0.1/x; }
         location ~ ^/r/host/([a-z0-9.-]+)$ { return 302 http://$1:$server_port/p/1.html; }
+        # Files under /hdr/ come with a Link header naming two more.
+        location /hdr/ {
+            add_header Link '</hdr/next.html>; rel="next", </hdr/s.css>; rel=stylesheet';
+        }
         # Any path: /go/PATH -> /PATH; /go-host/HOST/PATH -> http://HOST:port/PATH.
         location ~ ^/go/(.*)$ { return 302 /$1; }
         location ~ ^/go-host/([a-z0-9.-]+)/(.*)$ { return 302 http://$1:$server_port/$2; }

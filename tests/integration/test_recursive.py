@@ -54,6 +54,9 @@ SITE = {
     "g/sub/deepest.html": "<html><body>the end</body></html>",
     "g2/x.html": "<html><body><a href=/g/c.html>c</a></body></html>",
     "g/style.css": "body {}",
+    "hdr/index.html": "<html><body>its links are in the Link header</body></html>",
+    "hdr/next.html": "<html><body>found through a Link header</body></html>",
+    "hdr/s.css": "body {}",
     # Traps: a calendar of 150 query strings on one path; a directory that
     # contains itself (loop/loop -> .), so loop/loop/loop/... never ends.
     "g/cal.html": "<html><body>%s</body></html>" % "".join(
@@ -189,6 +192,13 @@ with World(pages=10, delay_ms=50, access_log=True) as w:
     run, _ = crawl("--depth", 6, "--max-path-repeats", 0, U("g/loop/index.html"))
     t.eq(len(run.records), 8, "--max-path-repeats 0: only --depth stops it (7 pages + 1 "
          "skipped)")
+
+    # ---- Link headers -------------------------------------------------------------------
+    run, _ = crawl("--links", U("hdr/index.html"))
+    t.eq((fates(run), run.by_url()[U("hdr/index.html")]["links"]),
+         ({U("hdr/index.html"): 200, U("hdr/next.html"): 200},
+          [U("hdr/next.html")]),
+         "a Link header's rel=next is followed, its stylesheet is not")
 
     # ---- internationalised hosts --------------------------------------------------------
     run = evcrawl("-q", "--resolve", "xn--bcher-kva.test:%d:127.0.0.1" % P,

@@ -1195,9 +1195,29 @@ static void test_reuse_after_free(void **state)
 	free(text);
 }
 
+/* Link headers are kept for link discovery: repeats joined with ", ", a
+ * 1xx's dropped, every split point giving the same value. */
+static void test_link_headers(void **state)
+{
+	const char *msg = "HTTP/1.1 103 Early Hints\r\nLink: </early.css>; rel=preload\r\n\r\n"
+			  "HTTP/1.1 200 OK\r\nLink: </a>; rel=next\r\nContent-Length: 0\r\n"
+			  "link:   </b>; rel=\"alternate\"  \r\n\r\n";
+	size_t len = strlen(msg);
+	for (size_t split = 1; split < len; split++) {
+		struct evc__response r;
+		size_t used;
+		evc__response_init(&r, false, false, 0, NULL, NULL);
+		assert_int_equal(evc__response_feed(&r, msg, split, &used), 0);
+		assert_int_equal(evc__response_feed(&r, msg + split, len - split, &used), 1);
+		assert_string_equal(r.link, "</a>; rel=next, </b>; rel=\"alternate\"");
+		evc__response_free(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_link_headers),
 	    cmocka_unit_test(test_content_length_body),
 	    cmocka_unit_test(test_chunked_extensions_and_trailers),
 	    cmocka_unit_test(test_close_delimited_body),
