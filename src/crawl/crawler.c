@@ -86,6 +86,10 @@ static void cancel_all(evc_crawler_t *c)
 {
 	/* Finishing a task may start another (pump): prevent it first. */
 	c->limit = 0;
+	/* Discovered URLs waiting on disk are left there: no task, no record
+	 * (with state_dir a later run takes them up). */
+	c->stats.added -= c->spilled;
+	c->spilled = 0;
 	struct evc__tnode *n, *tmp;
 	EVC_TABLE_EACH(&c->keys, n, tmp)
 	{

@@ -495,7 +495,7 @@ static void take_row(void *arg, uint64_t fp, const char *url, unsigned depth, co
 /* The queues have room again: URLs waiting in the store come back. */
 void evc__recurse_refill(evc_crawler_t *c)
 {
-	if (!c->spilled || (c->frontier_max && c->queued >= c->frontier_max / 2))
+	if (c->cancelled || !c->spilled || (c->frontier_max && c->queued >= c->frontier_max / 2))
 		return;
 	uint64_t room = c->frontier_max ? c->frontier_max - c->queued : c->spilled;
 	int n = evc__state_take(c->state, (unsigned)(room < 100000 ? room : 100000), take_row, c);

@@ -284,6 +284,20 @@ with World(pages=10, delay_ms=50, access_log=True) as w:
     t.eq(({r["url"]: r["status"] for r in run.records}, len(run.records)), (want, len(want)),
          "--frontier-mem 16K: the same %d records as with all of it in memory" % len(want))
     t.ok(spilled and spilled[0] > 20, "... %s of the URLs waited on disk" % spilled, run.err)
+    # SIGTERM while URLs wait on disk: the crawl ends at once, each record once.
+    p = subprocess.Popen([EVCRAWL, "-q", DNS, "-r", "--depth", "1000", "--delay", "0.02",
+                          "--frontier-mem", "16K", KSEED], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    time.sleep(0.6)
+    p.send_signal(signal.SIGTERM)
+    try:
+        out, _ = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+    urls = [json.loads(x)["url"] for x in out.decode().splitlines()]
+    t.eq((p.returncode, len(urls) == len(set(urls))), (143, True),
+         "SIGTERM with URLs waiting on disk: exits 143 at once, no record twice")
     run, _ = crawl("--depth", 1000, "--frontier-mem", "16K", "--state",
                    os.path.join(w.dir, "state2"), KSEED)
     t.eq({r["url"]: r["status"] for r in run.records}, want,
