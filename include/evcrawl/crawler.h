@@ -62,7 +62,9 @@ EVC_API void evc_crawler_free(evc_crawler_t *c);
  * has finished (input closed and every URL reported) outside a result
  * callback: such a URL would never get a result. After
  * evc_crawler_close_input() URLs are still taken while the crawl runs (a
- * result callback adding the links it found, say).
+ * result callback adding the links it found, say). With state_dir, a URL
+ * the state already has (a resumed crawl) is not taken: EVC_EKNOWN, and no
+ * result will come for it (user is the caller's to free).
  */
 EVC_API int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user);
 

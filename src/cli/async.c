@@ -42,6 +42,8 @@ static void on_result(evc_crawler_t *c, const evc_result_t *r, void *arg)
 	if (s->a->out_broken)
 		return;
 	output_result(s->a, r);
+	if (s->a->opts.state_dir) /* the state holds it as done: out now, not a turn later */
+		output_flush(s->a);
 	if (!evc_timer_active(s->flush_timer))
 		evc_timer_start(s->flush_timer, 0, 0);
 }

@@ -20,7 +20,8 @@ static void on_commit(evc_timer_t *timer, void *arg)
 	struct evc__list batch, *n;
 	evc__list_init(&batch);
 	evc__list_splice(&batch, &c->reported); /* later reports wait for the next commit */
-	evc__state_commit(c->state);
+	if (evc__state_commit(c->state) < 0)
+		c->state_failed = true; /* the disk is full or failing: stop relying on it */
 	while ((n = evc__list_pop_front(&batch)) != NULL)
 		finish_report(EVC_LIST_ENTRY(n, struct task, link));
 }
@@ -47,6 +48,13 @@ void evc__task_report(struct task *t)
 	evc__recurse_discover(t); /* links found become tasks before this one is done */
 	if (c->state && t->in_state && t->f.error != EVC_ERR_CANCELLED &&
 	    evc__state_done(c->state, t->fp) == 0) {
+		/* Where it was redirected to is fetched too: kept done as well,
+		 * so a resumed crawl does not fetch it again from a link. */
+		const char *fin = t->f.url.href;
+		uint64_t ffp = fin ? evc__seen_fingerprint(fin, strlen(fin)) : t->fp;
+		if (ffp != t->fp &&
+		    evc__state_add(c->state, ffp, fin, t->depth, t->parent, fin, true) == 0)
+			evc__state_done(c->state, ffp);
 		/* Its record waits for the commit that marks it done (and keeps
 		 * what it discovered): on_commit. */
 		evc__list_push_back(&c->reported, &t->link);
@@ -278,6 +286,7 @@ int evc_crawler_add(evc_crawler_t *c, const char *url, size_t len, void *user)
 	 * result, unless added from the result callback itself. */
 	if (evc_crawler_finished(c) && !c->reporting)
 		return EVC_ECLOSED;
+	c->adds++;
 	struct task *t = evc__task_new(c, url, len, user, &c->opts.o);
 	if (!t)
 		return -ENOMEM;

@@ -206,6 +206,8 @@ struct evc_crawler {
 	struct evc__state *state;  /* state_dir's store, a temporary one for the frontier's
 				      overflow, or NULL */
 	uint64_t spilled;	   /* discovered URLs waiting only in the store */
+	uint64_t adds;		   /* evc_crawler_add calls, known URLs included */
+	bool state_failed;	   /* the store failed: no more spilling */
 	uint64_t frontier_max;	   /* queued tasks before discoveries spill */
 	struct evc__list reported; /* with state: tasks whose done-mark awaits commit */
 	evc_timer_t *commit_timer; /* commits, then reports them */

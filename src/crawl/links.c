@@ -11,6 +11,7 @@
 #include <libxml/parser.h>
 
 #include "crawl/links.h"
+#include "crawl/xmlquiet.h"
 #include "evcrawl/error.h"
 
 #define REF_MAX 8192 /* longer href values are not links we follow */
@@ -226,19 +227,25 @@ int evc__links_new(struct evc__links **out, const struct evc__url *base, const c
 
 int evc__links_feed(struct evc__links *l, const char *data, size_t len)
 {
+	struct evc__xml_quiet q;
+	evc__xml_quiet_begin(&q);
 	while (len && !l->stop) {
 		int n = len > (1 << 20) ? (1 << 20) : (int)len;
 		htmlParseChunk(l->ctxt, data, n, 0);
 		data += n;
 		len -= (size_t)n;
 	}
+	evc__xml_quiet_end(&q);
 	return l->stop;
 }
 
 int evc__links_end(struct evc__links *l)
 {
+	struct evc__xml_quiet q;
+	evc__xml_quiet_begin(&q);
 	if (!l->stop)
 		htmlParseChunk(l->ctxt, NULL, 0, 1);
+	evc__xml_quiet_end(&q);
 	return l->stop;
 }
 

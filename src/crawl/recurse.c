@@ -103,7 +103,7 @@ void evc__recurse_task_free(struct task *t)
 
 /* The path segment of href (between "//host" and '?') seen most often: its
  * count, and the segment into seg. */
-static unsigned most_repeated(const char *href, char *seg, size_t cap)
+static unsigned most_repeated(const char *href, char *seg, size_t cap, unsigned enough)
 {
 	const char *p = strstr(href, "//");
 	p = p ? strchr(p + 2, '/') : NULL;
@@ -125,11 +125,23 @@ static unsigned most_repeated(const char *href, char *seg, size_t cap)
 			if (n > best) {
 				best = n;
 				snprintf(seg, cap, "%.*s", (int)(b - a), p + a);
+				if (best > enough)
+					return best; /* past the limit: no need to count on */
 			}
 		}
 		i = b;
 	}
 	return best;
+}
+
+/* How many '/' the path of href has (before any '?'). */
+static unsigned segments(const char *href)
+{
+	const char *p = strstr(href, "//");
+	unsigned n = 0;
+	for (p = p ? strchr(p + 2, '/') : NULL; p && *p && *p != '?'; p++)
+		n += *p == '/';
+	return n;
 }
 
 /* A guard's refusal, or NULL: the URL may be fetched. */
@@ -145,8 +157,11 @@ static const char *guard(evc_crawler_t *c, const char *href, unsigned depth, cha
 		snprintf(buf, cap, "--max-pages %llu reached", (unsigned long long)o->max_pages);
 	else if (o->max_url_len && strlen(href) > o->max_url_len)
 		snprintf(buf, cap, "URL longer than %u bytes", o->max_url_len);
+	else if (o->max_path_repeats && segments(href) > 256)
+		snprintf(buf, cap, "path has more than 256 segments");
 	else if (o->max_path_repeats && strlen(href) < 4096 &&
-		 (reps = most_repeated(href, seg, sizeof seg)) > o->max_path_repeats)
+		 (reps = most_repeated(href, seg, sizeof seg, o->max_path_repeats)) >
+		     o->max_path_repeats)
 		snprintf(buf, cap, "path repeats segment '%s' %u times", seg, reps);
 	else if (o->max_query_variants && q &&
 		 evc__counts_inc(&c->queries, evc__seen_fingerprint(href, (size_t)(q - href))) >
@@ -323,7 +338,7 @@ static bool wanted(evc_crawler_t *c, const struct seed *s, const char *href)
  * brings it back when the queues have room. True when it went there. */
 static bool spill(evc_crawler_t *c, struct task *t, const char *href, unsigned depth)
 {
-	if (!c->frontier_max || c->queued < c->frontier_max)
+	if (!c->frontier_max || c->queued < c->frontier_max || c->state_failed)
 		return false;
 	char err[256];
 	if (!c->state && evc__state_open_temp(&c->state, err, sizeof err) < 0)
@@ -369,7 +384,10 @@ static void discover(struct task *t, const char *href)
 		c->pages++;
 		return;
 	}
-	evc__fetch_error(&n->f, EVC_ERR_SKIPPED, "%s", refused ? refused : "out of memory");
+	if (refused)
+		evc__fetch_error(&n->f, EVC_ERR_SKIPPED, "%s", refused);
+	else
+		evc__fetch_error(&n->f, EVC_ERR_IO, "out of memory");
 	n->state = T_DONE;
 	c->queued++;
 	evc__list_push_back(&c->bad, &n->link); /* reported from the kick timer */
@@ -495,14 +513,21 @@ static void take_row(void *arg, uint64_t fp, const char *url, unsigned depth, co
 /* The queues have room again: URLs waiting in the store come back. */
 void evc__recurse_refill(evc_crawler_t *c)
 {
+	if (c->spilled && c->state_failed) { /* what waited there is lost */
+		c->stats.added -= c->spilled;
+		c->spilled = 0;
+	}
 	if (c->cancelled || !c->spilled || (c->frontier_max && c->queued >= c->frontier_max / 2))
 		return;
 	uint64_t room = c->frontier_max ? c->frontier_max - c->queued : c->spilled;
 	int n = evc__state_take(c->state, (unsigned)(room < 100000 ? room : 100000), take_row, c);
 	if (n > 0)
 		c->spilled -= (uint64_t)n < c->spilled ? (uint64_t)n : c->spilled;
-	else if (n < 0)
-		c->spilled = 0; /* the store failed: what it held is lost, say none */
+	if (n < 0) { /* the store failed: what it held is lost, counted as none */
+		c->state_failed = true;
+		c->stats.added -= c->spilled;
+		c->spilled = 0;
+	}
 }
 
 /* One row of the state: taken (seen); not fetched yet, it waits in the
@@ -512,8 +537,10 @@ static void resume_row(void *arg, uint64_t fp, const char *url, unsigned depth, 
 {
 	evc_crawler_t *c = arg;
 	evc__seen_add(&c->seen, fp);
-	if (done)
+	if (done) {
+		c->pages++; /* --max-pages counts the whole crawl, all runs */
 		return;
+	}
 	c->spilled++;
 	c->stats.added++;
 	c->pages++;

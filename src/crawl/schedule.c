@@ -595,9 +595,9 @@ static void feed_more(evc_crawler_t *c)
 	c->feeding = true;
 	while (c->feed && !c->input_closed && c->queued < c->opts.o.max_queued) {
 		unsigned before = c->queued;
-		uint64_t added = c->stats.added;
+		uint64_t adds = c->adds; /* a resumed crawl's known URLs add nothing */
 		c->feed(c, c->feed_arg);
-		if (c->queued == before && c->stats.added == added)
+		if (c->queued == before && c->adds == adds)
 			break; /* the feeder has nothing right now */
 	}
 	c->feeding = false;

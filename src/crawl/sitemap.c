@@ -9,8 +9,11 @@
 #include <zlib.h>
 
 #include "crawl/sitemap.h"
+#include "crawl/xmlquiet.h"
 
-#define LOC_MAX 8192 /* a longer <loc> is not a URL we take */
+#define LOC_MAX	     8192	 /* a longer <loc> is not a URL we take */
+#define INFLATED_MAX (50u << 20) /* the sitemap protocol's limit, uncompressed */
+#define LOCS_MAX     50000	 /* ... and its limit of URLs */
 
 struct evc__sitemap {
 	xmlParserCtxtPtr ctxt;
@@ -25,6 +28,8 @@ struct evc__sitemap {
 	int kind; /* 0: not known yet, 1: plain, 2: gzip */
 	z_stream z;
 	bool z_ready, z_done;
+	size_t inflated;
+	unsigned nlocs;
 	unsigned char head[2];
 	size_t nhead;
 };
@@ -74,7 +79,8 @@ static void on_end(void *ctx, const xmlChar *name, const xmlChar *prefix, const 
 	if (a == b)
 		return;
 	s->loc[b] = '\0';
-	s->cb(s->arg, s->loc + a, s->in_index);
+	if (s->nlocs++ < LOCS_MAX)
+		s->cb(s->arg, s->loc + a, s->in_index);
 }
 
 static void on_text(void *ctx, const xmlChar *text, int len)
@@ -124,12 +130,15 @@ int evc__sitemap_new(struct evc__sitemap **out, evc__sitemap_cb cb, void *arg)
 
 static void parse(struct evc__sitemap *s, const char *data, size_t len)
 {
+	struct evc__xml_quiet q;
+	evc__xml_quiet_begin(&q);
 	while (len) {
 		int n = len > (1 << 20) ? (1 << 20) : (int)len;
 		xmlParseChunk(s->ctxt, data, n, 0);
 		data += n;
 		len -= (size_t)n;
 	}
+	evc__xml_quiet_end(&q);
 }
 
 static void inflate_feed(struct evc__sitemap *s, const unsigned char *data, size_t len)
@@ -141,7 +150,13 @@ static void inflate_feed(struct evc__sitemap *s, const unsigned char *data, size
 		s->z.next_out = buf;
 		s->z.avail_out = sizeof buf;
 		int rc = inflate(&s->z, Z_NO_FLUSH);
-		parse(s, (const char *)buf, sizeof buf - s->z.avail_out);
+		size_t n = sizeof buf - s->z.avail_out;
+		s->inflated += n;
+		if (s->inflated > INFLATED_MAX) { /* a gzip bomb, or not a sitemap */
+			s->z_done = true;
+			break;
+		}
+		parse(s, (const char *)buf, n);
 		if (rc == Z_STREAM_END || (rc != Z_OK && rc != Z_BUF_ERROR))
 			s->z_done = true; /* the end, or garbage: what came is what we have */
 		else if (rc == Z_BUF_ERROR && s->z.avail_out)
@@ -179,7 +194,10 @@ void evc__sitemap_end(struct evc__sitemap *s)
 {
 	if (!s->kind && s->nhead) /* a one-byte body */
 		parse(s, (const char *)s->head, s->nhead);
+	struct evc__xml_quiet q;
+	evc__xml_quiet_begin(&q);
 	xmlParseChunk(s->ctxt, NULL, 0, 1);
+	evc__xml_quiet_end(&q);
 }
 
 void evc__sitemap_free(struct evc__sitemap *s)

@@ -160,7 +160,11 @@ int evc__state_commit(struct evc__state *s)
 	if (!s || !s->in_tx)
 		return 0;
 	s->in_tx = false;
-	return exec(s, "COMMIT");
+	if (exec(s, "COMMIT") == 0)
+		return 0;
+	if (!sqlite3_get_autocommit(s->db)) /* still open: undo it, start clean */
+		exec(s, "ROLLBACK");
+	return -EIO;
 }
 
 int evc__state_load(struct evc__state *s, evc__state_row_cb cb, void *arg)
@@ -210,7 +214,10 @@ int evc__state_take(struct evc__state *s, unsigned max, evc__state_row_cb cb, vo
 		   (const char *)sqlite3_column_text(s->take, 3),
 		   (const char *)sqlite3_column_text(s->take, 4), false);
 		sqlite3_bind_int64(s->mark, 1, (sqlite3_int64)fp);
-		step(s->mark);
+		if (step(s->mark) < 0) {
+			rc = SQLITE_ERROR;
+			break;
+		}
 		n++;
 	}
 	sqlite3_reset(s->take);

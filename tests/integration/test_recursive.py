@@ -193,6 +193,14 @@ with World(pages=10, delay_ms=50, access_log=True) as w:
     t.eq(len(run.records), 8, "--max-path-repeats 0: only --depth stops it (7 pages + 1 "
          "skipped)")
 
+    # ---- library code never prints: a page whose bytes are not its charset ------------------
+    with open(os.path.join(w.root, "g", "sjis.html"), "wb") as f:
+        f.write(b'<html><head><meta charset="Shift_JIS"></head><body><a href=c.html>c</a>'
+                b'\x82\xff\xfe\x81<a href=d.html>d</a></body></html>')
+    run = evcrawl("-q", DNS, "--links", U("g/sjis.html"))
+    t.eq((run.rc, run.err, [r["status"] for r in run.records]), (0, "", [200]),
+         "a page with bytes that are not its charset: its record, nothing on stderr")
+
     # ---- Link headers -------------------------------------------------------------------
     run, _ = crawl("--links", U("hdr/index.html"))
     t.eq((fates(run), run.by_url()[U("hdr/index.html")]["links"]),
@@ -277,6 +285,12 @@ with World(pages=10, delay_ms=50, access_log=True) as w:
     t.eq(refetched, [], "... and no URL that had a record was asked for again by a later run")
     run = evcrawl("-q", DNS, "-r", "--state", state, KSEED)
     t.eq((run.rc, run.records), (0, []), "run once more: everything is done, nothing fetched")
+    known = os.path.join(w.dir, "known.txt")
+    with open(known, "w") as f:
+        f.write("".join("%s\n" % U("k/%d.html" % (i % 150)) for i in range(400)))
+    run = evcrawl("-q", DNS, "-r", "--state", state, "-i", known, timeout=30)
+    t.eq((run.rc, run.records), (0, []),
+         "400 input lines the state knows (more than one feed batch): nothing, and it ends")
 
     # ---- --frontier-mem: discovered URLs past the budget wait on disk -------------------
     run = evcrawl(DNS, "-r", "--depth", 1000, "--frontier-mem", "16K", "-c", 4, KSEED)
