@@ -32,6 +32,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,19 +45,14 @@
 static struct host *host_get(evc_crawler_t *c, const struct evc__url *u)
 {
 	char name[320];
+	bool created;
 	snprintf(name, sizeof name, "%s://%s:%u", u->scheme, u->host, u->port);
-	struct evc__tnode *n = evc__table_find(&c->hosts, name);
-	if (n)
-		return EVC_TABLE_ENTRY(n, struct host, node);
-	struct host *x = calloc(1, sizeof *x);
-	if (!x || !(x->node.name = strdup(name)) || evc__table_add(&c->hosts, &x->node) < 0) {
-		if (x)
-			free(x->node.name);
-		free(x);
-		return NULL;
+	struct host *x =
+	    evc__table_get(&c->hosts, name, sizeof *x, offsetof(struct host, node), &created);
+	if (x && created) {
+		evc__list_init(&x->idle);
+		evc__list_init(&x->robots_wait);
 	}
-	evc__list_init(&x->idle);
-	evc__list_init(&x->robots_wait);
 	return x;
 }
 
@@ -71,20 +67,15 @@ static void host_free(evc_crawler_t *c, struct host *x)
 
 static struct key *key_get(evc_crawler_t *c, const char *name)
 {
-	struct evc__tnode *n = evc__table_find(&c->keys, name);
-	if (n)
-		return EVC_TABLE_ENTRY(n, struct key, node);
-	/* calloc'd: no timer, no clock, nothing given up */
-	struct key *k = calloc(1, sizeof *k);
-	if (!k || !(k->node.name = strdup(name)) || evc__table_add(&c->keys, &k->node) < 0) {
-		if (k)
-			free(k->node.name);
-		free(k);
-		return NULL;
+	bool created;
+	/* A new one is zeroed: no timer, no clock, nothing given up. */
+	struct key *k =
+	    evc__table_get(&c->keys, name, sizeof *k, offsetof(struct key, node), &created);
+	if (k && created) {
+		k->c = c;
+		evc__list_init(&k->queue);
+		evc__list_init(&k->ready_link);
 	}
-	k->c = c;
-	evc__list_init(&k->queue);
-	evc__list_init(&k->ready_link);
 	return k;
 }
 

@@ -63,6 +63,25 @@ int evc__table_add(struct evc__table *t, struct evc__tnode *node)
 	return 0;
 }
 
+void *evc__table_get(struct evc__table *t, const char *name, size_t size, size_t offset,
+		     bool *created)
+{
+	struct evc__tnode *n = evc__table_find(t, name);
+	*created = !n;
+	if (n)
+		return (char *)n - offset;
+	char *obj = calloc(1, size);
+	if (!obj)
+		return NULL;
+	n = (struct evc__tnode *)(obj + offset);
+	if (!(n->name = strdup(name)) || evc__table_add(t, n) < 0) {
+		free(n->name);
+		free(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 void evc__table_remove(struct evc__table *t, struct evc__tnode *node)
 {
 	struct evc__tnode **pp = &t->b[node->hash & (t->nb - 1)];

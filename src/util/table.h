@@ -6,6 +6,7 @@
 #ifndef EVC_TABLE_H
 #define EVC_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,14 @@ struct evc__tnode *evc__table_find(const struct evc__table *t, const char *name)
 
 /** Add node (its name set, not in the table yet). 0 or -ENOMEM. */
 int evc__table_add(struct evc__table *t, struct evc__tnode *node);
+
+/**
+ * The node named name, or a new zeroed struct of `size` bytes holding its
+ * node at `offset`, its name copied and added (*created says which). The
+ * struct, or NULL when out of memory.
+ */
+void *evc__table_get(struct evc__table *t, const char *name, size_t size, size_t offset,
+		     bool *created);
 
 /** Take node out of the table. */
 void evc__table_remove(struct evc__table *t, struct evc__tnode *node);
