@@ -21,10 +21,12 @@ endif
 # compiled from node-llhttp's generated C sources in place.
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
-PKGS := libcares openssl zlib liburiparser libpsl libxxhash libxml-2.0 libidn2 sqlite3
+PKGS := libcares openssl zlib liburiparser libpsl libxxhash libxml-2.0 libidn2 sqlite3 libbrotlidec libzstd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+# Unit tests also compress (brotli's encoder; zstd's is in libzstd itself).
+TEST_LIBS = $(shell pkg-config --libs libbrotlienc 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BASE_CFLAGS := -std=gnu11 $(OPT) -fPIC -fvisibility=hidden $(SANFLAGS) -D_GNU_SOURCE \
@@ -87,7 +89,7 @@ $(BUILD)/evcrawl: $(CLI_OBJS) $(BUILD)/libevcrawl.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libevcrawl.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS_OURS) -o $@ $< $(BUILD)/libevcrawl.a $(PKG_LIBS) $(CMOCKA_LIBS) $(LDFLAGS_ALL) -lm
+	$(Q)$(CC) $(CFLAGS_OURS) -o $@ $< $(BUILD)/libevcrawl.a $(PKG_LIBS) $(CMOCKA_LIBS) $(TEST_LIBS) $(LDFLAGS_ALL) -lm
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libevcrawl.a
 	@mkdir -p $(dir $@)

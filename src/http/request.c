@@ -71,7 +71,7 @@ int evc__request_headers(char **out, const char *user_agent, const char *const *
 	set_header(list, &n, "User-Agent", 10, user_agent, strlen(user_agent));
 	set_header(list, &n, "Accept", 6, "*/*", 3);
 	if (compressed)
-		set_header(list, &n, "Accept-Encoding", 15, "gzip, deflate", 13);
+		set_header(list, &n, "Accept-Encoding", 15, "gzip, deflate, br, zstd", 23);
 	set_header(list, &n, "Connection", 10, "keep-alive", 10);
 
 	for (size_t i = 0; i < nuser; i++) {

@@ -17,7 +17,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include <brotli/decode.h>
 #include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 
 #include "evcrawl/error.h"
 
@@ -31,27 +34,44 @@ enum {
 	H_LOCATION,
 	H_RETRY_AFTER,
 	H_LINK,
+	H_TRANSFER_ENCODING,
 };
 
 /* r->z_state: where decoding of this body stands. */
 enum {
-	DEC_NONE,	  /* bytes pass through as they are */
-	DEC_WANT_GZIP,	  /* gzip/x-gzip: decoder made on the first body byte */
-	DEC_WANT_DEFLATE, /* deflate: zlib-wrapped, or raw as many servers send */
-	DEC_RUNNING,	  /* r->z is live */
-	DEC_DONE,	  /* stream ended and r->z freed; later bytes are ignored */
+	DEC_NONE,    /* bytes pass through as they are */
+	DEC_WANT,    /* r->coding: decoder made on the first body byte */
+	DEC_RUNNING, /* r->z is live */
+	DEC_DONE,    /* stream ended and r->z freed; later bytes are ignored */
+};
+
+/* r->coding: the Content-Encoding being decoded. */
+enum {
+	CODING_GZIP = 1, /* gzip, x-gzip */
+	CODING_DEFLATE,	 /* zlib-wrapped, or raw as many servers send */
+	CODING_BR,
+	CODING_ZSTD,
+	CODING_UNKNOWN, /* anything else: an error once a body byte comes */
 };
 
 /*
- * The first two body bytes are held back: they decide whether a "deflate"
- * body has a zlib header, and are replayed into a raw inflater if not.
+ * One decoder for whichever coding the body has. For zlib the first two
+ * body bytes are held back: they decide whether a "deflate" body has a
+ * zlib header, and are replayed into a raw inflater if not.
  */
 struct decoder {
 	z_stream zs;
+	bool zs_live;
 	unsigned char head[2];
 	unsigned nhead;
 	bool may_be_raw;
+	BrotliDecoderState *br;
+	ZSTD_DCtx *zstd;
+	bool frame_done; /* zstd: the last frame ended (another may follow) */
 };
+
+/* Decoded bytes go through this buffer; one per thread, never on the heap. */
+static __thread unsigned char dec_out[64 * 1024];
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len);
 static int on_header_field_complete(llhttp_t *p);
@@ -111,7 +131,11 @@ static void decoder_free(struct evc__response *r)
 	struct decoder *d = r->z;
 
 	if (d) {
-		inflateEnd(&d->zs);
+		if (d->zs_live)
+			inflateEnd(&d->zs);
+		if (d->br)
+			BrotliDecoderDestroyInstance(d->br);
+		ZSTD_freeDCtx(d->zstd);
 		free(d);
 		r->z = NULL;
 	}
@@ -120,27 +144,48 @@ static void decoder_free(struct evc__response *r)
 static int decoder_start(struct evc__response *r)
 {
 	struct decoder *d = calloc(1, sizeof(*d));
+	bool ok = false;
 
 	if (!d)
 		return fail(r, -ENOMEM, NULL);
-	/* 15 + 32: a 32 KiB window, and gzip or zlib header detected by zlib. */
-	if (inflateInit2(&d->zs, 15 + 32) != Z_OK) {
-		free(d);
+	r->z = d;
+	switch (r->coding) {
+	case CODING_GZIP:
+	case CODING_DEFLATE:
+		/* 15 + 32: a 32 KiB window, and gzip or zlib header detected by zlib. */
+		ok = d->zs_live = inflateInit2(&d->zs, 15 + 32) == Z_OK;
+		d->may_be_raw = r->coding == CODING_DEFLATE;
+		break;
+	case CODING_BR:
+		ok = (d->br = BrotliDecoderCreateInstance(NULL, NULL, NULL)) != NULL;
+		break;
+	case CODING_ZSTD:
+		/* At most an 8 MiB window, as RFC 8878 asks of HTTP decoders: a
+		 * frame may not make us allocate more. */
+		ok = (d->zstd = ZSTD_createDCtx()) != NULL &&
+		     !ZSTD_isError(ZSTD_DCtx_setParameter(d->zstd, ZSTD_d_windowLogMax, 23));
+		break;
+	}
+	if (!ok) {
+		decoder_free(r);
 		return fail(r, -ENOMEM, NULL);
 	}
-	d->may_be_raw = r->z_state == DEC_WANT_DEFLATE;
-	r->z = d;
 	r->z_state = DEC_RUNNING;
 	return 0;
 }
 
+static void decoder_done(struct evc__response *r)
+{
+	decoder_free(r);
+	r->z_state = DEC_DONE;
+}
+
 /*
- * Inflate in[0..len) through the thread-local buffer into deliver(). Returns
- * deliver()'s error or 0, and zlib's last code in *zret.
+ * Inflate in[0..len) through dec_out into deliver(). Returns deliver()'s
+ * error or 0, and zlib's last code in *zret.
  */
 static int inflate_span(struct evc__response *r, const unsigned char *in, size_t len, int *zret)
 {
-	static __thread unsigned char out[64 * 1024];
 	struct decoder *d = r->z;
 	size_t got;
 	int err;
@@ -152,11 +197,11 @@ static int inflate_span(struct evc__response *r, const unsigned char *in, size_t
 		d->zs.next_in = (unsigned char *)in;
 		d->zs.avail_in = n;
 		do {
-			d->zs.next_out = out;
-			d->zs.avail_out = sizeof(out);
+			d->zs.next_out = dec_out;
+			d->zs.avail_out = sizeof(dec_out);
 			*zret = inflate(&d->zs, Z_NO_FLUSH);
-			got = sizeof(out) - d->zs.avail_out;
-			if (got && (err = deliver(r, (const char *)out, got)))
+			got = sizeof(dec_out) - d->zs.avail_out;
+			if (got && (err = deliver(r, (const char *)dec_out, got)))
 				return err;
 		} while (*zret == Z_OK && (d->zs.avail_in || !d->zs.avail_out));
 		in += n - d->zs.avail_in;
@@ -173,8 +218,7 @@ static int inflate_result(struct evc__response *r, int zret)
 	case Z_BUF_ERROR: /* no progress possible: wait for more input */
 		return 0;
 	case Z_STREAM_END:
-		decoder_free(r);
-		r->z_state = DEC_DONE;
+		decoder_done(r);
 		return 0;
 	case Z_MEM_ERROR:
 		return fail(r, -ENOMEM, NULL);
@@ -202,16 +246,11 @@ static int inflate_head(struct evc__response *r)
 	return err ? err : inflate_result(r, zret);
 }
 
-static int decode(struct evc__response *r, const char *at, size_t len)
+static int decode_zlib(struct evc__response *r, const char *at, size_t len)
 {
-	struct decoder *d;
+	struct decoder *d = r->z;
 	int zret, err;
 
-	if (r->z_state == DEC_DONE)
-		return 0; /* trailing bytes after the compressed stream */
-	if (r->z_state != DEC_RUNNING && (err = decoder_start(r)))
-		return err;
-	d = r->z;
 	if (d->nhead < sizeof(d->head)) {
 		while (len && d->nhead < sizeof(d->head)) {
 			d->head[d->nhead++] = (unsigned char)*at++;
@@ -227,21 +266,232 @@ static int decode(struct evc__response *r, const char *at, size_t len)
 	return err ? err : inflate_result(r, zret);
 }
 
+static int decode_br(struct evc__response *r, const char *at, size_t len)
+{
+	struct decoder *d = r->z;
+	const uint8_t *in = (const uint8_t *)at;
+	size_t avail_in = len;
+
+	for (;;) {
+		uint8_t *out = dec_out;
+		size_t avail_out = sizeof(dec_out);
+		BrotliDecoderResult res =
+		    BrotliDecoderDecompressStream(d->br, &avail_in, &in, &avail_out, &out, NULL);
+		size_t got = sizeof(dec_out) - avail_out;
+		int err = got ? deliver(r, (const char *)dec_out, got) : 0;
+		if (err)
+			return err;
+		switch (res) {
+		case BROTLI_DECODER_RESULT_SUCCESS:
+			decoder_done(r); /* bytes after the stream are ignored */
+			return 0;
+		case BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:
+			return 0;
+		case BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
+			break;
+		default:
+			return fail(r, EVC_EPROTO, "bad br data");
+		}
+	}
+}
+
+static int decode_zstd(struct evc__response *r, const char *at, size_t len)
+{
+	struct decoder *d = r->z;
+	ZSTD_inBuffer in = {at, len, 0};
+
+	for (;;) {
+		ZSTD_outBuffer out = {dec_out, sizeof(dec_out), 0};
+		size_t ret = ZSTD_decompressStream(d->zstd, &out, &in);
+		if (ZSTD_isError(ret))
+			return fail(r, EVC_EPROTO,
+				    ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge
+					? "zstd window larger than 8 MiB"
+					: "bad zstd data");
+		int err = out.pos ? deliver(r, (const char *)dec_out, out.pos) : 0;
+		if (err)
+			return err;
+		d->frame_done = ret == 0;
+		/* Done with this input once it is all read and the output had room. */
+		if (in.pos == in.size && out.pos < out.size)
+			return 0;
+	}
+}
+
+static int decode(struct evc__response *r, const char *at, size_t len)
+{
+	int err;
+
+	if (r->z_state == DEC_DONE)
+		return 0; /* trailing bytes after the compressed stream */
+	if (r->coding == CODING_UNKNOWN)
+		return fail(r, EVC_EPROTO, "unsupported Content-Encoding");
+	if (r->z_state != DEC_RUNNING && (err = decoder_start(r)))
+		return err;
+	switch (r->coding) {
+	case CODING_BR:
+		return decode_br(r, at, len);
+	case CODING_ZSTD:
+		return decode_zstd(r, at, len);
+	default:
+		return decode_zlib(r, at, len);
+	}
+}
+
+/* Body bytes as they come off the wire (after any chunked framing). */
+static int body_bytes(struct evc__response *r, const char *at, size_t len)
+{
+	r->wire_body_bytes += len;
+	return r->z_state == DEC_NONE ? deliver(r, at, len) : decode(r, at, len);
+}
+
+/* The body ended: a coded stream that has not must not pass as whole. */
+static int body_end(struct evc__response *r)
+{
+	if (r->z_state == DEC_RUNNING && !((struct decoder *)r->z)->frame_done)
+		return fail(r, EVC_EPROTO, "truncated compressed data");
+	return 0;
+}
+
 static bool token_is(const char *s, size_t len, const char *token)
 {
 	return strlen(token) == len && !strncasecmp(s, token, len);
 }
 
-/* Decode only the single codings zlib knows; anything else passes through. */
-static int decoding_for(const char *encoding)
+/* Which decoder a Content-Encoding needs; 0 for none ("" or identity). A
+ * list of codings ("gzip, gzip") is not decoded: CODING_UNKNOWN. */
+static int coding_for(const char *encoding)
 {
 	size_t len = strlen(encoding);
 
+	if (!len || token_is(encoding, len, "identity"))
+		return 0;
 	if (token_is(encoding, len, "gzip") || token_is(encoding, len, "x-gzip"))
-		return DEC_WANT_GZIP;
+		return CODING_GZIP;
 	if (token_is(encoding, len, "deflate"))
-		return DEC_WANT_DEFLATE;
-	return DEC_NONE;
+		return CODING_DEFLATE;
+	if (token_is(encoding, len, "br"))
+		return CODING_BR;
+	if (token_is(encoding, len, "zstd"))
+		return CODING_ZSTD;
+	return CODING_UNKNOWN;
+}
+
+/* ---- chunked framing --------------------------------------------------------
+ *
+ * Ours rather than llhttp's: Debian's llhttp 8.1 refuses chunk extensions
+ * with values (";a=b", quoted strings), which servers do send and curl and
+ * browsers accept. Extensions are skipped whatever they hold (up to 4 KiB per
+ * line), a bare LF ends a line as CRLF does, and trailers are read and
+ * dropped (up to the head limit in all).
+ */
+enum {
+	CH_SIZE,	/* hex digits of the chunk size */
+	CH_EXT,		/* after the size: extensions, up to LF */
+	CH_DATA,	/* ch_left bytes of data */
+	CH_DATA_END,	/* CRLF (or LF) after the data */
+	CH_DATA_LF,	/* the LF of that CRLF */
+	CH_TRAILER,	/* at the start of a trailer line (or the final one) */
+	CH_TRAILER_MID, /* inside a trailer line */
+	CH_END_LF,	/* the LF of the final CRLF */
+};
+
+#define CHUNK_LINE_MAX 4096
+
+static int chunk_line_end(struct evc__response *r)
+{
+	if (!r->ch_digits)
+		return fail(r, EVC_EPROTO, "invalid chunk size");
+	r->ch_state = r->ch_left ? CH_DATA : CH_TRAILER;
+	r->ch_line = 0;
+	return 0;
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Feed chunked body bytes. 0: go on, 1: the last chunk and the trailers
+ * ended (at *used), or an error. */
+static int chunked_feed(struct evc__response *r, const char *data, size_t len, size_t *used)
+{
+	size_t i = 0;
+	int err = 0;
+
+	while (i < len && !err) {
+		char c = data[i];
+		int h;
+		switch (r->ch_state) {
+		case CH_SIZE:
+			if ((h = hex_value(c)) >= 0) {
+				if (r->ch_left >> 56)
+					return fail(r, EVC_EPROTO, "chunk size too large");
+				r->ch_left = r->ch_left << 4 | (uint64_t)h;
+				r->ch_digits++;
+			} else if (c == ';' || c == ' ' || c == '\t' || c == '\r') {
+				r->ch_state = CH_EXT;
+			} else if (c == '\n') {
+				err = chunk_line_end(r);
+			} else {
+				return fail(r, EVC_EPROTO, "invalid chunk size");
+			}
+			i++;
+			break;
+		case CH_EXT:
+			if (c == '\n')
+				err = chunk_line_end(r);
+			else if (++r->ch_line > CHUNK_LINE_MAX)
+				return fail(r, EVC_EPROTO, "chunk extension too long");
+			i++;
+			break;
+		case CH_DATA: {
+			size_t n = len - i < r->ch_left ? len - i : (size_t)r->ch_left;
+			err = body_bytes(r, data + i, n);
+			i += n;
+			r->ch_left -= n;
+			if (!r->ch_left)
+				r->ch_state = CH_DATA_END;
+			break;
+		}
+		case CH_DATA_END:
+		case CH_DATA_LF:
+			if (c == '\r' && r->ch_state == CH_DATA_END) {
+				r->ch_state = CH_DATA_LF;
+			} else if (c == '\n') {
+				r->ch_state = CH_SIZE;
+				r->ch_digits = 0;
+			} else {
+				return fail(r, EVC_EPROTO, "no line end after chunk data");
+			}
+			i++;
+			break;
+		case CH_TRAILER:
+		case CH_TRAILER_MID:
+		case CH_END_LF:
+			if (++r->ch_trailers > EVC_MAX_HEAD)
+				return fail(r, EVC_EPROTO, "trailers larger than 64 KiB");
+			i++;
+			if (c == '\n' && r->ch_state != CH_TRAILER_MID) {
+				*used = i;
+				return body_end(r) ? r->error : 1;
+			}
+			if (c == '\n')
+				r->ch_state = CH_TRAILER;
+			else if (c == '\r' && r->ch_state == CH_TRAILER)
+				r->ch_state = CH_END_LF;
+			else if (r->ch_state == CH_END_LF)
+				return fail(r, EVC_EPROTO, "malformed trailer");
+			else
+				r->ch_state = CH_TRAILER_MID;
+			break;
+		}
+	}
+	*used = i;
+	return err;
 }
 
 /* ---- Retry-After --------------------------------------------------------- */
@@ -409,6 +659,8 @@ static int kept_field(const char *name, size_t len)
 		return H_RETRY_AFTER;
 	if (token_is(name, len, "link"))
 		return H_LINK;
+	if (token_is(name, len, "transfer-encoding"))
+		return H_TRANSFER_ENCODING;
 	return H_NONE;
 }
 
@@ -445,6 +697,11 @@ static int on_header_field_complete(llhttp_t *p)
 		r->value_len = strlen(r->content_encoding);
 		append_cut(r->content_encoding, sizeof(r->content_encoding), &r->value_len, ", ",
 			   2);
+	}
+	if (field == H_TRANSFER_ENCODING && r->transfer_encoding[0]) {
+		r->value_len = strlen(r->transfer_encoding);
+		append_cut(r->transfer_encoding, sizeof(r->transfer_encoding), &r->value_len,
+			   ", ", 2);
 	}
 	r->field = field;
 	return 0;
@@ -484,12 +741,24 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct evc__response *r = resp(p);
 
+	/* llhttp's lenient mode (for bare LF line ends) no longer checks
+	 * values: control characters other than tab, NUL above all, are
+	 * refused here as its strict mode would. */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)at[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return fail(r, EVC_EPROTO, "control character in a header value") ? HPE_USER : 0;
+	}
 	switch (r->field) {
 	case H_CONTENT_TYPE:
 		append_cut(r->content_type, sizeof(r->content_type), &r->value_len, at, len);
 		break;
 	case H_CONTENT_ENCODING:
 		append_cut(r->content_encoding, sizeof(r->content_encoding), &r->value_len, at,
+			   len);
+		break;
+	case H_TRANSFER_ENCODING:
+		append_cut(r->transfer_encoding, sizeof(r->transfer_encoding), &r->value_len, at,
 			   len);
 		break;
 	case H_LOCATION:
@@ -526,6 +795,9 @@ static int on_header_value_complete(llhttp_t *p)
 	case H_CONTENT_ENCODING:
 		trim_end(r->content_encoding, &r->value_len);
 		break;
+	case H_TRANSFER_ENCODING:
+		trim_end(r->transfer_encoding, &r->value_len);
+		break;
 	case H_LOCATION:
 		if (r->location)
 			trim_end(r->location, &r->value_len);
@@ -553,6 +825,7 @@ static void reset_head(struct evc__response *r)
 {
 	r->content_type[0] = '\0';
 	r->content_encoding[0] = '\0';
+	r->transfer_encoding[0] = '\0';
 	free(r->location);
 	r->location = NULL;
 	free(r->link);
@@ -574,6 +847,10 @@ static int on_headers_complete(llhttp_t *p)
 		fail(r, EVC_EPROTO, "unexpected 101 Switching Protocols");
 		return HPE_USER;
 	}
+	if (status < 100) {
+		fail(r, EVC_EPROTO, "invalid status code");
+		return HPE_USER;
+	}
 	if (status / 100 == 1)
 		return 1;
 	r->status = status;
@@ -581,9 +858,24 @@ static int on_headers_complete(llhttp_t *p)
 	r->http_minor = p->http_minor;
 	r->head_done = true;
 	r->content_length = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
-	if (r->decode)
-		r->z_state = decoding_for(r->content_encoding);
-	return r->head_request || status == 204 || status == 304;
+	if (r->head_request || status == 204 || status == 304)
+		return 1;
+	if (r->transfer_encoding[0] && !token_is(r->transfer_encoding,
+						 strlen(r->transfer_encoding), "chunked")) {
+		fail(r, EVC_EPROTO, "unsupported Transfer-Encoding");
+		return HPE_USER;
+	}
+	if (r->decode && (r->coding = coding_for(r->content_encoding)))
+		r->z_state = DEC_WANT;
+	if (p->flags & F_CHUNKED) {
+		/* Our framing takes over (see chunked_feed): llhttp ends the
+		 * message here, and a Content-Length beside it is ignored, as
+		 * RFC 9112 says, but the connection is not trusted again. */
+		r->chunked = true;
+		r->chunked_keep = !(p->flags & F_CONTENT_LENGTH);
+		return 1;
+	}
+	return 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
@@ -591,7 +883,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 	struct evc__response *r = resp(p);
 	int err;
 
-	err = r->z_state == DEC_NONE ? deliver(r, at, len) : decode(r, at, len);
+	err = body_bytes(r, at, len);
 	return err ? HPE_USER : 0;
 }
 
@@ -604,10 +896,12 @@ static int on_message_complete(llhttp_t *p)
 		reset_head(r); /* an interim response */
 		return HPE_PAUSED;
 	}
-	if (r->z_state == DEC_RUNNING) {
-		fail(r, EVC_EPROTO, "truncated gzip/deflate data");
-		return HPE_USER;
+	if (r->chunked) { /* the body follows, in chunked_feed() */
+		r->chunked_keep = r->chunked_keep && llhttp_should_keep_alive(p);
+		return HPE_PAUSED;
 	}
+	if (body_end(r))
+		return HPE_USER;
 	r->keep_alive = llhttp_should_keep_alive(p);
 	r->complete = true;
 	return HPE_PAUSED;
@@ -624,7 +918,7 @@ static const char *parse_error_msg(llhttp_errno_t err)
 	case HPE_INVALID_CONTENT_LENGTH:
 		return "invalid Content-Length";
 	case HPE_UNEXPECTED_CONTENT_LENGTH:
-		return "Content-Length together with Transfer-Encoding";
+		return "more than one Content-Length"; /* CL with chunked is allowed (lenient) */
 	case HPE_INVALID_TRANSFER_ENCODING:
 		return "invalid Transfer-Encoding";
 	case HPE_INVALID_CONSTANT:
@@ -659,6 +953,14 @@ static int execute(struct evc__response *r, const char *data, size_t len, size_t
 	llhttp_errno_t err;
 
 	*used = 0;
+	if (r->chunked && r->head_done) {
+		int rc = chunked_feed(r, data, len, used);
+		if (rc == 1) {
+			r->keep_alive = r->chunked_keep;
+			r->complete = true;
+		}
+		return rc;
+	}
 	if (!r->head_done) {
 		if (r->head_bytes >= EVC_MAX_HEAD)
 			return fail(r, EVC_EPROTO, "response head larger than 64 KiB");
@@ -677,6 +979,8 @@ static int execute(struct evc__response *r, const char *data, size_t len, size_t
 		return r->error ? r->error : fail(r, EVC_EPROTO, parse_error_msg(err));
 	if (r->complete)
 		return 1;
+	if (r->chunked)
+		return 0; /* the head ended at *used; the chunks come next */
 	llhttp_resume(&r->parser); /* after an interim response; its head is forgotten */
 	return 0;
 }
@@ -686,6 +990,10 @@ void evc__response_init(struct evc__response *r, bool head_request, bool decode,
 {
 	memset(r, 0, sizeof(*r));
 	llhttp_init(&r->parser, HTTP_RESPONSE, &settings);
+	/* Bare LF line ends, as curl and browsers accept (values are checked
+	 * in on_header_value instead), and Content-Length beside chunked. */
+	llhttp_set_lenient_headers(&r->parser, 1);
+	llhttp_set_lenient_chunked_length(&r->parser, 1);
 	r->parser.data = r;
 	r->content_length = -1;
 	r->retry_after = -1;
@@ -727,6 +1035,8 @@ int evc__response_eof(struct evc__response *r)
 		return r->error;
 	if (r->complete)
 		return 1;
+	if (r->chunked && r->head_done)
+		return fail(r, EVC_EPROTO, "connection closed before the last chunk");
 	/* Completes a close-delimited body through on_message_complete. */
 	llhttp_finish(&r->parser);
 	if (r->error)

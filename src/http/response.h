@@ -4,7 +4,7 @@
  * The same parser serves every I/O mode: the event loop engine and the
  * blocking/threaded ones feed it whatever recv() returned. It keeps only the
  * headers the crawler uses, never the body: body bytes (decoded when
- * Content-Encoding is gzip or deflate and decoding was asked for) go
+ * Content-Encoding is gzip, deflate, br or zstd and decoding was asked for) go
  * straight to a callback. Memory does not grow with the body.
  */
 #ifndef EVC_RESPONSE_H
@@ -34,12 +34,14 @@ struct evc__response {
 	int64_t content_length; /* -1 when absent */
 	char content_type[128]; /* "" when absent; cut to fit */
 	char content_encoding[32];
+	char transfer_encoding[32];
 	char *location;	 /* malloc'd, NULL when absent; at most 8 KiB kept */
 	int retry_after; /* seconds (delta or HTTP date), -1 when absent */
 	char *link;	 /* Link headers, joined with ", " (malloc'd, NULL when
 			    none; at most 8 KiB kept, the rest dropped) */
 
-	uint64_t body_bytes; /* delivered to on_body (decoded) */
+	uint64_t body_bytes;	  /* delivered to on_body (decoded) */
+	uint64_t wire_body_bytes; /* body bytes as received (before decoding) */
 	uint64_t max_body;   /* 0: no limit */
 
 	int error;	       /* sticky negative code once failed */
@@ -55,8 +57,15 @@ struct evc__response {
 	char field_buf[32];
 	size_t field_len;
 	size_t value_len;
-	void *z; /* z_stream, allocated only for encoded bodies */
+	void *z; /* the decoder, allocated only for encoded bodies */
 	int z_state;
+	int coding;
+	bool chunked;	   /* our chunked framing reads the body */
+	bool chunked_keep; /* no Content-Length came with it, nor Connection: close */
+	int ch_state;
+	unsigned ch_digits;
+	uint64_t ch_left;
+	size_t ch_line, ch_trailers;
 };
 
 /**
