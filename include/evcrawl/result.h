@@ -83,6 +83,12 @@ typedef struct evc_result {
 	/* With the links option: the links found on the page (absolute,
 	 * normalised, without fragment), in order, NULL-terminated; else NULL. */
 	const char *const *links;
+	/* Bytes in url, which may hold NUL bytes when the input did (0: up to
+	 * its first NUL). */
+	size_t url_len;
+	/* The response's Content-Encoding as sent ("gzip"), NULL when none:
+	 * bytes are decoded only with the compressed option. */
+	const char *content_encoding;
 } evc_result_t;
 
 /** r->user, for bindings that do not lay out evc_result_t. */

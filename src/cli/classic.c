@@ -97,7 +97,11 @@ static void *thread_main(void *arg)
 		size_t len;
 		pthread_mutex_lock(&a->in.lock);
 		int rc = stop_signal || a->out_broken ? -1 : input_next(&a->in, &line, &len);
-		char *url = rc == 1 ? strndup(line, len) : NULL; /* the buffer moves on */
+		char *url = rc == 1 ? malloc(len + 1) : NULL; /* the buffer moves on */
+		if (url) { /* all of it: a NUL inside is part of the line */
+			memcpy(url, line, len);
+			url[len] = '\0';
+		}
 		pthread_mutex_unlock(&a->in.lock);
 		if (rc != 1)
 			break;
@@ -332,9 +336,9 @@ static void report_unfetched(struct app *a, const char *why)
 	const char *line;
 	size_t len;
 	while (input_next(&a->in, &line, &len) == 1) {
-		char *url = strndup(line, len);
 		evc_result_t r = {
-		    .url = url ? url : "",
+		    .url = line,
+		    .url_len = len,
 		    .dns_ms = -1,
 		    .connect_ms = -1,
 		    .tls_ms = -1,
@@ -343,7 +347,6 @@ static void report_unfetched(struct app *a, const char *why)
 		    .error_message = why,
 		};
 		output_result(a, &r);
-		free(url);
 	}
 	output_flush(a);
 }

@@ -92,6 +92,14 @@ static void set_content_type(struct evc__fetch *f, const char *s)
 	f->content_type = *s ? strdup(s) : NULL;
 }
 
+static void set_content_encoding(struct evc__fetch *f, const char *s)
+{
+	if (f->content_encoding && strcmp(f->content_encoding, s) == 0)
+		return;
+	free(f->content_encoding);
+	f->content_encoding = *s ? strdup(s) : NULL;
+}
+
 /* The exchange is over: keep what the record shows of it, let go of the
  * response. */
 static void end_exchange(struct evc__fetch *f)
@@ -100,6 +108,7 @@ static void end_exchange(struct evc__fetch *f)
 		f->bytes = f->resp->body_bytes; /* what came before any failure */
 		f->status = f->resp->status;
 		set_content_type(f, f->resp->content_type);
+		set_content_encoding(f, f->resp->content_encoding);
 	}
 	f->resp = NULL;
 }
@@ -114,6 +123,7 @@ static void reset_response(struct evc__fetch *f)
 	f->status = 0;
 	f->bytes = 0;
 	set_content_type(f, "");
+	set_content_encoding(f, "");
 }
 
 static enum evc__verdict retry_after(struct evc__fetch *f, uint64_t wait)
@@ -177,9 +187,13 @@ int evc__fetch_init(struct evc__fetch *f, const evc_crawl_opts_t *o, const char 
 	f->sink.fd = -1;
 	f->dns_ms = f->connect_ms = f->tls_ms = f->ttfb_ms = -1;
 	f->retry_wait = -1;
-	f->input = strndup(url, len);
-	if (!f->input)
+	/* Copied whole: a NUL inside (a binary input file) is part of what the
+	 * record shows, and makes the URL bad. */
+	if (!(f->input = malloc(len + 1)))
 		return -ENOMEM;
+	memcpy(f->input, url, len);
+	f->input[len] = '\0';
+	f->input_len = len;
 	f->url_rc = evc__url_parse(&f->url, url, len);
 	return 0;
 }
@@ -197,6 +211,8 @@ void evc__fetch_cleanup(struct evc__fetch *f)
 	free(f->input);
 	free(f->content_type);
 	f->content_type = NULL;
+	free(f->content_encoding);
+	f->content_encoding = NULL;
 	evc__fetch_set_cert(f, NULL);
 	f->visited = NULL;
 	f->message = NULL;
@@ -318,6 +334,12 @@ static int on_head(struct evc__fetch *f)
 	    resp->status == 429 || resp->status == 503 ? EVC__OUT_THROTTLE : EVC__OUT_RESPONSE;
 	f->retry_after_s = resp->retry_after;
 	set_content_type(f, resp->content_type);
+	if (resp->status == 408 && f->reused && !f->stale_retry_used) {
+		/* Most likely the server's "I am closing this idle connection",
+		 * sent before our request reached it: not our answer. */
+		f->stale_408 = true;
+		return 0;
+	}
 	f->retry_wait = evc__is_retry_status(resp->status) ? retry_wait(f, resp->retry_after) : -1;
 	f->final = f->retry_wait < 0 && !will_follow(f, resp->status, resp->location != NULL);
 	if (f->final && f->on_head && f->on_head(f->body_arg) != 0) {
@@ -364,6 +386,7 @@ void evc__fetch_exchange(struct evc__fetch *f, struct evc__response *resp, bool 
 	f->head_handled = false;
 	f->final = false;
 	f->retry_wait = -1;
+	f->stale_408 = false;
 	f->request_ns = evc__fetch_clock();
 	evc__response_init(resp, false, f->o->compressed, f->o->max_body, on_body, f);
 }
@@ -418,6 +441,13 @@ static enum evc__verdict complete(struct evc__fetch *f)
 	struct evc__response *resp = f->resp;
 	int status = resp->status;
 	int64_t wait = f->retry_wait;
+	if (f->stale_408) { /* once more on a new connection, as for a close */
+		f->stale_408 = false;
+		f->got_bytes = false;
+		f->resp = NULL;
+		if (stale(f))
+			return EVC__RETRY_FRESH;
+	}
 	end_exchange(f);
 	f->error = EVC_OK;
 	free(f->message);
@@ -496,10 +526,12 @@ void evc__fetch_result(struct evc__fetch *f, evc_result_t *r)
 	}
 	*r = (evc_result_t){
 	    .url = f->input ? f->input : "",
+	    .url_len = f->input ? f->input_len : 0,
 	    .final_url = f->url_rc == 0 ? f->url.href : NULL,
 	    .status = f->status,
 	    .bytes = f->bytes,
 	    .content_type = f->content_type,
+	    .content_encoding = f->content_encoding,
 	    .redirects = (int)f->redirects,
 	    .attempts = (int)f->attempts,
 	    .dns_ms = f->dns_ms,

@@ -73,7 +73,8 @@ typedef int (*evc__fetch_body_cb)(void *arg, const char *data, size_t len);
 
 struct evc__fetch {
 	const evc_crawl_opts_t *o; /* not owned; outlives the fetch */
-	char *input;		   /* the URL as given */
+	char *input;		   /* the URL as given (NUL bytes and all) */
+	size_t input_len;
 	void *user;
 	struct evc__url url; /* the current URL (after redirects) */
 	int url_rc;	     /* 0, or why the input is not a URL */
@@ -87,6 +88,7 @@ struct evc__fetch {
 	int status;
 	uint64_t bytes;
 	char *content_type; /* malloc'd, NULL when absent: a queued URL holds none */
+	char *content_encoding; /* the same for Content-Encoding */
 	double dns_ms, connect_ms, tls_ms, ttfb_ms;
 	uint64_t start_ns, deadline_ns;	      /* set by the first attempt */
 	const char *tls_version, *tls_cipher; /* static; NULL: no TLS */
@@ -109,6 +111,7 @@ struct evc__fetch {
 	bool got_bytes;	    /* a byte of the response arrived */
 	bool head_handled;  /* the head decision was made */
 	bool final;	    /* this response ends the fetch: its body is kept */
+	bool stale_408;	    /* a 408 on a reused connection: retried on a new one */
 	int64_t retry_wait; /* >= 0: this response is retried after that many ms */
 
 	struct evc__file_sink sink;

@@ -21,6 +21,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,6 +259,33 @@ static bool start_tls(evc_fetcher_t *f, struct evc__tls_ctx *ctx, enum evc__verd
 	return true;
 }
 
+/*
+ * Whether the kept connection may carry another request: nothing may have
+ * arrived on it since its last response. A byte there (an unsolicited
+ * "408 Request Timeout", the rest of an over-long body) or the server's
+ * close would otherwise be read as the next URL's answer. A TLS connection
+ * may have received a session ticket or a KeyUpdate, which is no answer:
+ * it is read without waiting, and kept if no application data came.
+ */
+static bool conn_quiet(evc_fetcher_t *f)
+{
+	struct pollfd p = {.fd = f->s->fd, .events = POLLIN};
+	if (evc__stream_pending(f->s))
+		return false;
+	if (poll(&p, 1, 0) == 0)
+		return true;
+	if (!f->tls)
+		return false;
+	int fl = fcntl(f->s->fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(f->s->fd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return false;
+	char buf[512];
+	ssize_t n = evc__stream_read(f->s, buf, sizeof buf);
+	if (!(fl & O_NONBLOCK))
+		fcntl(f->s->fd, F_SETFL, fl);
+	return n == EVC__WANT_READ;
+}
+
 /* A connection to the current URL's host: the kept one, or a new one.
  * Returns false with *v when there is none. */
 static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
@@ -278,7 +307,7 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 	}
 	char key[320];
 	snprintf(key, sizeof key, "%s://%s:%u", u->scheme, u->host, u->port);
-	if (f->s && !fresh && strcmp(key, f->key) == 0) {
+	if (f->s && !fresh && strcmp(key, f->key) == 0 && conn_quiet(f)) {
 		if (f->tls) {
 			struct evc__tls_info *i = &f->tls_info;
 			evc__fetch_tls_done(&f->f, -1, i->version, i->cipher, i->alpn, i->resumed);

@@ -82,14 +82,14 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-static void put_string(struct out *o, const char *str)
+static void put_string_n(struct out *o, const char *str, size_t n)
 {
 	if (!str) {
 		put(o, "null", 4);
 		return;
 	}
 	const unsigned char *s = (const unsigned char *)str;
-	size_t n = strlen(str), run = 0;
+	size_t run = 0;
 	put(o, "\"", 1);
 	for (size_t i = 0; i < n;) {
 		unsigned char c = s[i];
@@ -121,6 +121,11 @@ static void put_string(struct out *o, const char *str)
 	}
 	put(o, (const char *)s + n - run, run);
 	put(o, "\"", 1);
+}
+
+static void put_string(struct out *o, const char *str)
+{
+	put_string_n(o, str, str ? strlen(str) : 0);
 }
 
 static void put_ms(struct out *o, double ms)
@@ -192,7 +197,7 @@ size_t evc_result_to_json(const evc_result_t *r, char *buf, size_t cap)
 	if (!buf || cap == 0)
 		o.p = NULL;
 	puts_(&o, "{\"url\":");
-	put_string(&o, r->url);
+	put_string_n(&o, r->url, r->url && r->url_len ? r->url_len : r->url ? strlen(r->url) : 0);
 	puts_(&o, ",\"final_url\":");
 	put_string(&o, r->final_url);
 	puts_(&o, ",\"status\":");
@@ -204,6 +209,10 @@ size_t evc_result_to_json(const evc_result_t *r, char *buf, size_t cap)
 	put_uint(&o, r->bytes);
 	puts_(&o, ",\"content_type\":");
 	put_string(&o, r->content_type);
+	if (r->content_encoding) { /* only when there is one: most records have none */
+		puts_(&o, ",\"content_encoding\":");
+		put_string(&o, r->content_encoding);
+	}
 	puts_(&o, ",\"redirects\":");
 	put_uint(&o, (unsigned)r->redirects);
 	puts_(&o, ",\"attempts\":");
