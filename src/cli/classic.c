@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,9 +118,29 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Threads each hold a connection, a DNS socket while they look up, and a
+ * file with -o: more threads than the open-file limit allows would only
+ * fail URLs with EMFILE. The event loop adapts as it goes; here the count
+ * is fixed, so it is fitted to the limit up front, and said so.
+ */
+static unsigned fit_threads(const struct app *a, unsigned n)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return n;
+	unsigned per = a->opts.output_dir ? 3 : 2, reserve = 32;
+	rlim_t fit = rl.rlim_cur > reserve + per ? (rl.rlim_cur - reserve) / per : 1;
+	if (n <= fit)
+		return n;
+	fprintf(stderr, "%s: %u threads instead of %u: the open-file limit is %llu (ulimit -n)\n",
+		prog, (unsigned)fit, n, (unsigned long long)rl.rlim_cur);
+	return (unsigned)fit;
+}
+
 static int run_threads(struct app *a)
 {
-	unsigned n = a->opts.concurrency;
+	unsigned n = fit_threads(a, a->opts.concurrency);
 	struct worker *w = calloc(n, sizeof *w);
 	if (!w)
 		return 1;

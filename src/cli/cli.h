@@ -25,6 +25,7 @@ struct input {
 	bool is_pipe;  /* not a regular file */
 	bool nonblock; /* we set O_NONBLOCK (async mode only) */
 	bool eof;
+	bool failed; /* a read error ended the input early: exit status 1 */
 	int saved_flags;
 	char buf[64 * 1024];
 	size_t start, end;

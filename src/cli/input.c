@@ -127,8 +127,10 @@ int input_next(struct input *in, const char **line, size_t *len)
 		}
 		if (n < 0 && errno == EAGAIN)
 			return 0;
-		if (n < 0)
+		if (n < 0) {
 			fprintf(stderr, "%s: reading %s: %s\n", prog, in->name, strerror(errno));
+			in->failed = true;
+		}
 		if (n <= 0)
 			in->eof = true;
 		else

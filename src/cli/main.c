@@ -618,5 +618,7 @@ int main(int argc, char **argv)
 	/* URLs refused by robots.txt or a crawl's guard were the crawl's own
 	 * choice, not failures. */
 	uint64_t chosen = a->tally.errors[EVC_ERR_ROBOTS] + a->tally.errors[EVC_ERR_SKIPPED];
-	return rc != 0 || a->tally.done != a->tally.ok + chosen || a->out_broken ? 1 : 0;
+	return rc != 0 || a->tally.done != a->tally.ok + chosen || a->out_broken || a->in.failed
+		   ? 1
+		   : 0;
 }

@@ -326,6 +326,14 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 		uint64_t c0 = evc_hrtime();
 		unsigned limit = (unsigned)min_u64(f->opts.o.connect_timeout_ms, remaining_ms(f));
 		err = evc__tcp_connect_wait(&addrs->addr[i], u->port, limit, f->busy, &f->s);
+		/* Out of descriptors (other threads hold them): wait for one to
+		 * come free, within the fetch's time, instead of failing. */
+		while (evc__fd_pressure(err) && err != -EADDRNOTAVAIL && remaining_ms(f) > 20) {
+			sleep_ms(20);
+			limit = (unsigned)min_u64(f->opts.o.connect_timeout_ms, remaining_ms(f));
+			err = evc__tcp_connect_wait(&addrs->addr[i], u->port, limit, f->busy,
+						    &f->s);
+		}
 		if (err == 0) {
 			f->f.connect_ms = (double)(evc_hrtime() - c0) / 1e6;
 			f->io_timeout_ms = -1;

@@ -13,10 +13,12 @@
 struct evc__file_sink {
 	int fd;	    /* -1 when closed */
 	char *path; /* malloc'd, relative to the output dir's parent as given */
+	const char *dir; /* the output dir (not owned) */
 };
 
 /**
- * Create the file for u under dir (directories made as needed). A name that
+ * Create the file for u under dir (directories made as needed), never
+ * through a symbolic link inside dir (one is a name that is taken). A name that
  * is taken (a second URL mapping to it, a directory of that name, or a
  * file where a directory is needed) gets "~" and 8 hex digits of the URL's
  * hash, then ".1", ".2", ... : the same inputs always give the same names.
