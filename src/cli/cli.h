@@ -17,6 +17,8 @@
 #include "evcrawl/fetch.h"
 #include "evcrawl/loop.h"
 
+#include "crawl/seen.h"
+
 #define MAX_URL_LINE 8192
 
 /* URLs, from the command line or one per line of a file or pipe. */
@@ -36,6 +38,16 @@ struct input {
 	const char *name;
 	volatile sig_atomic_t *stop; /* when set and non-zero, EINTR ends input */
 	pthread_mutex_t lock;	     /* for --mode threads */
+	const struct resume *skip;   /* --resume: lines that have a record */
+	uint64_t skipped;
+};
+
+/* --resume FILE (resume.c): the URLs an earlier run has records for. */
+struct resume {
+	const char *path;
+	struct evc__seen done; /* fingerprints of their url fields */
+	uint64_t records, cancelled, foreign;
+	bool torn; /* a torn last line was cut off */
 };
 
 /* What the summary and the exit status are made of. */
@@ -66,6 +78,12 @@ struct app {
 };
 
 extern const char *prog;
+
+/* resume.c. resume_open reads FILE, cuts a torn last line, and makes
+ * FILE (appending) the records' stdout. Returns 0 or -errno. */
+int resume_open(struct resume *r, const char *path);
+bool resume_has(const struct resume *r, const char *line, size_t len);
+void resume_free(struct resume *r);
 
 /* input.c */
 void input_open(struct input *in, const char *path); /* exits 2 on failure */

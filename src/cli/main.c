@@ -214,6 +214,7 @@ enum {
 	OPT_MAX_QUERY_VARIANTS,
 	OPT_SITEMAP,
 	OPT_STATE,
+	OPT_RESUME,
 	OPT_FRONTIER_MEM,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
@@ -264,6 +265,7 @@ static const struct option long_opts[] = {
     {"max-query-variants", required_argument, NULL, OPT_MAX_QUERY_VARIANTS},
     {"sitemap", no_argument, NULL, OPT_SITEMAP},
     {"state", required_argument, NULL, OPT_STATE},
+    {"resume", required_argument, NULL, OPT_RESUME},
     {"frontier-mem", required_argument, NULL, OPT_FRONTIER_MEM},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
@@ -285,6 +287,7 @@ struct parsed {
 	int progress;	    /* -1: auto */
 	const char *polite; /* the first politeness option given */
 	bool no_robots;
+	const char *resume; /* --resume FILE */
 };
 
 /* mkdir -p: -o DIR creates its parents, as wget2 -P does. */
@@ -487,6 +490,9 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case OPT_FRONTIER_MEM:
 			o->frontier_mem = parse_bytes("--frontier-mem", optarg);
 			break;
+		case OPT_RESUME:
+			p->resume = optarg;
+			break;
 		case OPT_STATE:
 			o->state_dir = optarg;
 			p->polite = p->polite ? p->polite : "--state";
@@ -558,6 +564,9 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	if (!p->input && optind >= argc)
 		usage_error("no URLs: give them as arguments or with -i FILE");
 	check_selector(a);
+	if (p->resume && o->recursive)
+		usage_error("--resume skips input lines that have records; a recursive crawl "
+			    "goes on from its --state DIR instead");
 	if (p->polite && a->mode != MODE_ASYNC)
 		usage_error("%s is for --mode async (its scheduler keeps time per host); "
 			    "the classic modes fetch without it",
@@ -594,6 +603,22 @@ int main(int argc, char **argv)
 	raise_fd_limit();
 	pthread_mutex_init(&a->in.lock, NULL);
 	pthread_mutex_init(&a->out_lock, NULL);
+	static struct resume resume;
+	if (p.resume) {
+		int rc = resume_open(&resume, p.resume);
+		if (rc < 0) {
+			fprintf(stderr, "%s: --resume %s: %s\n", prog, p.resume, strerror(-rc));
+			return 2;
+		}
+		a->in.skip = &resume;
+		if (!a->quiet && (resume.records || resume.cancelled || resume.torn))
+			fprintf(stderr,
+				"%s: --resume: %llu URLs have records in %s%s%s; new records "
+				"are added to it\n",
+				prog, (unsigned long long)resume.records, p.resume,
+				resume.cancelled ? " (cancelled ones are fetched again)" : "",
+				resume.torn ? " (a torn last line was cut off)" : "");
+	}
 	if (p.input) {
 		input_open(&a->in, p.input);
 	} else {
@@ -613,6 +638,12 @@ int main(int argc, char **argv)
 		print_summary(a);
 	free(p.headers);
 	free(p.resolves);
+	if (a->caught_signal && !a->quiet)
+		fprintf(stderr,
+			"%s: interrupted: URLs not yet read from the input have no record; to go "
+			"on, run the same command with --resume %s\n",
+			prog, p.resume ? p.resume : "FILE (the file these records went to)");
+	resume_free(&resume);
 	if (a->caught_signal)
 		return 128 + a->caught_signal;
 	/* URLs refused by robots.txt or a crawl's guard were the crawl's own

@@ -28,7 +28,11 @@ static void write_all(struct app *a, const char *p, size_t len)
 			continue;
 		}
 		if (n < 0) {
-			a->out_broken = true; /* EPIPE: nobody reads any more */
+			/* EPIPE (nobody reads any more: `| head`), ENOSPC, EIO:
+			 * said once; the crawl stops, as its records would be lost. */
+			a->out_broken = true;
+			fprintf(stderr, "%s: cannot write records: %s; stopping\n", prog,
+				strerror(errno));
 			break;
 		}
 		p += n;
@@ -122,6 +126,11 @@ void print_summary(struct app *a)
 	if (s->requests)
 		snprintf(conns, sizeof conns, "; %llu connections, %llu requests",
 			 (unsigned long long)s->connections, (unsigned long long)s->requests);
+	if (a->in.skipped) {
+		size_t n = strlen(conns);
+		snprintf(conns + n, sizeof conns - n, "; %llu skipped: they have records",
+			 (unsigned long long)a->in.skipped);
+	}
 	if (s->spilled) {
 		size_t n = strlen(conns);
 		snprintf(conns + n, sizeof conns - n, "; %llu URLs waited on disk",
