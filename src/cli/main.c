@@ -613,9 +613,9 @@ int main(int argc, char **argv)
 		a->in.skip = &resume;
 		if (!a->quiet && (resume.records || resume.cancelled || resume.torn))
 			fprintf(stderr,
-				"%s: --resume: %llu URLs have records in %s%s%s; new records "
-				"are added to it\n",
-				prog, (unsigned long long)resume.records, p.resume,
+				"%s: --resume: %llu %s in %s%s%s; new records are added to it\n",
+				prog, (unsigned long long)resume.records,
+				resume.records == 1 ? "URL has a record" : "URLs have records", p.resume,
 				resume.cancelled ? " (cancelled ones are fetched again)" : "",
 				resume.torn ? " (a torn last line was cut off)" : "");
 	}

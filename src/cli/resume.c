@@ -10,8 +10,9 @@
  * "cancelled" (the run was interrupted with the URL in flight) does not
  * count: that URL is fetched again and gets a second record.
  *
- * The url is always the first field (the writer's fixed order), so a line
- * is read up to the end of that string, never parsed whole.
+ * The url is always the first field (the writer's fixed order, which
+ * `jq -c` keeps), so a line is read up to the end of that string, never
+ * parsed whole.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,11 +73,18 @@ static size_t put_utf8(char *o, unsigned cp)
  */
 static ssize_t record_url(const char *line, size_t len, char *out)
 {
-	static const char lead[] = "{\"url\":\"";
-	const char *p = line + sizeof lead - 1, *end = line + len;
+	const char *p = line, *end = line + len;
 	size_t n = 0;
-	if (len < sizeof lead - 1 || memcmp(line, lead, sizeof lead - 1) != 0)
-		return -1;
+	/* {"url":" with any blanks between (as `jq -c` or json.dumps write). */
+	static const char *const lead[] = {"{", "\"url\"", ":", "\""};
+	for (size_t i = 0; i < sizeof lead / sizeof lead[0]; i++) {
+		size_t k = strlen(lead[i]);
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if ((size_t)(end - p) < k || memcmp(p, lead[i], k) != 0)
+			return -1;
+		p += k;
+	}
 	while (p < end && *p != '"') {
 		if (*p != '\\') {
 			out[n++] = *p++;
@@ -121,10 +129,24 @@ static ssize_t record_url(const char *line, size_t len, char *out)
 	return p < end ? (ssize_t)n : -1;
 }
 
+/* "kind":"cancelled", blanks allowed around the colon. */
 static bool cancelled(const char *line, size_t len)
 {
-	static const char k[] = "\"error\":{\"kind\":\"cancelled\"";
-	return memmem(line, len, k, sizeof k - 1) != NULL;
+	static const char key[] = "\"kind\"", val[] = "\"cancelled\"";
+	const char *end = line + len, *p = line;
+	while ((p = memmem(p, (size_t)(end - p), key, sizeof key - 1)) != NULL) {
+		p += sizeof key - 1;
+		const char *v = p;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		if (v == end || *v++ != ':')
+			continue;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		if ((size_t)(end - v) >= sizeof val - 1 && memcmp(v, val, sizeof val - 1) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* Remember one complete line's URL. */
