@@ -5,6 +5,7 @@
  * flushed once per loop iteration, progress is redrawn by a loop timer, and
  * SIGINT/SIGTERM arrive through a self-pipe the loop watches.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,6 +22,8 @@ struct async {
 	evc_loop_t *loop;
 	evc_crawler_t *crawler;
 	evc_timer_t *flush_timer, *progress_timer;
+	evc_timer_t *stats_timer, *lag_timer; /* --stats-every */
+	uint64_t lag_last_ns, lag_max_ns;
 	bool watching_input;
 	int signal_pipe[2];
 	size_t progress_width;
@@ -117,6 +120,63 @@ static void on_progress(evc_timer_t *t, void *arg)
 	s->progress_width = width;
 }
 
+/*
+ * --stats-every S: one JSON line of numbers on stderr every S seconds, for
+ * logs and for scripts/soak. The loop's lag is how late a 10 ms timer
+ * fires (the worst in the interval): the time one turn of callbacks held
+ * the loop, which every other watcher waited too.
+ */
+#define LAG_PROBE_MS 10
+
+static void on_lag_probe(evc_timer_t *t, void *arg)
+{
+	struct async *s = arg;
+	uint64_t now = evc_hrtime(), due = s->lag_last_ns + LAG_PROBE_MS * 1000000ull;
+	if (s->lag_last_ns && now > due && now - due > s->lag_max_ns)
+		s->lag_max_ns = now - due;
+	s->lag_last_ns = now;
+}
+
+static long open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	long n = 0;
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 3; /* ".", ".." and the directory's own fd */
+}
+
+static long rss_kib(void)
+{
+	long pages = -1, resident = -1;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = -1;
+		fclose(f);
+	}
+	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void on_stats(evc_timer_t *t, void *arg)
+{
+	struct async *s = arg;
+	evc_crawl_stats_t st;
+	evc_crawler_stats(s->crawler, &st);
+	double secs = (double)(evc_hrtime() - s->a->start_ns) / 1e9;
+	fprintf(stderr,
+		"{\"stats\":{\"elapsed_s\":%.3f,\"added\":%llu,\"done\":%llu,\"ok\":%llu,"
+		"\"in_flight\":%u,\"queued\":%u,\"waiting\":%u,\"connections\":%u,"
+		"\"rss_kib\":%ld,\"fds\":%ld,\"loop_lag_ms\":%.3f}}\n",
+		secs, (unsigned long long)st.added, (unsigned long long)st.done,
+		(unsigned long long)st.ok, st.in_flight, st.queued, st.waiting, st.connections,
+		rss_kib(), open_fds(), (double)s->lag_max_ns / 1e6);
+	s->lag_max_ns = 0;
+}
+
 static int signal_fd = -1;
 
 /* Only async-signal-safe work, and errno as it was: the signal may land
@@ -180,6 +240,12 @@ int run_async(struct app *a)
 		s.progress_timer = evc_timer_new(s.loop, on_progress, &s);
 		evc_timer_start(s.progress_timer, 100, 100);
 	}
+	if (a->stats_every_ms) {
+		s.stats_timer = evc_timer_new(s.loop, on_stats, &s);
+		s.lag_timer = evc_timer_new(s.loop, on_lag_probe, &s);
+		evc_timer_start(s.stats_timer, a->stats_every_ms, a->stats_every_ms);
+		evc_timer_start(s.lag_timer, LAG_PROBE_MS, LAG_PROBE_MS);
+	}
 	watch_signals(&s);
 	evc_crawler_set_feed(s.crawler, feed, &s);
 
@@ -207,6 +273,10 @@ int run_async(struct app *a)
 		close(s.signal_pipe[0]);
 		close(s.signal_pipe[1]);
 	}
+	if (s.stats_timer)
+		on_stats(s.stats_timer, &s); /* the last numbers, at the end */
+	evc_timer_free(s.stats_timer);
+	evc_timer_free(s.lag_timer);
 	evc_timer_free(s.progress_timer);
 	evc_timer_free(s.flush_timer);
 	evc_crawler_free(s.crawler);

@@ -458,6 +458,12 @@ int run_classic(struct app *a)
 {
 	catch_signals();
 	a->in.stop = &stop_signal;
+	/* Options a fetcher refuses (a bad --dns-server) are said once, here,
+	 * not by every thread or worker. */
+	evc_fetcher_t *probe;
+	if (new_fetcher(a, &probe, 0) < 0)
+		return 2;
+	evc_fetcher_free(probe);
 	int rc;
 	switch (a->mode) {
 	case MODE_BLOCKING:

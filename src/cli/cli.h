@@ -66,6 +66,7 @@ struct app {
 	evc_crawl_opts_t opts;
 	struct input in;
 	bool progress, quiet;
+	unsigned stats_every_ms; /* --stats-every: 0 = never */
 	volatile int caught_signal;
 	uint64_t start_ns;
 

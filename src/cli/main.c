@@ -215,6 +215,7 @@ enum {
 	OPT_SITEMAP,
 	OPT_STATE,
 	OPT_RESUME,
+	OPT_STATS_EVERY,
 	OPT_FRONTIER_MEM,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
@@ -266,6 +267,7 @@ static const struct option long_opts[] = {
     {"sitemap", no_argument, NULL, OPT_SITEMAP},
     {"state", required_argument, NULL, OPT_STATE},
     {"resume", required_argument, NULL, OPT_RESUME},
+    {"stats-every", required_argument, NULL, OPT_STATS_EVERY},
     {"frontier-mem", required_argument, NULL, OPT_FRONTIER_MEM},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
@@ -493,6 +495,11 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case OPT_RESUME:
 			p->resume = optarg;
 			break;
+		case OPT_STATS_EVERY:
+			a->stats_every_ms = parse_seconds("--stats-every", optarg);
+			if (!a->stats_every_ms)
+				usage_error("--stats-every wants a time above 0, not '%s'", optarg);
+			break;
 		case OPT_STATE:
 			o->state_dir = optarg;
 			p->polite = p->polite ? p->polite : "--state";
@@ -567,6 +574,8 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	if (p->resume && o->recursive)
 		usage_error("--resume skips input lines that have records; a recursive crawl "
 			    "goes on from its --state DIR instead");
+	if (a->stats_every_ms && a->mode != MODE_ASYNC)
+		usage_error("--stats-every is for --mode async: its numbers are the event loop's");
 	if (p->polite && a->mode != MODE_ASYNC)
 		usage_error("%s is for --mode async (its scheduler keeps time per host); "
 			    "the classic modes fetch without it",
