@@ -176,6 +176,7 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 	evc__list_init(&c->waiting);
 	evc__list_init(&c->running);
 	evc__list_init(&c->tls_wait);
+	evc__list_init(&c->idle_lru);
 	if (rc == 0)
 		rc = evc__engine_resolver(&c->resolver, loop, &c->opts.o);
 	if (rc == 0) {

@@ -43,6 +43,7 @@
 #define READ_BUF_SIZE	     (256 * 1024)
 #define HOUSEKEEPING_MS	     1000
 #define IDLE_CONN_MAX_MS     30000 /* close pooled connections unused this long */
+#define IDLE_PER_SLOT	     4	   /* idle connections kept: 4 x the concurrency */
 #define FD_PRESSURE_PAUSE_MS 50
 #define FD_PRESSURE_QUIET_MS 1000
 
@@ -110,7 +111,8 @@ struct conn {
 	struct host *host;
 	struct task *task; /* NULL while idle */
 	struct evc_crawler *c;
-	struct evc__list idle_link;
+	struct evc__list idle_link; /* in its host's idle list */
+	struct evc__list lru_link;  /* in the crawler's idle_lru */
 	uint64_t idle_since;
 	unsigned requests; /* completed on this connection */
 	char *pending;	   /* unsent rest of the request */
@@ -186,6 +188,8 @@ struct evc_crawler {
 	struct evc__list running;  /* tasks holding slots */
 	struct evc__list tls_wait; /* https tasks waiting for a handshake ticket */
 	unsigned handshaking;	   /* tickets out: https connects + handshakes */
+	struct evc__list idle_lru; /* every idle connection, most recent first */
+	unsigned nidle;		   /* at most IDLE_PER_SLOT x concurrency: the oldest go */
 
 	unsigned limit;		 /* effective concurrency: lowered under fd pressure */
 	uint64_t pressure_until; /* loop ms: no raising the limit before */

@@ -5,7 +5,10 @@
  * An idle connection is watched for reading (see on_idle_io). The most
  * recently used idle connection is reused first (the least likely to have
  * been timed out by the server); housekeeping closes those unused for
- * IDLE_CONN_MAX_MS.
+ * IDLE_CONN_MAX_MS. At most IDLE_PER_SLOT times the concurrency are kept
+ * idle (curl's connection cache has the same rule): past that the least
+ * recently used one goes, so a crawl over a million hosts does not hold a
+ * descriptor for each host it saw in the last half minute.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@ int evc__conn_open(struct task *t, const evc_sockaddr_t *addr)
 	k->host = t->host;
 	k->task = t;
 	evc__list_init(&k->idle_link);
+	evc__list_init(&k->lru_link);
 	t->conn = k;
 	t->host->nconns++;
 	c->stats.connections++;
@@ -41,6 +45,10 @@ void evc__conn_close(struct conn *k)
 	evc_crawler_t *c = k->c;
 	evc_io_stop(c->loop, k->s->fd);
 	evc__stream_close(k->s);
+	if (evc__list_linked(&k->lru_link)) {
+		evc__list_remove(&k->lru_link);
+		c->nidle--;
+	}
 	evc__list_remove(&k->idle_link);
 	k->host->nconns--;
 	c->stats.connections--;
@@ -70,6 +78,8 @@ struct conn *evc__conn_take_idle(struct host *x)
 		return NULL;
 	struct conn *k = EVC_LIST_ENTRY(x->idle.next, struct conn, idle_link);
 	evc__list_remove(&k->idle_link);
+	evc__list_remove(&k->lru_link);
+	k->c->nidle--;
 	return k;
 }
 
@@ -93,8 +103,12 @@ void evc__conn_release(struct task *t)
 	evc__response_free(&k->resp);
 	k->idle_since = evc_now(c->loop);
 	evc__list_push_front(&k->host->idle, &k->idle_link);
+	evc__list_push_front(&c->idle_lru, &k->lru_link);
+	c->nidle++;
 	if (evc_io_start(c->loop, k->s->fd, EVC_READ, on_idle_io, k) < 0)
 		evc__conn_close(k);
+	while (c->nidle > IDLE_PER_SLOT * c->opts.o.concurrency && c->nidle > 0)
+		evc__conn_close(EVC_LIST_ENTRY(c->idle_lru.prev, struct conn, lru_link));
 }
 
 unsigned evc__conn_close_idle(evc_crawler_t *c, bool force)
