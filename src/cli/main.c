@@ -64,7 +64,8 @@ static void help(void)
 	       "  -A, --user-agent STRING   User-Agent (default evcrawl/%s)\n"
 	       "  -H, --header 'Name: value'  extra request header (repeatable;\n"
 	       "                            'Name:' removes a default one)\n"
-	       "      --compressed          ask for gzip/deflate and decode bodies\n"
+	       "      --compressed          ask for gzip, deflate, br or zstd and decode\n"
+	       "                            bodies (a coding it cannot decode is an error)\n"
 	       "      --cacert FILE         trust the CAs in FILE (PEM) instead of the system's\n"
 	       "      --capath DIR          trust the CAs in DIR (c_rehash'ed) instead\n"
 	       "  -k, --insecure            do not check certificates (says so once)\n"
@@ -113,7 +114,13 @@ static void help(void)
 	       "                            goes on, fetching nothing twice that had a record\n"
 	       "      --no-robots           with -r: ignore robots.txt\n"
 	       "\n"
-	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH\n"
+	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH (never through a\n"
+	       "                            symbolic link inside DIR)\n"
+	       "      --resume FILE         skip input URLs that have a record in FILE (an\n"
+	       "                            earlier run's output) and add the new records\n"
+	       "                            to FILE: run again after a kill to go on\n"
+	       "      --stats-every S       a JSON line of numbers on stderr every S seconds\n"
+	       "                            (done, in flight, RSS, descriptors, loop lag)\n"
 	       "      --mode MODE           async (default: one event loop), blocking,\n"
 	       "                            busy-poll, threads or processes (-c workers)\n"
 	       "      --selector NAME       event loop backend: epoll, poll or select\n"
@@ -123,8 +130,10 @@ static void help(void)
 	       "  -h, --help                this help\n"
 	       "  -V, --version             print the version\n"
 	       "\n"
-	       "Exit status: 0 every URL got a complete response, 1 some failed,\n"
-	       "2 usage error, 130/143 interrupted by SIGINT/SIGTERM.\n",
+	       "Exit status: 0 every URL got a complete response, 1 some failed (or the\n"
+	       "input could not be read, or records not written), 2 usage error, 130/143\n"
+	       "interrupted by SIGINT/SIGTERM (URLs not yet read have no record: go on\n"
+	       "with --resume).\n",
 	       prog, prog, evc_version());
 }
 
