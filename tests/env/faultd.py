@@ -65,6 +65,7 @@ Paths (the query string is ignored; "..." means anything may follow):
                           some broken servers send) of KNOWN_TEXT
   /big/N                  200, Content-Length: N, N bytes of the repeating
                           pattern "0123456789abcdef" (N up to 4 GiB)
+  /h/NAME, /h/NAME/...    the hostile cases: see "Hostile cases" below
   /__stats                JSON accounting (below); never counted itself
   /__reset                zeroes the accounting and the /retry and /429
                           counters; answers "reset\\n"
@@ -87,10 +88,30 @@ holds the same four numbers across all hosts:
   {"hosts": {"h01.test:41234": {"open": 0, "max_open": 2, "total_conns": 5,
    "requests": 50}}, "open": 0, "max_open": 2, "total_conns": 5, "requests": 50}
 
+Hostile cases. HOSTILE_CASES (in this file) is the catalogue of every path
+above and every /h/ path: what the server does and the record evcrawl must
+make of it, per test run; HOSTILE_SEQUENCES are URLs fetched one after
+another to see what evcrawl does with a kept-alive connection.
+tests/integration/test_hostile.py runs every case in every --mode. The runs
+(HOSTILE_RUNS; URLs go to distinct host names under many.test, so every case
+has its own connections and accounting):
+
+@RUNS@
+
+An expectation is a status (or null) and words: bytes=N (or A..B, >0), the
+error kind or "ok" (error is null), attempts=N, redirects=N, ce=VALUE (the
+record's content_encoding), final=PATH (final_url's path), secs=A..B
+(time_ms.total). In paths, HOST, OTHER and KEY stand for names the test
+chooses. The table is filled in from HOSTILE_CASES when the module loads
+(read it with `faultd.py --cases` or pydoc):
+
+@CASES@
+
 Usage:
   faultd.py [--listen ADDR]... [--port PORT]     binds ADDR:PORT itself
   faultd.py --fd N [--fd N]...                   serves already-listening
                                                  sockets (how world.py starts it)
+  faultd.py --cases                              prints the hostile cases
 Only loopback addresses are accepted. It prints one line to stdout when ready
 ("faultd ready port=PORT"), logs errors to stderr, and exits on SIGTERM/SIGINT.
 """
@@ -238,6 +259,7 @@ class Conn:
         self.gone = asyncio.Event()         # set by close()
         self.more = asyncio.Event()         # set when data or EOF arrives
         self.eof = False
+        self.nreq = 0               # requests read on this connection
         self.pump_task = asyncio.ensure_future(self.pump())
 
     async def pump(self):
@@ -339,6 +361,13 @@ class Conn:
             await self.writer.drain()
         except (ConnectionError, OSError) as e:
             raise Closed() from e
+
+    async def flushed(self):
+        """Wait until everything written has gone to the kernel (an abort
+        would drop what is still buffered)."""
+        transport = self.writer.transport
+        while transport.get_write_buffer_size() and not self.closed:
+            await asyncio.sleep(0.005)
 
     async def sleep(self, seconds):
         """Sleep, but raise Closed as soon as the connection goes."""
@@ -465,6 +494,7 @@ async def h_stream_forever(conn, req, rest):
     until = time.monotonic() + STALL_SECONDS
     while time.monotonic() < until:
         await conn.send(chunk)
+        await asyncio.sleep(0)      # a fast reader must not starve the others
     return False
 
 
@@ -563,6 +593,695 @@ async def h_reset_stats(conn, req, rest):
     return await respond(conn, req, 200, b"reset\n")
 
 
+# --------------------------------------------------------------------------
+# Hostile cases: /h/NAME, and the catalogue of what evcrawl must make of
+# every case (HOSTILE_CASES and HOSTILE_SEQUENCES below; the module docstring
+# shows them as a table, and tests/integration/test_hostile.py runs them).
+
+def _line(x):
+    return x.encode("latin-1") if isinstance(x, str) else x
+
+
+def raw_head(first, *lines):
+    """Raw head bytes, exactly as given: the first line and the header lines
+    (str or bytes), each ended by CRLF, then the empty line."""
+    return b"".join(_line(x) + b"\r\n" for x in (first,) + lines) + b"\r\n"
+
+
+def h200(*lines):
+    """An HTTP/1.1 200 head with Content-Type: text/plain and these lines."""
+    return raw_head("HTTP/1.1 200 OK", "Content-Type: text/plain", *lines)
+
+
+OK_RESPONSE = h200("Content-Length: 3") + OK_BODY
+CHUNKED = "Transfer-Encoding: chunked"
+# A whole response that must never be taken for the answer to anything: the
+# "extra bytes" of the keep-alive cases (a client that takes it shows 6 bytes).
+FAKE_RESPONSE = h200("Content-Length: 6") + b"WRONG\n"
+GARBAGE = b"\x16\x03\x01 garbage, not HTTP at all \x00\xff\r\n\r\n"
+
+
+def chunked(*pieces, last=b"0\r\n\r\n"):
+    """A chunked body: each piece as one chunk, then `last`."""
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + last
+
+
+def _gzip_bomb():
+    """1 GiB of zeros, gzip-compressed: 1,061,908 bytes. Built from one
+    deflate block of 1 MiB of zeros ended by a full flush (so it can simply
+    be repeated), 1024 times, then an empty final block and the trailer (the
+    CRC-32 of 2^30 zero bytes is 0x5b64c2b0; ISIZE is 2^30)."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = c.compress(bytes(1 << 20)) + c.flush(zlib.Z_FULL_FLUSH)
+    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + block * 1024 + b"\x03\x00"
+            + struct.pack("<II", 0x5B64C2B0, 1 << 30))
+
+
+GZIP_BOMB = _gzip_bomb()
+GZIP_TRUNCATED = GZIP_BODY[:len(GZIP_BODY) // 2]
+GZIP_BAD_CRC = GZIP_BODY[:-8] + bytes(b ^ 0xFF for b in GZIP_BODY[-8:-4]) + GZIP_BODY[-4:]
+DEFLATE_BAD_BODY = b"\x78\x9c" + b"\xff" * 20     # zlib header, reserved block type
+GZIP_GZIP_BODY = gzip.compress(GZIP_BODY, mtime=0)
+# KNOWN_TEXT compressed by `brotli -q 11` (1.0.9) and `zstd -19` (1.5.4):
+# the standard library has neither compressor.
+BR_BODY = (b"\xd1\xb8\x8f\xc0/\xb6\xcb\xbde\xbayMN\"I\x9f\x7f>.\x0c\x13\xba\x99\x00\xc0k"
+           b"\xa3/\xe1?\x1a\xcb\xb3\xc8(\n")
+ZSTD_BODY = (b"(\xb5/\xfdd\xf8\x10\xfd\x00\x00\xb8evcrawl gzip test line\n\x01\x00\xbdC"
+             b"\xfb\xd9\x04Q\"\x9e\x9b")
+
+
+def script(*steps):
+    """A handler that plays steps in order: bytes are sent; a number sleeps
+    that many seconds (cut short when the client leaves); a last word says
+    what becomes of the connection: "close" (FIN), "reset" (RST, after what
+    was sent has reached the kernel), "stall" (hold it silently for
+    STALL_SECONDS), "shut" (shutdown(SHUT_WR): FIN, yet keep reading until
+    the client closes) or "keep" (read the next request). Default: close."""
+    async def handler(conn, req, rest):
+        for step in steps:
+            if isinstance(step, (bytes, bytearray)):
+                await conn.send(step)
+            elif isinstance(step, (int, float)):
+                await conn.sleep(step)
+            elif step == "keep":
+                return True
+            elif step == "reset":
+                await conn.flushed()
+                conn.close(reset=True)
+                return False
+            elif step == "stall":
+                await conn.sleep(STALL_SECONDS)
+            elif step == "shut":
+                await conn.flushed()
+                conn.writer.write_eof()
+                await conn.sleep(STALL_SECONDS)
+            elif step != "close":
+                raise ValueError("bad script step %r" % (step,))
+        return False
+    return handler
+
+
+def repeat(first, unit, every, end=b""):
+    """Send `first`, then `unit` every `every` seconds until the client
+    leaves (or STALL_SECONDS pass), then `end`."""
+    async def handler(conn, req, rest):
+        await conn.send(first)
+        until = time.monotonic() + STALL_SECONDS
+        while time.monotonic() < until:
+            await conn.sleep(every)
+            await conn.send(unit)
+        await conn.send(end)
+        return False
+    return handler
+
+
+def dribble(data, every, first=b""):
+    """Send `first`, then `data` one byte every `every` seconds, then close."""
+    async def handler(conn, req, rest):
+        await conn.send(first)
+        for i in range(len(data)):
+            await conn.send(data[i:i + 1])
+            await conn.sleep(every)
+        return False
+    return handler
+
+
+def answer(status, body, *headers, reason=None, keep=True):
+    """A whole response: status, headers as given, Content-Length of body."""
+    async def handler(conn, req, rest):
+        first = "HTTP/1.1 %d %s" % (status, reason or REASONS.get(status, "Status"))
+        await conn.send(raw_head(first, "Content-Type: text/plain", *headers,
+                                 "Content-Length: %d" % len(body)) + body)
+        return keep
+    return handler
+
+
+def encoded(body, coding):
+    """200 with Content-Encoding: coding and this (encoded) body."""
+    return answer(200, body, "Content-Encoding: " + coding)
+
+
+def redirect(location):
+    """302 to location (str or bytes), body "redirect\\n"."""
+    async def handler(conn, req, rest):
+        await conn.send(raw_head("HTTP/1.1 302 Found", b"Location: " + _line(location),
+                                 "Content-Type: text/plain", "Content-Length: 9")
+                        + b"redirect\n")
+        return True
+    return handler
+
+
+async def h_redirect_chain(conn, req, rest):
+    n = rest.split("/")[0]
+    if not n.isdigit():
+        return await respond(conn, req, 404, b"not found\n")
+    return await redirect("/h/redirect-chain/%d" % (int(n) - 1) if int(n) else "/ok")(
+        conn, req, rest)
+
+
+async def h_redirect_loop(conn, req, rest):
+    nxt = {"a": "b", "b": "c", "c": "a"}.get(rest)
+    if not nxt:
+        return await respond(conn, req, 404, b"not found\n")
+    return await redirect("/h/redirect-loop/" + nxt)(conn, req, rest)
+
+
+async def h_redirect_hosts(conn, req, rest):
+    here, _, there = rest.partition("/")
+    port = req.headers.get("host", "").rpartition(":")[2]
+    if not (here and there and port.isdigit()):
+        return await respond(conn, req, 404, b"not found\n")
+    return await redirect("http://%s:%s/h/redirect-hosts/%s/%s" % (there, port, there, here))(
+        conn, req, rest)
+
+
+async def h_redirect_protocol_relative(conn, req, rest):
+    return await redirect("//%s/ok" % req.headers.get("host", ""))(conn, req, rest)
+
+
+def retry_after(value, times=None, status=503):
+    """`status` with Retry-After: value (body "retry later\\n", 12 bytes) the
+    first `times` requests for this host and path (always when None), then
+    200 "ok\\n". Counted per Host header and path, so every test run has its
+    own count; /__reset zeroes the counts."""
+    async def handler(conn, req, rest):
+        key = "h/%s%s" % (req.headers.get("host", ""), req.path)
+        n = STATS.retry_counts.get(key, 0)
+        if times is None or n < times:
+            STATS.retry_counts[key] = n + 1
+            return await answer(status, b"retry later\n", "Retry-After: " + value)(
+                conn, req, rest)
+        return await answer(200, OK_BODY)(conn, req, rest)
+    return handler
+
+
+async def h_garbage_on_reuse(conn, req, rest):
+    if conn.nreq == 1:
+        await conn.send(OK_RESPONSE)
+    else:
+        await conn.send(GARBAGE)
+    return True
+
+
+def ok_then_408(close):
+    """200 "ok\\n" (keep-alive), then 0.2 s later, unasked, a 408 on the idle
+    connection; then close, or keep reading and answering requests."""
+    async def handler(conn, req, rest):
+        await conn.send(OK_RESPONSE)
+        await conn.sleep(0.2)
+        if close:
+            await conn.send(raw_head("HTTP/1.1 408 Request Timeout", "Content-Length: 0",
+                                     "Connection: close"))
+            return False
+        await conn.send(raw_head("HTTP/1.1 408 Request Timeout", "Content-Type: text/plain",
+                                 "Content-Length: 8") + b"timeout\n")
+        return True
+    return handler
+
+
+T = "Content-Type: text/plain"
+HEAD_1MIB = raw_head("HTTP/1.1 200 OK", "X-Big: " + "b" * (1 << 20), "Content-Length: 3") + OK_BODY
+HEADERS_SMALL = raw_head("HTTP/1.1 200 OK", *(["h: v"] * 10000), "Content-Length: 3") + OK_BODY
+HEADERS_BIG = raw_head("HTTP/1.1 200 OK", *("X-Header-%05d: value" % i for i in range(10000)),
+                       "Content-Length: 3") + OK_BODY
+SET_COOKIES = raw_head("HTTP/1.1 200 OK",
+                       *("Set-Cookie: c%04d=%s" % (i, "v" * 12) for i in range(2000)),
+                       "Content-Length: 3") + OK_BODY
+assert len(SET_COOKIES) < 64 * 1024 and len(HEADERS_SMALL) < 64 * 1024
+TRAILERS_MANY = (h200(CHUNKED) + b"6\r\nhello \r\n6\r\nworld\n\r\n0\r\n"
+                 + b"".join(b"X-Trailer-%03d: t\r\n" % i for i in range(100))
+                 + b"Content-Length: 999\r\nTransfer-Encoding: gzip\r\n\r\n")
+TRAILERS_HUGE = (h200(CHUNKED) + b"5\r\nhello\r\n0\r\n"
+                 + b"".join(b"X-Trailer-%05d: %s\r\n" % (i, b"t" * 80) for i in range(1000))
+                 + b"\r\n")
+STATUS_999 = raw_head("HTTP/1.1 999 Whatever", T, "Content-Length: 3") + OK_BODY
+
+
+def bad_status(first):
+    return script(raw_head(first, T, "Content-Length: 3") + OK_BODY)
+
+
+def bad_header(*lines):
+    return script(h200(*lines, "Content-Length: 3") + OK_BODY)
+
+
+class Case:
+    """One hostile path and the record evcrawl must make of it, in each test
+    run it belongs to ("plain", "z" for --compressed, "backoff"; see
+    HOSTILE_RUNS). An expectation is a few words: a status (or null), then
+    field=value words: bytes=N (or A..B, or >0), an error kind or "ok" (the
+    record's error is null), attempts=N, redirects=N, ce=VALUE (the
+    record's content_encoding; quote a value with spaces), final=PATH
+    (final_url's path), secs=A..B (time_ms.total in seconds)."""
+
+    def __init__(self, path, does, handler=None, **expect):
+        self.path, self.does, self.handler, self.expect = path, does, handler, expect
+
+
+class Sequence:
+    """URLs fetched one after another (-c 1 --per-host 1) on host names A,
+    B, ...: steps are (host letter, path, expected record); conns is how
+    many connections faultd must have seen per host ("A=2", or a range
+    "A=1..2"). Each sequence runs in an evcrawl process of its own."""
+
+    def __init__(self, name, does, steps, conns):
+        self.name, self.does, self.steps, self.conns = name, does, steps, conns
+
+
+TIMEOUT_WHOLE = "secs=1.9..3.0"     # the whole-fetch --timeout (2 s) fired
+TIMEOUT_IDLE = "secs=0.9..1.9"      # the --idle-timeout (1 s) fired, not the whole one
+
+# The options of each run (tests/integration/test_hostile.py adds -i, the DNS
+# server, --host-errors 0, the --mode and -c). URLs of the plain, z and
+# backoff runs all run at once in the concurrent modes, each on its own host
+# name. --max-body 0 (no limit) in the plain run: endless bodies must end at
+# --timeout, and without using memory.
+HOSTILE_RUNS = {
+    "plain": "--timeout 2 --idle-timeout 1 --connect-timeout 1 --retries 0 --max-body 0",
+    "z": "--timeout 2 --idle-timeout 1 --connect-timeout 1 --retries 0 --compressed --max-body 1M",
+    "backoff": "--timeout 2 --idle-timeout 1 --connect-timeout 1 --retries 2",
+    "ka": "--timeout 2 --idle-timeout 1 --connect-timeout 1 --retries 0 -c 1 --per-host 1",
+}
+
+HOSTILE_CASES = [
+    # ---- the classic paths above ------------------------------------------
+    Case("/ok", "200 \"ok\\n\"", plain="200 bytes=3 ok"),
+    Case("/ok/x", "200 \"ok\\n\"", plain="200 bytes=3 ok"),
+    Case("/slow/300", "200 \"ok\\n\" after 0.3 s", plain="200 bytes=3 ok"),
+    Case("/echo", "200, the request head as the body", plain="200 bytes>0 ok"),
+    Case("/close", "200 \"ok\\n\", Connection: close", plain="200 bytes=3 ok"),
+    Case("/ok-then-close", "200 \"ok\\n\", closes unannounced", plain="200 bytes=3 ok"),
+    Case("/close-before-head", "closes without a byte", plain="null bytes=0 protocol"),
+    Case("/reset", "RST without a byte", plain="null bytes=0 io"),
+    Case("/partial-body", "Content-Length 1000, 10 bytes, closes", plain="200 bytes=10 protocol"),
+    Case("/huge-head", "70 KiB of headers", plain="null bytes=0 protocol"),
+    Case("/garbage", "non-HTTP bytes, closes", plain="null bytes=0 protocol"),
+    Case("/no-length", "5000 bytes to the close", plain="200 bytes=5000 ok"),
+    Case("/http10", "HTTP/1.0 200, 9 bytes", plain="200 bytes=9 ok"),
+    Case("/interim", "100, 103, then 200 \"done\\n\"", plain="200 bytes=5 ok"),
+    Case("/drip", "Content-Length 20, a byte every 200 ms",
+         plain="200 bytes=1..19 timeout " + TIMEOUT_WHOLE),
+    Case("/stream-forever", "endless chunked body, as fast as read",
+         plain="200 bytes>0 timeout " + TIMEOUT_WHOLE),
+    Case("/stall", "never answers", plain="null bytes=0 timeout " + TIMEOUT_IDLE),
+    Case("/head-only-then-stall", "200 head (Content-Length 100), then stalls",
+         plain="200 bytes=0 timeout " + TIMEOUT_IDLE),
+    Case("/slow-loris-head", "a head byte per second, never ends",
+         plain="null bytes=0 timeout secs=0.9..3.0"),
+    Case("/204", "204", plain="204 bytes=0 ok"),
+    Case("/304", "304", plain="304 bytes=0 ok"),
+    Case("/chunked-bad", "chunk size \"zz\"", plain="200 bytes=5 protocol"),
+    Case("/chunked-trailer", "chunked, 12 bytes, a trailer", plain="200 bytes=12 ok"),
+    Case("/big/100000", "100,000 bytes", plain="200 bytes=100000 ok"),
+    Case("/gzip", "gzip, 4600 bytes decoded",
+         plain="200 bytes=%d ok ce=gzip" % len(GZIP_BODY), z="200 bytes=4600 ok"),
+    Case("/gzip-bad", "gzip header, invalid deflate block",
+         plain="200 bytes=%d ok ce=gzip" % len(GZIP_BAD_BODY), z="200 protocol"),
+    Case("/deflate", "zlib-wrapped deflate",
+         plain="200 bytes=%d ok ce=deflate" % len(DEFLATE_BODY), z="200 bytes=4600 ok"),
+    Case("/deflate-raw", "raw deflate",
+         plain="200 bytes=%d ok ce=deflate" % len(DEFLATE_RAW_BODY), z="200 bytes=4600 ok"),
+    Case("/retry/1/KEY", "503 Retry-After: 1 once, then 200",
+         backoff="200 bytes=3 ok attempts=2 secs=0.9..2.0"),
+    Case("/429/KEY", "429 Retry-After: 1 once, then 200",
+         backoff="200 bytes=3 ok attempts=2 secs=0.9..2.0"),
+
+    # ---- time ---------------------------------------------------------------
+    Case("/h/trickle-body", "200, Content-Length 100, then one body byte every 0.3 s",
+         dribble(b"x" * 100, 0.3, first=h200("Content-Length: 100")),
+         plain="200 bytes=1..99 timeout " + TIMEOUT_WHOLE),
+    Case("/h/trickle-head", "a whole 200 response, one byte every 0.3 s (the head cannot "
+         "end in time)",
+         dribble(OK_RESPONSE, 0.3), plain="null bytes=0 timeout " + TIMEOUT_WHOLE),
+    Case("/h/trickle-chunked", "200 chunked, a 1-byte chunk every 0.3 s, never the last",
+         repeat(h200(CHUNKED), b"1\r\nx\r\n", 0.3),
+         plain="200 bytes>0 timeout " + TIMEOUT_WHOLE),
+    Case("/h/stall-mid-head", "\"HTTP/1.1 200 OK\\r\\nContent-Ty\", then silence",
+         script(b"HTTP/1.1 200 OK\r\nContent-Ty", "stall"),
+         plain="null bytes=0 timeout " + TIMEOUT_IDLE),
+    Case("/h/stall-after-100", "\"100 Continue\", then silence",
+         script(raw_head("HTTP/1.1 100 Continue"), "stall"),
+         plain="null bytes=0 timeout " + TIMEOUT_IDLE),
+    Case("/h/stall-mid-body", "Content-Length 100, 10 bytes, then silence",
+         script(h200("Content-Length: 100") + b"0123456789", "stall"),
+         plain="200 bytes=10 timeout " + TIMEOUT_IDLE),
+    Case("/h/stall-mid-chunk", "chunked, \"a\\r\\n01234\" (half a chunk), then silence",
+         script(h200(CHUNKED) + b"a\r\n01234", "stall"),
+         plain="200 bytes=5 timeout " + TIMEOUT_IDLE),
+    Case("/h/stall-mid-chunk-size", "chunked, \"5\\r\\nhello\\r\\n1\", then silence",
+         script(h200(CHUNKED) + b"5\r\nhello\r\n1", "stall"),
+         plain="200 bytes=5 timeout " + TIMEOUT_IDLE),
+    Case("/h/stall-mid-trailer", "chunked, last chunk, \"X-T: 1\\r\\n\", then silence",
+         script(h200(CHUNKED) + b"5\r\nhello\r\n0\r\nX-T: 1\r\n", "stall"),
+         plain="200 bytes=5 timeout " + TIMEOUT_IDLE),
+    Case("/h/endless-103", "\"103 Early Hints\" every 0.2 s, never a final answer",
+         repeat(b"", raw_head("HTTP/1.1 103 Early Hints", "Link: </s.css>; rel=preload"), 0.2),
+         plain="null bytes=0 timeout " + TIMEOUT_WHOLE),
+
+    # ---- connection faults -------------------------------------------------
+    Case("/h/close-mid-head", "\"HTTP/1.1 200 OK\\r\\nContent-Len\", then FIN",
+         script(b"HTTP/1.1 200 OK\r\nContent-Len"), plain="null bytes=0 protocol"),
+    Case("/h/reset-mid-head", "\"HTTP/1.1 200 OK\\r\\nContent-Len\", then RST",
+         script(b"HTTP/1.1 200 OK\r\nContent-Len", 0.05, "reset"), plain="null bytes=0 io"),
+    Case("/h/close-after-head", "200 head, Content-Length 100, then FIN",
+         script(h200("Content-Length: 100")), plain="200 bytes=0 protocol"),
+    Case("/h/reset-after-head", "200 head, Content-Length 100, then RST",
+         script(h200("Content-Length: 100"), 0.05, "reset"), plain="200 bytes=0 io"),
+    Case("/h/reset-mid-body", "Content-Length 100, 10 bytes, then RST",
+         script(h200("Content-Length: 100") + b"0123456789", 0.05, "reset"),
+         plain="200 bytes=10 io"),
+    Case("/h/close-mid-chunk", "chunked, \"a\\r\\n01234\", then FIN",
+         script(h200(CHUNKED) + b"a\r\n01234"), plain="200 bytes=5 protocol"),
+    Case("/h/reset-mid-chunk", "chunked, \"a\\r\\n01234\", then RST",
+         script(h200(CHUNKED) + b"a\r\n01234", 0.05, "reset"), plain="200 bytes=5 io"),
+    Case("/h/reset-after-complete", "a whole 200 \"ok\\n\" (keep-alive), then RST at once",
+         script(OK_RESPONSE, "reset"), plain="200 bytes=3 ok"),
+    Case("/h/half-close-body", "200, no length, 5000 bytes, then shutdown(SHUT_WR), still reading",
+         script(h200() + b"no-length\n" * 500, "shut"), plain="200 bytes=5000 ok"),
+    Case("/h/half-close-before-head", "shutdown(SHUT_WR) at once, still reading",
+         script("shut"), plain="null bytes=0 protocol"),
+    Case("/h/half-close-mid-body", "Content-Length 100, 10 bytes, shutdown(SHUT_WR)",
+         script(h200("Content-Length: 100") + b"0123456789", "shut"),
+         plain="200 bytes=10 protocol"),
+
+    # ---- malformed heads ---------------------------------------------------
+    Case("/h/no-status-line", "HTTP/0.9 style: a body with no status line, then FIN",
+         script(b"<html>hello from HTTP/0.9</html>\n"), plain="null bytes=0 protocol"),
+    Case("/h/status-no-version", "\"200 OK\"", bad_status("200 OK"),
+         plain="null bytes=0 protocol"),
+    Case("/h/status-2000", "\"HTTP/1.1 2000 X\"", bad_status("HTTP/1.1 2000 X"),
+         plain="null bytes=0 protocol"),
+    Case("/h/status-20", "\"HTTP/1.1 20 OK\"", bad_status("HTTP/1.1 20 OK"),
+         plain="null bytes=0 protocol"),
+    Case("/h/status-letters", "\"HTTP/1.1 2x0 OK\"", bad_status("HTTP/1.1 2x0 OK"),
+         plain="null bytes=0 protocol"),
+    Case("/h/status-http2", "\"HTTP/2 200\"", bad_status("HTTP/2 200"),
+         plain="null bytes=0 protocol"),
+    Case("/h/status-lowercase", "\"http/1.1 200 OK\"", bad_status("http/1.1 200 OK"),
+         plain="null bytes=0 protocol"),
+    Case("/h/status-000", "\"HTTP/1.1 000 Zero\"", bad_status("HTTP/1.1 000 Zero"),
+         plain="null bytes=0 protocol"),
+    Case("/h/status-099", "\"HTTP/1.1 099 Low\"", bad_status("HTTP/1.1 099 Low"),
+         plain="null bytes=0 protocol"),
+    Case("/h/status-999", "\"HTTP/1.1 999 Whatever\", Content-Length 3",
+         script(STATUS_999, "keep"), plain="999 bytes=3 ok"),
+    Case("/h/status-101", "an unasked \"101 Switching Protocols\" (websocket), frames, silence",
+         script(raw_head("HTTP/1.1 101 Switching Protocols", "Upgrade: websocket",
+                         "Connection: Upgrade") + b"\x81\x05hello", "stall"),
+         plain="null bytes=0 protocol"),
+    Case("/h/header-space-colon", "\"Content-Type : text/plain\" (space before the colon)",
+         script(raw_head("HTTP/1.1 200 OK", "Content-Type : text/plain", "Content-Length: 3")
+                + OK_BODY, "keep"), plain="200 bytes=3 ok"),
+    Case("/h/header-bad-name", "\"X(Bad)@Name: v\" (non-token characters)",
+         bad_header("X(Bad)@Name: v"), plain="null bytes=0 protocol"),
+    Case("/h/header-no-colon", "a header line without a colon",
+         bad_header("NoColonHere"), plain="null bytes=0 protocol"),
+    Case("/h/header-empty-name", "\": value\" (an empty name)",
+         bad_header(": value"), plain="200 bytes=3 ok"),
+    Case("/h/header-ctl-value", "\"X-Ctl: a\\x01b\" (a control character in a value)",
+         bad_header(b"X-Ctl: a\x01b"), plain="null bytes=0 protocol"),
+    Case("/h/header-nul", "\"X-Nul: a\\x00b\"", bad_header(b"X-Nul: a\x00b"),
+         plain="null bytes=0 protocol"),
+    Case("/h/header-bare-cr", "\"X-Cr: a\\rb\" (a CR not before LF)", bad_header(b"X-Cr: a\rb"),
+         plain="null bytes=0 protocol"),
+    Case("/h/header-obs-text", "\"X-Latin: caf\\xe9 \\xff\" (obs-text: allowed)",
+         script(h200(b"X-Latin: caf\xe9 \xff", "Content-Length: 3") + OK_BODY, "keep"),
+         plain="200 bytes=3 ok"),
+    Case("/h/obs-fold", "a header continued on a line starting with spaces (obsolete folding)",
+         script(h200("X-Folded: first", "   second", "Content-Length: 3") + OK_BODY, "keep"),
+         plain="200 bytes=3 ok"),
+    Case("/h/bare-lf", "every head line ended by LF alone",
+         script(b"HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: 3\n\nok\n", "keep"),
+         plain="200 bytes=3 ok"),
+    Case("/h/header-1mib", "one header line of 1 MiB",
+         script(HEAD_1MIB), plain="null bytes=0 protocol"),
+    Case("/h/headers-10000-small", "10,000 header lines \"h: v\" (60 KB, under 64 KiB)",
+         script(HEADERS_SMALL, "keep"), plain="200 bytes=3 ok"),
+    Case("/h/headers-10000", "10,000 header lines \"X-Header-NNNNN: value\" (230 KB)",
+         script(HEADERS_BIG), plain="null bytes=0 protocol"),
+    Case("/h/set-cookie-flood", "2,000 Set-Cookie lines of 30 bytes (64,000 bytes, under 64 KiB)",
+         script(SET_COOKIES, "keep"), plain="200 bytes=3 ok"),
+
+    # ---- framing -----------------------------------------------------------
+    Case("/h/chunk-size-overflow", "chunk size \"ffffffffffffffffff\" (72 bits)",
+         script(h200(CHUNKED) + b"ffffffffffffffffff\r\nhello\r\n0\r\n\r\n"),
+         plain="200 bytes=0 protocol"),
+    Case("/h/chunk-size-negative", "chunk size \"-5\"",
+         script(h200(CHUNKED) + b"-5\r\nhello\r\n0\r\n\r\n"), plain="200 bytes=0 protocol"),
+    Case("/h/chunk-ext", "chunk extensions \";a=b;c=\\\"d e\\\"\", \";x\", \";last=\\\"1\\\"\"",
+         script(h200(CHUNKED) + b"5;a=b;c=\"d e\"\r\nhello\r\n6;x\r\n world\r\n"
+                b"0;last=\"1\"\r\n\r\n", "keep"), plain="200 bytes=11 ok"),
+    Case("/h/chunk-ext-bws", "\"5 ; a = b\" (whitespace around the extension)",
+         script(h200(CHUNKED) + b"5 ; a = b\r\nhello\r\n0\r\n\r\n", "keep"),
+         plain="200 bytes=5 ok"),
+    Case("/h/chunk-bare-lf", "chunked framing with LF alone as line end",
+         script(h200(CHUNKED) + b"5\nhello\n0\n\n", "keep"), plain="200 bytes=5 ok"),
+    Case("/h/chunk-data-too-long", "\"5\\r\\nhelloXX\\r\\n\": more data than the size said",
+         script(h200(CHUNKED) + b"5\r\nhelloXX\r\n0\r\n\r\n"), plain="200 bytes=5 protocol"),
+    Case("/h/chunked-no-last-chunk", "chunked \"hello\", then FIN without the last chunk",
+         script(h200(CHUNKED) + b"5\r\nhello\r\n"), plain="200 bytes=5 protocol"),
+    Case("/h/trailer-many", "12 bytes chunked, then 100 trailer fields, Content-Length: 999 "
+         "and Transfer-Encoding: gzip among them (ignored)",
+         script(TRAILERS_MANY, "keep"), plain="200 bytes=12 ok"),
+    Case("/h/trailer-huge", "5 bytes chunked, then 1000 trailer fields (96 KB)",
+         script(TRAILERS_HUGE), plain="200 bytes=5 protocol"),
+    Case("/h/cl-dup-differ", "Content-Length: 3 and Content-Length: 5",
+         script(h200("Content-Length: 3", "Content-Length: 5") + b"hello"),
+         plain="null bytes=0 protocol"),
+    Case("/h/cl-dup-same", "Content-Length: 3 twice",
+         script(h200("Content-Length: 3", "Content-Length: 3") + OK_BODY, "keep"),
+         plain="null bytes=0 protocol"),
+    Case("/h/cl-negative", "Content-Length: -1",
+         script(h200("Content-Length: -1") + OK_BODY), plain="null bytes=0 protocol"),
+    Case("/h/cl-2to64", "Content-Length: 18446744073709551616 (2^64)",
+         script(h200("Content-Length: 18446744073709551616") + OK_BODY),
+         plain="null bytes=0 protocol"),
+    Case("/h/cl-not-a-number", "Content-Length: abc",
+         script(h200("Content-Length: abc") + OK_BODY), plain="null bytes=0 protocol"),
+    Case("/h/cl-plus", "Content-Length: +3",
+         script(h200("Content-Length: +3") + OK_BODY), plain="null bytes=0 protocol"),
+    Case("/h/cl-too-short", "Content-Length 5, \"hello\" and a whole second (fake) response "
+         "in the same write; keep-alive",
+         script(h200("Content-Length: 5") + b"hello" + FAKE_RESPONSE, "keep"),
+         plain="200 bytes=5 ok"),
+    Case("/h/cl-and-chunked", "Content-Length: 100 and Transfer-Encoding: chunked, a 5-byte "
+         "chunked body; keep-alive",
+         script(h200("Content-Length: 100", CHUNKED) + chunked(b"hello"), "keep"),
+         plain="200 bytes=5 ok"),
+    Case("/h/te-gzip", "Transfer-Encoding: gzip alone, a gzip body to the close",
+         script(h200("Transfer-Encoding: gzip") + GZIP_BODY), plain="200 bytes=0 protocol"),
+    Case("/h/te-gzip-chunked", "Transfer-Encoding: gzip, chunked (no TE asked)",
+         script(h200("Transfer-Encoding: gzip, chunked") + chunked(GZIP_BODY)),
+         plain="200 bytes=0 protocol"),
+    Case("/h/te-chunked-upper", "Transfer-Encoding: Chunked (coding names ignore case)",
+         script(h200("Transfer-Encoding: Chunked") + chunked(b"hello"), "keep"),
+         plain="200 bytes=5 ok"),
+
+    # ---- bodies --------------------------------------------------------------
+    Case("/h/endless-close", "200, no length, 16 KiB every 10 ms, never ends",
+         repeat(h200(), b"e" * 16384, 0.01), plain="200 bytes>0 timeout " + TIMEOUT_WHOLE),
+    Case("/h/endless-chunked", "200 chunked, a 16 KiB chunk every 10 ms, never the last",
+         repeat(h200(CHUNKED), chunked(b"e" * 16384, last=b""), 0.01),
+         plain="200 bytes>0 timeout " + TIMEOUT_WHOLE),
+    Case("/h/gzip-bomb", "gzip: 1 GiB of zeros in 1,061,908 bytes",
+         encoded(GZIP_BOMB, "gzip"), plain="200 bytes=%d ok ce=gzip" % len(GZIP_BOMB),
+         z="200 bytes=0..1048576 too_large secs=0..1.5"),
+    Case("/h/gzip-chunked", "gzip in chunked framing (3 chunks)",
+         script(h200("Content-Encoding: gzip", CHUNKED)
+                + chunked(GZIP_BODY[:10], GZIP_BODY[10:40], GZIP_BODY[40:]), "keep"),
+         plain="200 bytes=%d ok ce=gzip" % len(GZIP_BODY), z="200 bytes=4600 ok"),
+    Case("/h/gzip-empty", "Content-Encoding: gzip, Content-Length: 0",
+         encoded(b"", "gzip"), plain="200 bytes=0 ok ce=gzip", z="200 bytes=0 ok"),
+    Case("/h/gzip-truncated", "the first half of a gzip stream (Content-Length matches)",
+         encoded(GZIP_TRUNCATED, "gzip"),
+         plain="200 bytes=%d ok ce=gzip" % len(GZIP_TRUNCATED), z="200 protocol"),
+    Case("/h/gzip-bad-crc", "gzip whose CRC-32 trailer is wrong",
+         encoded(GZIP_BAD_CRC, "gzip"),
+         plain="200 bytes=%d ok ce=gzip" % len(GZIP_BAD_CRC), z="200 protocol"),
+    Case("/h/deflate-bad", "Content-Encoding: deflate, a zlib header then a reserved block type",
+         encoded(DEFLATE_BAD_BODY, "deflate"),
+         plain="200 bytes=%d ok ce=deflate" % len(DEFLATE_BAD_BODY), z="200 protocol"),
+    Case("/h/ce-unknown", "Content-Encoding: x-unknown, plain text",
+         encoded(KNOWN_TEXT, "x-unknown"), plain="200 bytes=4600 ok ce=x-unknown",
+         z="200 protocol"),
+    Case("/h/ce-br", "Content-Encoding: br (brotli)", encoded(BR_BODY, "br"),
+         plain="200 bytes=%d ok ce=br" % len(BR_BODY), z="200 bytes=4600 ok"),
+    Case("/h/ce-zstd", "Content-Encoding: zstd", encoded(ZSTD_BODY, "zstd"),
+         plain="200 bytes=%d ok ce=zstd" % len(ZSTD_BODY), z="200 bytes=4600 ok"),
+    Case("/h/ce-gzip-gzip", "Content-Encoding: gzip, gzip (gzip applied twice)",
+         encoded(GZIP_GZIP_BODY, "gzip, gzip"),
+         plain="200 bytes=%d ok ce='gzip, gzip'" % len(GZIP_GZIP_BODY),
+         z="200 bytes=0 protocol"),
+    Case("/h/ce-x-gzip", "Content-Encoding: x-gzip (gzip's old name)",
+         encoded(GZIP_BODY, "x-gzip"),
+         plain="200 bytes=%d ok ce=x-gzip" % len(GZIP_BODY), z="200 bytes=4600 ok"),
+    Case("/h/ce-gzip-upper", "Content-Encoding: GZIP", encoded(GZIP_BODY, "GZIP"),
+         plain="200 bytes=%d ok ce=GZIP" % len(GZIP_BODY), z="200 bytes=4600 ok"),
+    Case("/h/ce-identity", "Content-Encoding: identity, plain text",
+         encoded(KNOWN_TEXT, "identity"), plain="200 bytes=4600 ok ce=identity",
+         z="200 bytes=4600 ok"),
+    Case("/h/204-with-body", "204 with Content-Length: 55 and a whole (fake) response after "
+         "it; keep-alive",
+         script(raw_head("HTTP/1.1 204 No Content", "Content-Length: %d" % len(FAKE_RESPONSE))
+                + FAKE_RESPONSE, "keep"), plain="204 bytes=0 ok"),
+    Case("/h/304-with-body", "304 with Content-Length: 55 and a whole (fake) response after "
+         "it; keep-alive",
+         script(raw_head("HTTP/1.1 304 Not Modified", "ETag: \"x\"",
+                         "Content-Length: %d" % len(FAKE_RESPONSE)) + FAKE_RESPONSE, "keep"),
+         plain="304 bytes=0 ok"),
+
+    # ---- interim and odd statuses ------------------------------------------
+    Case("/h/100-continue", "\"100 Continue\", then 200 \"ok\\n\"",
+         script(raw_head("HTTP/1.1 100 Continue") + OK_RESPONSE, "keep"), plain="200 bytes=3 ok"),
+    Case("/h/102-processing", "\"102 Processing\", 0.2 s, then 200 \"ok\\n\"",
+         script(raw_head("HTTP/1.1 102 Processing"), 0.2, OK_RESPONSE, "keep"),
+         plain="200 bytes=3 ok"),
+    Case("/h/103-many", "20 \"103 Early Hints\", then 200 \"ok\\n\"",
+         script(raw_head("HTTP/1.1 103 Early Hints", "Link: </s.css>; rel=preload") * 20
+                + OK_RESPONSE, "keep"), plain="200 bytes=3 ok"),
+    Case("/h/100-then-close", "\"100 Continue\", then FIN",
+         script(raw_head("HTTP/1.1 100 Continue")), plain="null bytes=0 protocol"),
+
+    # ---- redirects -----------------------------------------------------------
+    Case("/h/redirect-no-location", "302 without Location, body \"no location\\n\"",
+         answer(302, b"no location\n"), plain="302 bytes=12 ok redirects=0"),
+    Case("/h/redirect-ftp", "302 to ftp://127.0.0.1/x", redirect("ftp://127.0.0.1/x"),
+         plain="302 redirect"),
+    Case("/h/redirect-javascript", "302 to javascript:alert(1)", redirect("javascript:alert(1)"),
+         plain="302 redirect"),
+    Case("/h/redirect-data", "302 to data:text/plain,hi", redirect("data:text/plain,hi"),
+         plain="302 redirect"),
+    Case("/h/redirect-climb/a/b", "302 to ../../../../../ok (climbs above the root: /ok)",
+         redirect("../../../../../ok"), plain="200 bytes=3 ok redirects=1 final=/ok"),
+    Case("/h/redirect-space", "302 to \"/ok/with space/\\xc3\\xbc\" (raw space and UTF-8)",
+         redirect(b"/ok/with space/\xc3\xbc"),
+         plain="200 bytes=3 ok redirects=1 final=/ok/with%20space/%C3%BC"),
+    Case("/h/redirect-protocol-relative", "302 to //HOST:PORT/ok (the request's Host)",
+         h_redirect_protocol_relative, plain="200 bytes=3 ok redirects=1 final=/ok"),
+    Case("/h/redirect-chain/3", "302 to /h/redirect-chain/N-1 ... /h/redirect-chain/0, which "
+         "goes to /ok: N+1 redirects", h_redirect_chain,
+         plain="200 bytes=3 ok redirects=4 final=/ok"),
+    Case("/h/redirect-chain/9", "the same, 10 redirects (--max-redirects 10 allows them)",
+         plain="200 bytes=3 ok redirects=10 final=/ok"),
+    Case("/h/redirect-chain/10", "the same, 11 redirects (one more than --max-redirects 10)",
+         plain="302 redirect"),
+    Case("/h/redirect-loop/a", "302 a -> b -> c -> a", h_redirect_loop, plain="302 redirect"),
+    Case("/h/redirect-hosts/HOST/OTHER", "302 to http://OTHER:PORT/h/redirect-hosts/OTHER/HOST, "
+         "which comes back: a loop across two hosts", h_redirect_hosts, plain="302 redirect"),
+
+    # ---- back-off (with --retries 2) ----------------------------------------
+    Case("/h/retry-after-huge", "503, Retry-After: 100000, every time",
+         retry_after("100000"), backoff="503 bytes=12 ok attempts=1 secs=0..1.0"),
+    Case("/h/retry-after-overflow", "503, Retry-After: 99999999999999999999999, every time",
+         retry_after("99999999999999999999999"),
+         backoff="503 bytes=12 ok attempts=1 secs=0..1.0"),
+    Case("/h/retry-after-future", "503, Retry-After: Fri, 31 Dec 2100 23:59:59 GMT, every time",
+         retry_after("Fri, 31 Dec 2100 23:59:59 GMT"),
+         backoff="503 bytes=12 ok attempts=1 secs=0..1.0"),
+    Case("/h/429-huge", "429, Retry-After: 100000, every time",
+         retry_after("100000", status=429), backoff="429 bytes=12 ok attempts=1 secs=0..1.0"),
+    Case("/h/retry-after-past", "503, Retry-After: Thu, 01 Jan 1970 00:00:00 GMT, once; then 200",
+         retry_after("Thu, 01 Jan 1970 00:00:00 GMT", 1),
+         backoff="200 bytes=3 ok attempts=2 secs=0..2.0"),
+    Case("/h/retry-after-garbage", "503, Retry-After: soon-ish, once; then 200",
+         retry_after("soon-ish", 1), backoff="200 bytes=3 ok attempts=2 secs=0..2.0"),
+    Case("/h/retry-after-negative", "503, Retry-After: -5, once; then 200",
+         retry_after("-5", 1), backoff="200 bytes=3 ok attempts=2 secs=0..2.0"),
+    Case("/h/retry-after-1-always", "503, Retry-After: 1, every time: the third try would "
+         "start after --timeout 2", retry_after("1"),
+         backoff="503 bytes=12 ok attempts=2 secs=0.9..2.0"),
+
+    # ---- keep-alive life (the HOSTILE_SEQUENCES use them) -------------------
+    Case("/h/garbage-on-reuse", "200 \"ok\\n\" to a connection's first request, garbage (no "
+         "close) to every later one", h_garbage_on_reuse, plain="200 bytes=3 ok"),
+    Case("/h/ok-then-408", "200 \"ok\\n\", 0.2 s later an unasked 408 (Connection: close), FIN",
+         ok_then_408(close=True), plain="200 bytes=3 ok"),
+    Case("/h/ok-then-408-open", "200 \"ok\\n\", 0.2 s later an unasked 408 \"timeout\\n\"; goes "
+         "on answering", ok_then_408(close=False), plain="200 bytes=3 ok"),
+    Case("/h/http10-keepalive", "\"HTTP/1.0 200 OK\", no Connection header (so: not "
+         "persistent), Content-Length 3; the server keeps the connection open",
+         script(raw_head("HTTP/1.0 200 OK", T, "Content-Length: 3") + OK_BODY, "keep"),
+         plain="200 bytes=3 ok"),
+    Case("/h/says-close-keeps-open", "200 \"ok\\n\" with Connection: close, but the server "
+         "keeps the connection open",
+         script(h200("Content-Length: 3", "Connection: close") + OK_BODY, "keep"),
+         plain="200 bytes=3 ok"),
+]
+
+HOSTILE_SEQUENCES = [
+    Sequence("ka-reuse", "control: three /ok on one kept-alive connection",
+             [("A", "/ok", "200 bytes=3 ok")] * 3, "A=1"),
+    Sequence("ka-stale", "a server that closes after every response without saying so",
+             [("A", "/ok-then-close", "200 bytes=3 ok attempts=1")] * 3, "A=3"),
+    Sequence("ka-garbage", "garbage to every reused request: the 2nd fails, the 3rd gets a "
+             "new connection",
+             [("A", "/h/garbage-on-reuse", "200 bytes=3 ok"),
+              ("A", "/h/garbage-on-reuse", "null bytes=0 protocol"),
+              ("A", "/h/garbage-on-reuse", "200 bytes=3 ok")], "A=2"),
+    Sequence("ka-408", "an unasked 408 and FIN on the pooled connection while B takes 0.5 s",
+             [("A", "/h/ok-then-408", "200 bytes=3 ok"), ("B", "/slow/500", "200 bytes=3 ok"),
+              ("A", "/ok", "200 bytes=3 ok")], "A=2 B=1"),
+    Sequence("ka-408-open", "an unasked 408 on the pooled connection, which stays open",
+             [("A", "/h/ok-then-408-open", "200 bytes=3 ok"),
+              ("B", "/slow/500", "200 bytes=3 ok"), ("A", "/ok", "200 bytes=3 ok")],
+             "A=2 B=1"),
+    # In these three the next URL must get its own answer, never the extra
+    # bytes; the connection may be reused only if they were all thrown away
+    # (curl does that: "Excess found"), so one connection or two are fine.
+    Sequence("ka-cl-short", "extra bytes (a whole fake response) after a Content-Length body",
+             [("A", "/h/cl-too-short", "200 bytes=5 ok"), ("A", "/ok", "200 bytes=3 ok")],
+             "A=1..2"),
+    Sequence("ka-204-body", "a body (a whole fake response) after a 204",
+             [("A", "/h/204-with-body", "204 bytes=0 ok"), ("A", "/ok", "200 bytes=3 ok")],
+             "A=1..2"),
+    Sequence("ka-304-body", "a body (a whole fake response) after a 304",
+             [("A", "/h/304-with-body", "304 bytes=0 ok"), ("A", "/ok", "200 bytes=3 ok")],
+             "A=1..2"),
+    Sequence("ka-cl-chunked", "Content-Length with chunked: the connection is not reused",
+             [("A", "/h/cl-and-chunked", "200 bytes=5 ok"), ("A", "/ok", "200 bytes=3 ok")],
+             "A=2"),
+    Sequence("ka-http10", "an HTTP/1.0 answer without keep-alive is not reused",
+             [("A", "/h/http10-keepalive", "200 bytes=3 ok"), ("A", "/ok", "200 bytes=3 ok")],
+             "A=2"),
+    Sequence("ka-says-close", "Connection: close is obeyed even if the server keeps it open",
+             [("A", "/h/says-close-keeps-open", "200 bytes=3 ok"),
+              ("A", "/ok", "200 bytes=3 ok")], "A=2"),
+]
+
+
+def hostile_table():
+    """The catalogue as text (the module docstring and `faultd.py --cases`)."""
+    out = []
+    for c in HOSTILE_CASES:
+        out.append("  %s\n      %s" % (c.path, c.does))
+        for run in ("plain", "z", "backoff"):
+            if run in c.expect:
+                out.append("      %-8s-> %s" % (run, c.expect[run]))
+    out.append("")
+    out.append("  Sequences (run \"ka\"; hosts A, B; conns: connections faultd saw per host):")
+    for s in HOSTILE_SEQUENCES:
+        out.append("  %s: %s (conns %s)" % (s.name, s.does, s.conns))
+        for host, path, want in s.steps:
+            out.append("      %s %-26s -> %s" % (host, path, want))
+    return "\n".join(out)
+
+
+__doc__ = __doc__.replace("@RUNS@", "\n".join(
+    "  %-8s %s" % (k, v) for k, v in HOSTILE_RUNS.items())).replace("@CASES@", hostile_table())
+
+HOSTILE = {}            # NAME -> handler, for /h/NAME[/...]
+for _c in HOSTILE_CASES:
+    if _c.path.startswith("/h/") and _c.handler:
+        HOSTILE[_c.path[3:].split("/")[0]] = _c.handler
+
+
+async def h_hostile(conn, req, rest):
+    handler = HOSTILE.get(rest.split("/")[0])
+    if not handler:
+        return await respond(conn, req, 404, b"not found\n")
+    return await handler(conn, req, rest.partition("/")[2])
+
+
 # Exact paths first, then prefixes (longest first wins; "rest" is what follows).
 EXACT = {
     "/ok": h_ok, "/echo": h_echo, "/close": h_close,
@@ -583,7 +1302,7 @@ EXACT = {
 }
 PREFIXES = [
     ("/ok/", h_ok), ("/slow/", h_slow), ("/echo/", h_echo),
-    ("/retry/", h_retry), ("/429/", h_429), ("/big/", h_big),
+    ("/retry/", h_retry), ("/429/", h_429), ("/big/", h_big), ("/h/", h_hostile),
 ]
 
 
@@ -612,6 +1331,7 @@ async def serve(reader, writer):
             req = await conn.read_request()
             if req is None:
                 break
+            conn.nreq += 1
             handler, rest = route(req.path)
             if req.path not in ADMIN_PATHS:
                 conn.count(req)
@@ -676,7 +1396,12 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--fd", type=int, action="append", default=[],
                     help="an inherited listening socket (repeatable)")
+    ap.add_argument("--cases", action="store_true",
+                    help="print the hostile cases (the catalogue) and exit")
     args = ap.parse_args()
+    if args.cases:
+        print(hostile_table())
+        return
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="faultd: %(levelname)s %(message)s")
     # asyncio complains loudly about writes to sockets the client reset;

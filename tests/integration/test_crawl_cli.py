@@ -202,9 +202,9 @@ line, hdrs, _ = parse_head(heads[0]) if len(heads) == 1 else ("", [], b"")
 t.eq((line, sorted(hdrs)),
      ("GET / HTTP/1.1", sorted([("Host", "127.0.0.1:%d" % C),
                                 ("User-Agent", "evcrawl/" + VERSION),
-                                ("Accept-Encoding", "gzip, deflate"),
+                                ("Accept-Encoding", "gzip, deflate, br, zstd"),
                                 ("Connection", "keep-alive")])),
-     "defaults: User-Agent evcrawl/VERSION; --compressed asks gzip, deflate; -H 'Accept:' "
+     "defaults: User-Agent evcrawl/VERSION; --compressed asks gzip, deflate, br, zstd; -H 'Accept:' "
      "drops Accept; Host is the IP and port", heads)
 catcher.close()
 

@@ -36,7 +36,7 @@ static void test_compressed_and_user_headers(void **state)
 	 * the name); "Connection:" removes it; X-Empty: with no value is
 	 * dropped as with curl. */
 	assert_string_equal(block, "User-Agent: bot/2\r\naccept: text/html\r\n"
-				   "Accept-Encoding: gzip, deflate\r\nX-Test: 1\r\n");
+				   "Accept-Encoding: gzip, deflate, br, zstd\r\nX-Test: 1\r\n");
 	free(block);
 }
 
