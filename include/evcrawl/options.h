@@ -95,6 +95,14 @@ typedef struct evc_crawl_opts {
 	unsigned host_errors;	     /* connect failures/timeouts in a row before a
 					key is given up (10); from the second a key
 					pauses, doubling from 1 s; 0: neither */
+	const char *default_scheme;  /* "http" or "https": put before input URLs
+					without "://" ("example.com/x"); NULL:
+					those are bad URLs */
+	bool fail_http;		     /* a final status of 400 or more is an error,
+					kind http, and its body is not saved (curl's
+					-f) */
+	bool save_errors;	     /* with output_dir, also save the bodies of
+					final statuses of 400 or more */
 } evc_crawl_opts_t;
 
 /** Fill opts with the defaults above. */
@@ -116,7 +124,8 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "max-crawl-delay" (seconds), "recursive" and "links" ("0"/"1"), "depth",
  * "scope" ("host"/"domain"/"prefix"/"any"), "include", "exclude", "sitemaps",
  * "state" (a directory), "frontier-mem" (bytes),
- * "max-pages", "max-url-length", "max-path-repeats", "max-query-variants"),
+ * "max-pages", "max-url-length", "max-path-repeats", "max-query-variants",
+ * "default-scheme" ("http"/"https"), "fail" and "save-errors" ("0"/"1"),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().

@@ -54,6 +54,7 @@ struct resume {
 struct tally {
 	uint64_t done, ok, bytes;
 	uint64_t errors[EVC_ERR__COUNT];
+	uint64_t classes[10]; /* complete responses by status / 100 (0: not 1xx-5xx) */
 	uint64_t connections, requests; /* when the mode knows them */
 	uint64_t spilled;		/* URLs that waited on disk (--frontier-mem) */
 };
@@ -67,6 +68,13 @@ struct app {
 	struct input in;
 	bool progress, quiet;
 	unsigned stats_every_ms; /* --stats-every: 0 = never */
+	/* --match-status / --filter-status: which records are written (all are
+	 * counted). Ranges lo-hi; status 0 stands for "no status". */
+	struct status_range {
+		int lo, hi;
+	} status_ranges[64];
+	int nranges;
+	bool ranges_match; /* true: write only matching; false: hide matching */
 	volatile int caught_signal;
 	uint64_t start_ns;
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <signal.h>
@@ -62,8 +63,15 @@ static void help(void)
 	       "      --resolve HOST:PORT:ADDR      use ADDR for HOST:PORT (repeatable;\n"
 	       "                            PORT may be '*')\n"
 	       "  -A, --user-agent STRING   User-Agent (default evcrawl/%s)\n"
+	       "      --default-scheme S    http or https before URLs given without one\n"
+	       "                            (example.com/x); else they are bad URLs\n"
 	       "  -H, --header 'Name: value'  extra request header (repeatable;\n"
 	       "                            'Name:' removes a default one)\n"
+	       "      --fail                a final status of 400 or more is an error (kind\n"
+	       "                            http; exit status 1), as curl -f\n"
+	       "      --match-status LIST   write only records whose status is in LIST\n"
+	       "                            (200,301-399; 0 = no status); all are counted\n"
+	       "      --filter-status LIST  write only records whose status is not in LIST\n"
 	       "      --compressed          ask for gzip, deflate, br or zstd and decode\n"
 	       "                            bodies (a coding it cannot decode is an error)\n"
 	       "      --cacert FILE         trust the CAs in FILE (PEM) instead of the system's\n"
@@ -115,7 +123,9 @@ static void help(void)
 	       "      --no-robots           with -r: ignore robots.txt\n"
 	       "\n"
 	       "  -o, --output-dir DIR      save bodies as DIR/HOST/PATH (never through a\n"
-	       "                            symbolic link inside DIR)\n"
+	       "                            symbolic link inside DIR); not those of final\n"
+	       "                            statuses of 400 or more\n"
+	       "      --save-errors         with -o, save error pages (status >= 400) too\n"
 	       "      --resume FILE         skip input URLs that have a record in FILE (an\n"
 	       "                            earlier run's output) and add the new records\n"
 	       "                            to FILE: run again after a kill to go on\n"
@@ -225,6 +235,11 @@ enum {
 	OPT_STATE,
 	OPT_RESUME,
 	OPT_STATS_EVERY,
+	OPT_DEFAULT_SCHEME,
+	OPT_FAIL,
+	OPT_SAVE_ERRORS,
+	OPT_MATCH_STATUS,
+	OPT_FILTER_STATUS,
 	OPT_FRONTIER_MEM,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
@@ -277,6 +292,11 @@ static const struct option long_opts[] = {
     {"state", required_argument, NULL, OPT_STATE},
     {"resume", required_argument, NULL, OPT_RESUME},
     {"stats-every", required_argument, NULL, OPT_STATS_EVERY},
+    {"default-scheme", required_argument, NULL, OPT_DEFAULT_SCHEME},
+    {"fail", no_argument, NULL, OPT_FAIL},
+    {"save-errors", no_argument, NULL, OPT_SAVE_ERRORS},
+    {"match-status", required_argument, NULL, OPT_MATCH_STATUS},
+    {"filter-status", required_argument, NULL, OPT_FILTER_STATUS},
     {"frontier-mem", required_argument, NULL, OPT_FRONTIER_MEM},
     {"output-dir", required_argument, NULL, 'o'},
     {"selector", required_argument, NULL, OPT_SELECTOR},
@@ -288,6 +308,120 @@ static const struct option long_opts[] = {
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
+
+#define SHORT_OPTS "i:c:A:H:o:rkqhV"
+
+/* "200,301-399,404": status ranges for --match-status / --filter-status
+ * (0 stands for records with no status). */
+static void parse_statuses(struct app *a, const char *opt, const char *v)
+{
+	const char *p = v;
+	a->nranges = 0;
+	while (*p) {
+		char *end;
+		long lo = strtol(p, &end, 10), hi = lo;
+		if (end == p || lo < 0 || lo > 999)
+			usage_error("%s wants statuses like 200,301-399 (0-999), not '%s'", opt, v);
+		p = end;
+		if (*p == '-') {
+			hi = strtol(++p, &end, 10);
+			if (end == p || hi < lo || hi > 999)
+				usage_error("%s: bad range in '%s'", opt, v);
+			p = end;
+		}
+		if (a->nranges == (int)(sizeof a->status_ranges / sizeof a->status_ranges[0]))
+			usage_error("%s: at most 64 ranges", opt);
+		a->status_ranges[a->nranges++] = (struct status_range){(int)lo, (int)hi};
+		if (*p == ',')
+			p++;
+		else if (*p)
+			usage_error("%s wants statuses like 200,301-399 (0-999), not '%s'", opt, v);
+	}
+	if (!a->nranges)
+		usage_error("%s wants at least one status", opt);
+}
+
+/* What a curl (or wget) user may type, and what evcrawl has instead. */
+static const struct {
+	const char *name; /* long name, or a one-letter short one */
+	const char *hint;
+} curl_habits[] = {
+    {"head", "evcrawl sends GET; -I/--head is not supported yet"},
+    {"I", "evcrawl sends GET; -I/--head is not supported yet"},
+    {"output", "records go to stdout (use > FILE); -o/--output-dir DIR saves bodies "
+	       "as DIR/HOST/PATH"},
+    {"remote-name", "-o/--output-dir DIR saves every body as DIR/HOST/PATH"},
+    {"O", "-o/--output-dir DIR saves every body as DIR/HOST/PATH"},
+    {"data", "evcrawl sends GET without a body; -d/--data is not supported yet"},
+    {"d", "evcrawl sends GET without a body; -d/--data is not supported yet"},
+    {"data-binary", "evcrawl sends GET without a body; --data-binary is not supported yet"},
+    {"request", "evcrawl sends GET; -X/--request is not supported yet"},
+    {"X", "evcrawl sends GET; -X/--request is not supported yet"},
+    {"proxy", "proxies are not supported yet"},
+    {"x", "proxies are not supported yet"},
+    {"noproxy", "proxies are not supported yet"},
+    {"cookie", "cookies are not supported yet"},
+    {"b", "cookies are not supported yet"},
+    {"cookie-jar", "cookies are not supported yet"},
+    {"location", "redirects are always followed (--max-redirects N; 0: none)"},
+    {"L", "redirects are always followed (--max-redirects N; 0: none)"},
+    {"silent", "use -q/--quiet"},
+    {"s", "use -q/--quiet"},
+    {"max-time", "use --timeout S (the whole fetch)"},
+    {"m", "use --timeout S (the whole fetch)"},
+    {"retry", "use --retries N"},
+    {"parallel", "evcrawl is always parallel: -c N fetches at once (100)"},
+    {"Z", "evcrawl is always parallel: -c N fetches at once (100)"},
+    {"parallel-max", "use -c/--concurrency N"},
+    {"tries", "use --retries N (retries after the first try)"},
+    {"wait", "use --delay S"},
+    {"level", "use --depth N (with -r)"},
+    {"user-agent", NULL}, /* exists: no hint */
+};
+
+static const char *habit_hint(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof curl_habits / sizeof curl_habits[0]; i++)
+		if (strlen(curl_habits[i].name) == len && !strncmp(curl_habits[i].name, name, len))
+			return curl_habits[i].hint;
+	return NULL;
+}
+
+/*
+ * getopt_long takes any unambiguous prefix of a long option: `--head`
+ * would be --header, `--out` --output-dir. A crawler's options are too
+ * easily mistaken for curl's for that, so only whole names are accepted,
+ * and a name curl or wget users know gets a hint.
+ */
+static void check_long_names(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			return;
+		if (a[0] == '-' && a[1] && a[1] != '-') { /* -X, -Xvalue, -abc */
+			const char *o = strchr(SHORT_OPTS, a[1]);
+			if (o && o[1] == ':' && !a[2])
+				i++; /* its value is the next word */
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0)
+			continue;
+		const char *name = a + 2;
+		size_t n = strcspn(name, "=");
+		const struct option *o = long_opts;
+		while (o->name && !(strlen(o->name) == n && !strncmp(o->name, name, n)))
+			o++;
+		if (o->name) {
+			if (o->has_arg == required_argument && !name[n])
+				i++;
+			continue;
+		}
+		const char *hint = habit_hint(name, n);
+		usage_error("unknown option '--%.*s'%s%s", (int)n, name, hint ? ": " : "",
+			    hint ? hint : "");
+	}
+}
 
 struct parsed {
 	const char *input;
@@ -358,7 +492,9 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	p->headers = calloc((size_t)argc + 1, sizeof *p->headers);
 	p->resolves = calloc((size_t)argc + 1, sizeof *p->resolves);
 	int opt;
-	while ((opt = getopt_long(argc, argv, "i:c:A:H:o:rkqhV", long_opts, NULL)) != -1) {
+	check_long_names(argc, argv);
+	opterr = 0; /* unknown short options are said below, with a hint */
+	while ((opt = getopt_long(argc, argv, SHORT_OPTS, long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			p->input = optarg;
@@ -504,6 +640,26 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case OPT_RESUME:
 			p->resume = optarg;
 			break;
+		case OPT_FAIL:
+			o->fail_http = true;
+			break;
+		case OPT_SAVE_ERRORS:
+			o->save_errors = true;
+			break;
+		case OPT_MATCH_STATUS:
+		case OPT_FILTER_STATUS:
+			if (a->nranges && a->ranges_match != (opt == OPT_MATCH_STATUS))
+				usage_error("give --match-status or --filter-status, not both");
+			a->ranges_match = opt == OPT_MATCH_STATUS;
+			parse_statuses(a, opt == OPT_MATCH_STATUS ? "--match-status" : "--filter-status",
+				       optarg);
+			break;
+		case OPT_DEFAULT_SCHEME:
+			if (strcmp(optarg, "http") != 0 && strcmp(optarg, "https") != 0)
+				usage_error("--default-scheme wants http or https, not '%s'",
+					    optarg);
+			o->default_scheme = optarg;
+			break;
 		case OPT_STATS_EVERY:
 			a->stats_every_ms = parse_seconds("--stats-every", optarg);
 			if (!a->stats_every_ms)
@@ -561,9 +717,16 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case 'V':
 			printf("evcrawl %s\n", evc_version());
 			exit(0);
-		default:
-			fprintf(stderr, "Try '%s --help'.\n", prog);
-			exit(2);
+		default: {
+			char letter[2] = {(char)optopt, 0};
+			const char *hint = optopt ? habit_hint(letter, 1) : NULL;
+			if (optopt && strchr(SHORT_OPTS, optopt))
+				usage_error("option -%c needs a value", optopt);
+			if (optopt)
+				usage_error("unknown option '-%c'%s%s", optopt, hint ? ": " : "",
+					    hint ? hint : "");
+			usage_error("unknown option '%s'", argv[optind - 1]);
+		}
 		}
 	}
 	o->headers = p->headers;
@@ -580,6 +743,12 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	if (!p->input && optind >= argc)
 		usage_error("no URLs: give them as arguments or with -i FILE");
 	check_selector(a);
+	if (p->resume && a->nranges)
+		usage_error("--resume needs every record in its file; --match-status and "
+			    "--filter-status leave some out");
+	if (o->fail_http && o->save_errors)
+		usage_error("--fail makes error pages failures, which are not saved; "
+			    "--save-errors is for -o without --fail");
 	if (p->resume && o->recursive)
 		usage_error("--resume skips input lines that have records; a recursive crawl "
 			    "goes on from its --state DIR instead");
@@ -593,6 +762,19 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		fprintf(stderr, "%s: warning: -k: TLS certificates are not checked\n", prog);
 	if (o->output_dir) {
 		struct stat st;
+		/* curl's -o names a file; ours a directory. A name that looks
+		 * like a file and is not a directory yet is a curl habit. */
+		static const char *const exts[] = {".html", ".htm", ".json", ".jsonl", ".txt",
+						   ".csv", ".xml", ".out", ".log", ".gz"};
+		const char *dot = strrchr(o->output_dir, '.');
+		bool filelike = false;
+		for (size_t i = 0; dot && i < sizeof exts / sizeof exts[0]; i++)
+			filelike |= strcasecmp(dot, exts[i]) == 0 && !strchr(dot, '/');
+		if (filelike && stat(o->output_dir, &st) < 0)
+			usage_error("-o %s looks like a file name, but -o is --output-dir: bodies are "
+				    "saved as DIR/HOST/PATH and records go to stdout (use > %s); "
+				    "make the directory first to use that name",
+				    o->output_dir, o->output_dir);
 		if (make_dirs(o->output_dir) < 0)
 			usage_error("cannot create output directory %s: %s", o->output_dir,
 				    strerror(errno));

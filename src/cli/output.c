@@ -58,19 +58,34 @@ static void append(struct app *a, const char *line, size_t len)
 	}
 }
 
-static void count(struct tally *t, evc_error_kind_t kind, uint64_t bytes)
+static void count(struct tally *t, evc_error_kind_t kind, int status, uint64_t bytes)
 {
 	t->done++;
 	t->bytes += bytes;
-	if (kind == EVC_OK)
+	if (kind == EVC_OK) {
 		t->ok++;
-	else if (kind > 0 && kind < EVC_ERR__COUNT)
+		t->classes[status >= 100 && status < 600 ? status / 100 : 0]++;
+	} else if (kind > 0 && kind < EVC_ERR__COUNT) {
 		t->errors[kind]++;
+	}
+}
+
+/* Whether --match-status / --filter-status let this record through. */
+static bool shown(const struct app *a, int status)
+{
+	if (!a->nranges)
+		return true;
+	bool in = false;
+	for (int i = 0; i < a->nranges && !in; i++)
+		in = status >= a->status_ranges[i].lo && status <= a->status_ranges[i].hi;
+	return in == a->ranges_match;
 }
 
 void output_result(struct app *a, const evc_result_t *r)
 {
-	count(&a->tally, r->error, r->bytes);
+	count(&a->tally, r->error, r->status, r->bytes);
+	if (!shown(a, r->status))
+		return;
 	char line[4096];
 	size_t len = evc_result_to_json(r, line, sizeof line);
 	if (len < sizeof line) {
@@ -103,41 +118,71 @@ void output_line(struct app *a, const char *line, size_t len)
 		}
 	}
 	const char *b = memmem(line, len, "\"bytes\":", 8);
-	count(&a->tally, kind, b ? strtoull(b + 8, NULL, 10) : 0);
-	append(a, line, len);
+	const char *st = memmem(line, len, "\"status\":", 9);
+	int status = st ? atoi(st + 9) : 0; /* "null" reads as 0 */
+	count(&a->tally, kind, status, b ? strtoull(b + 8, NULL, 10) : 0);
+	if (shown(a, status))
+		append(a, line, len);
 }
 
+/* 1234567 as "1,234,567" into buf (at least 32 bytes). */
+static const char *thousands(uint64_t n, char *buf)
+{
+	char digits[24];
+	int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)n), o = 0;
+	for (int i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/*
+ * One line: how many URLs, in how long, and what became of them: complete
+ * responses by status class, failures by kind ("2xx 9,812 · 4xx 120 ·
+ * dns 20"). The rate counts only fetches that ended on their own, not
+ * those cancelled, skipped or refused by robots.txt.
+ */
 void print_summary(struct app *a)
 {
 	const struct tally *s = &a->tally;
 	double secs = (double)(evc_hrtime() - a->start_ns) / 1e9;
-	char kinds[512] = "";
+	char parts[640] = "", num[32];
 	size_t off = 0;
-	for (int k = 1; k < EVC_ERR__COUNT && off < sizeof kinds - 40; k++) {
-		if (s->errors[k])
-			off += (size_t)snprintf(kinds + off, sizeof kinds - off, "%s%s %llu",
-						off ? ", " : " (",
-						evc_error_kind_name((evc_error_kind_t)k),
-						(unsigned long long)s->errors[k]);
+	static const char *const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+	for (int c = 1; c <= 6; c++) {
+		int k = c % 6; /* 1xx..5xx, then the odd ones */
+		if (s->classes[k])
+			off += (size_t)snprintf(parts + off, sizeof parts - off, "%s%s %s",
+						off ? " · " : "", classes[k],
+						thousands(s->classes[k], num));
 	}
-	if (off)
-		snprintf(kinds + off, sizeof kinds - off, ")");
-	char conns[160] = "";
+	for (int k = 1; k < EVC_ERR__COUNT && off < sizeof parts - 64; k++) {
+		if (s->errors[k])
+			off += (size_t)snprintf(parts + off, sizeof parts - off, "%s%s %s",
+						off ? " · " : "",
+						evc_error_kind_name((evc_error_kind_t)k),
+						thousands(s->errors[k], num));
+	}
+	uint64_t fetched = s->done - s->errors[EVC_ERR_CANCELLED] - s->errors[EVC_ERR_SKIPPED] -
+			   s->errors[EVC_ERR_ROBOTS];
+	char tail[200] = "";
 	if (s->requests)
-		snprintf(conns, sizeof conns, "; %llu connections, %llu requests",
+		snprintf(tail, sizeof tail, "; %llu connections, %llu requests",
 			 (unsigned long long)s->connections, (unsigned long long)s->requests);
 	if (a->in.skipped) {
-		size_t n = strlen(conns);
-		snprintf(conns + n, sizeof conns - n, "; %llu skipped: they have records",
+		size_t n = strlen(tail);
+		snprintf(tail + n, sizeof tail - n, "; %llu skipped: they have records",
 			 (unsigned long long)a->in.skipped);
 	}
 	if (s->spilled) {
-		size_t n = strlen(conns);
-		snprintf(conns + n, sizeof conns - n, "; %llu URLs waited on disk",
+		size_t n = strlen(tail);
+		snprintf(tail + n, sizeof tail - n, "; %llu URLs waited on disk",
 			 (unsigned long long)s->spilled);
 	}
-	fprintf(stderr, "%s: %llu URLs, %llu ok, %llu errors%s; %.1f pages/s; %.1f MiB; %.2f s%s\n",
-		prog, (unsigned long long)s->done, (unsigned long long)s->ok,
-		(unsigned long long)(s->done - s->ok), kinds, secs > 0 ? (double)s->done / secs : 0,
-		(double)s->bytes / (1024.0 * 1024.0), secs, conns);
+	fprintf(stderr, "%s: %s URL%s in %.2f s%s%s; %.1f pages/s, %.1f MiB%s\n", prog,
+		thousands(s->done, num), s->done == 1 ? "" : "s", secs, off ? ": " : "", parts,
+		secs > 0 ? (double)fetched / secs : 0, (double)s->bytes / (1024.0 * 1024.0), tail);
 }

@@ -194,6 +194,17 @@ int evc__fetch_init(struct evc__fetch *f, const evc_crawl_opts_t *o, const char 
 	memcpy(f->input, url, len);
 	f->input[len] = '\0';
 	f->input_len = len;
+	if (o->default_scheme && len < 65536 && !memmem(url, len, "://", 3) &&
+	    !memchr(url, '\0', len)) {
+		/* "example.com/x": the default scheme goes before it. */
+		char *full = malloc(len + 16);
+		if (!full)
+			return -ENOMEM;
+		int n = snprintf(full, len + 16, "%s://%.*s", o->default_scheme, (int)len, url);
+		f->url_rc = evc__url_parse(&f->url, full, (size_t)n);
+		free(full);
+		return 0;
+	}
 	f->url_rc = evc__url_parse(&f->url, url, len);
 	return 0;
 }
@@ -348,6 +359,8 @@ static int on_head(struct evc__fetch *f)
 	}
 	if (f->saving || !f->final || !f->o->output_dir)
 		return 0;
+	if (resp->status >= 400 && (!f->o->save_errors || f->o->fail_http))
+		return 0; /* an error page is not the page: kept only when asked */
 	int rc = evc__sink_open(&f->sink, f->o->output_dir, &f->url);
 	if (rc < 0) {
 		set_error(f, EVC_ERR_IO, "cannot save body under %s: %s", f->o->output_dir,
@@ -459,6 +472,10 @@ static enum evc__verdict complete(struct evc__fetch *f)
 	}
 	if (wait >= 0)
 		return retry_after(f, (uint64_t)wait);
+	if (f->o->fail_http && status >= 400) {
+		set_error(f, EVC_ERR_HTTP, "HTTP %d", status);
+		return EVC__DONE;
+	}
 	return EVC__DONE;
 }
 

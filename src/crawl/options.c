@@ -79,6 +79,50 @@ int evc__engine_resolver(evc_resolver_t **out, evc_loop_t *loop, const evc_crawl
 	return rc;
 }
 
+/*
+ * "IP[:PORT]" or "[IPv6]:PORT", comma-separated, as c-ares takes them. c-ares
+ * would cut a port above 65535 to 16 bits and ask the wrong port; say so
+ * here instead. Returns true (with the reason in buf) when one is bad.
+ */
+static bool dns_servers_bad(const char *list, char *buf, size_t cap)
+{
+	const char *p = list;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		char one[80];
+		snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one - 1 ? n : sizeof one - 1), p);
+		char *addr = one, *port = NULL;
+		if (one[0] == '[') {
+			char *end = strchr(one, ']');
+			if (end) {
+				*end = '\0';
+				addr = one + 1;
+				port = end[1] == ':' ? end + 2 : end[1] ? end : NULL;
+			}
+		} else if (strchr(one, ':') == strrchr(one, ':') && strchr(one, ':')) {
+			port = strchr(one, ':'); /* IPv4:PORT (a bare IPv6 has several colons) */
+			*port++ = '\0';
+		}
+		unsigned char sa[16];
+		bool ok = n < sizeof one && (inet_pton(AF_INET, addr, sa) == 1 ||
+					     inet_pton(AF_INET6, addr, sa) == 1);
+		if (ok && port) {
+			char *end;
+			unsigned long v = strtoul(port, &end, 10);
+			ok = *port >= '0' && *port <= '9' && !*end && v >= 1 && v <= 65535;
+		}
+		if (!ok) {
+			snprintf(buf, cap, "bad --dns-server '%.*s' (want IP[:PORT] or "
+				 "[IPv6]:PORT, PORT 1-65535)", (int)(n < 100 ? n : 100), p);
+			return true;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
 int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 {
 	static __thread char buf[300];
@@ -125,6 +169,11 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 	if (evc__request_headers(&block, o->user_agent, o->headers, false, &bad) < 0) {
 		if (bad && bad == o->user_agent)
 			snprintf(buf, sizeof buf, "bad user agent: it holds CR or LF");
+		else if (bad && strncasecmp(bad, "Host:", 5) == 0)
+			snprintf(buf, sizeof buf,
+				 "a Host header cannot be set: each request's Host is its URL's "
+				 "host; to reach a host at another address use --resolve "
+				 "HOST:PORT:ADDR (resolve in the library)");
 		else
 			snprintf(buf, sizeof buf, "bad header '%.200s' (want 'Name: value')",
 				 bad ? bad : "?");
@@ -137,6 +186,15 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 		snprintf(buf, sizeof buf,
 			 "request headers too large: %zu bytes (at most %d with -H and -A)", fixed,
 			 EVC__HEADERS_MAX);
+		*what = buf;
+		return -EINVAL;
+	}
+	if (o->default_scheme && strcmp(o->default_scheme, "http") != 0 &&
+	    strcmp(o->default_scheme, "https") != 0) {
+		*what = "default scheme must be http or https";
+		return -EINVAL;
+	}
+	if (o->dns_servers && dns_servers_bad(o->dns_servers, buf, sizeof buf)) {
 		*what = buf;
 		return -EINVAL;
 	}
@@ -197,7 +255,7 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	size_t nh, nr;
 	size_t bytes = list_size(src->headers, &nh) + list_size(src->resolve, &nr);
 	const char *strs[] = {src->dns_servers, src->user_agent, src->output_dir, src->cacert,
-			      src->capath};
+			      src->capath, src->default_scheme};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		bytes += strs[i] ? strlen(strs[i]) + 1 : 0;
 	size_t nslots = nh + nr + 2;
@@ -214,6 +272,7 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	dst->output_dir = put_str(&p, src->output_dir);
 	dst->cacert = put_str(&p, src->cacert);
 	dst->capath = put_str(&p, src->capath);
+	dst->default_scheme = put_str(&p, src->default_scheme);
 	dst->headers = put_list(&p, src->headers, nh, &slots);
 	dst->resolve = put_list(&p, src->resolve, nr, &slots);
 	*block = mem;
@@ -447,6 +506,8 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		     : IS("recursive")	  ? &o->recursive
 		     : IS("links")	  ? &o->links
 		     : IS("sitemaps")	  ? &o->sitemaps
+		     : IS("fail")	  ? &o->fail_http
+		     : IS("save-errors")  ? &o->save_errors
 					  : NULL;
 	if (flag) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
@@ -475,6 +536,7 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 			     : IS("state")	? &o->state_dir
 			     : IS("include")	? &o->include
 			     : IS("exclude")	? &o->exclude
+			     : IS("default-scheme") ? &o->default_scheme
 						: NULL;
 #undef IS
 	if (!field)

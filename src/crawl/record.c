@@ -26,6 +26,7 @@ static const char *const kind_names[EVC_ERR__COUNT] = {
     [EVC_ERR_CANCELLED] = "cancelled",
     [EVC_ERR_ROBOTS] = "robots",
     [EVC_ERR_SKIPPED] = "skipped",
+    [EVC_ERR_HTTP] = "http",
 };
 
 const char *evc_error_kind_name(evc_error_kind_t kind)

@@ -71,7 +71,8 @@ with tempfile.TemporaryDirectory(prefix="evc-output.") as work, \
     }
     gz = w.fault_url("h09.test", "/gzip")
     urls = list(site) + list(hostile.values()) + [gz]
-    run = evcrawl("-q", DNS, "--compressed", "-o", "out", *urls, cwd=work)
+    # --save-errors: some hostile paths are nginx's 403 and 404 pages.
+    run = evcrawl("-q", DNS, "--compressed", "--save-errors", "-o", "out", *urls, cwd=work)
     jsonl_ok(run, "-o out")
     r = run.by_url()
     t.eq(sorted(r), sorted(urls), "-o: one record per URL")
@@ -114,7 +115,7 @@ with tempfile.TemporaryDirectory(prefix="evc-output.") as work, \
 
     # An absolute DIR that does not exist yet; the same names in a second run.
     out2 = os.path.join(work, "out2")
-    run2 = evcrawl("-q", DNS, "--compressed", "-o", out2, *urls)
+    run2 = evcrawl("-q", DNS, "--compressed", "--save-errors", "-o", out2, *urls)
     r2 = run2.by_url()
     rel1 = sorted(os.path.relpath(os.path.join(work, x["saved"]), out) for x in run.records
                   if x.get("saved"))
@@ -137,15 +138,29 @@ with tempfile.TemporaryDirectory(prefix="evc-output.") as work, \
          "rc %s, %s %s" % (run3.rc, run3.records, run3.err))
 
     # A 503 that will not be retried (Retry-After: 1 s is past --timeout) is
-    # the final answer: its body is saved, in every mode.
+    # the final answer: its body is saved with --save-errors, in every mode;
+    # without it, and with --fail, an error page is not saved at all.
     for mode in ("async", "blocking"):
         out4 = os.path.join(work, "out4-" + mode)
         url = w.fault_url("h03.test", "/retry/5/final-%s" % mode)
-        run4 = evcrawl("-q", DNS, "--mode", mode, "--timeout", "0.5", "-o", out4, url)
+        run4 = evcrawl("-q", DNS, "--mode", mode, "--timeout", "0.5", "--save-errors",
+                       "-o", out4, url)
         rec = (run4.records or [{}])[0]
         saved = rec.get("saved")
         t.ok(rec.get("status") == 503 and rec.get("attempts") == 1 and saved
              and os.path.getsize(saved) == rec.get("bytes") == 12,
-             "--mode %s: a 503 not retried (deadline) is saved, 12 bytes" % mode, rec)
+             "--mode %s: a 503 not retried (deadline) is saved with --save-errors, 12 bytes"
+             % mode, rec)
+        for extra in ([], ["--fail"]):
+            out5 = os.path.join(work, "out5-%s%s" % (mode, "".join(extra)))
+            url = w.fault_url("h03.test", "/retry/5/nosave-%s%s" % (mode, "".join(extra)))
+            run5 = evcrawl("-q", DNS, "--mode", mode, "--timeout", "0.5", "-o", out5,
+                           *(extra + [url, w.url("h01.test", "/status/404")]))
+            files = [os.path.join(d, f) for d, _, fs in os.walk(out5) for f in fs]
+            t.eq((sorted(r["status"] for r in run5.records),
+                  [r.get("saved") for r in run5.records], files),
+                 ([404, 503], [None, None], []),
+                 "--mode %s %s: the 503 and the 404 pages are not saved" %
+                 (mode, " ".join(extra) or "without --save-errors"), run5.records)
 
 t.done()

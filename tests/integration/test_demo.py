@@ -24,11 +24,13 @@ p = subprocess.run([os.path.join(ROOT, "scripts", "demo"), os.path.relpath(build
                    cwd=ROOT, capture_output=True, text=True, timeout=120)
 out = p.stdout + p.stderr
 t.eq(p.returncode, 0, "scripts/demo exits 0", out[-2000:])
-m = re.search(r"evcrawl: (\d+) URLs, (\d+) ok, (\d+) errors \(([^)]*)\)", out)
+m = re.search(r"evcrawl: (\d+) URLs in [0-9.]+ s: ([^;]*);", out)
 t.ok(m is not None, "the summary line is printed", out[-2000:])
 if m:
-    t.eq(m.groups(), ("313", "309", "4", "bad_url 1, dns 1, connect 1, redirect 1"),
-         "313 URLs: 309 ok and the four failures the list holds on purpose")
+    t.eq(m.groups(), ("313", "2xx 307 · 4xx 1 · 5xx 1 · bad_url 1 · dns 1 · connect 1 · "
+                             "redirect 1"),
+         "313 URLs: 309 complete responses (a 404 and a 500 among them) and the four "
+         "failures the list holds on purpose")
 with open(os.path.join(build, "demo.jsonl")) as f:
     recs = [json.loads(line) for line in f]
 lines = [line.strip() for line in open(os.path.join(ROOT, "urls", "demo.txt"))]
