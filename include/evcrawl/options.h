@@ -103,7 +103,18 @@ typedef struct evc_crawl_opts {
 					-f) */
 	bool save_errors;	     /* with output_dir, also save the bodies of
 					final statuses of 400 or more */
+	const char *method;	     /* request method (a token); NULL: GET, or
+					POST when data is set. HEAD expects no body */
+	const char *data;	     /* a request body sent with every URL (copied;
+					may hold NUL bytes), NULL: none. At most
+					EVC_DATA_MAX bytes. Content-Type is
+					application/x-www-form-urlencoded unless a
+					header sets one. 301/302/303 turn a POST
+					into a GET without body, as browsers do */
+	size_t data_len;
 } evc_crawl_opts_t;
+
+#define EVC_DATA_MAX (1u << 20) /* 1 MiB */
 
 /** Fill opts with the defaults above. */
 EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
@@ -126,6 +137,7 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "state" (a directory), "frontier-mem" (bytes),
  * "max-pages", "max-url-length", "max-path-repeats", "max-query-variants",
  * "default-scheme" ("http"/"https"), "fail" and "save-errors" ("0"/"1"),
+ * "method" (a token: "HEAD", "POST", ...), "data" (the body, as text),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().

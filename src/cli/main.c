@@ -67,6 +67,14 @@ static void help(void)
 	       "                            (example.com/x); else they are bad URLs\n"
 	       "  -H, --header 'Name: value'  extra request header (repeatable;\n"
 	       "                            'Name:' removes a default one)\n"
+	       "  -I, --head                send HEAD: no body is waited for\n"
+	       "  -X, --request METHOD      send METHOD instead of GET\n"
+	       "  -d, --data DATA           send DATA with every URL, as POST (several are\n"
+	       "                            joined with &; @FILE reads a file, CR/LF\n"
+	       "                            dropped), Content-Type form-urlencoded unless\n"
+	       "                            -H sets one; at most 1 MiB\n"
+	       "      --data-binary DATA    the same, @FILE sent byte for byte\n"
+	       "      --data-raw DATA       the same, no @FILE\n"
 	       "      --fail                a final status of 400 or more is an error (kind\n"
 	       "                            http; exit status 1), as curl -f\n"
 	       "      --match-status LIST   write only records whose status is in LIST\n"
@@ -237,6 +245,8 @@ enum {
 	OPT_STATS_EVERY,
 	OPT_DEFAULT_SCHEME,
 	OPT_FAIL,
+	OPT_DATA_BINARY,
+	OPT_DATA_RAW,
 	OPT_SAVE_ERRORS,
 	OPT_MATCH_STATUS,
 	OPT_FILTER_STATUS,
@@ -294,6 +304,11 @@ static const struct option long_opts[] = {
     {"stats-every", required_argument, NULL, OPT_STATS_EVERY},
     {"default-scheme", required_argument, NULL, OPT_DEFAULT_SCHEME},
     {"fail", no_argument, NULL, OPT_FAIL},
+    {"head", no_argument, NULL, 'I'},
+    {"request", required_argument, NULL, 'X'},
+    {"data", required_argument, NULL, 'd'},
+    {"data-binary", required_argument, NULL, OPT_DATA_BINARY},
+    {"data-raw", required_argument, NULL, OPT_DATA_RAW},
     {"save-errors", no_argument, NULL, OPT_SAVE_ERRORS},
     {"match-status", required_argument, NULL, OPT_MATCH_STATUS},
     {"filter-status", required_argument, NULL, OPT_FILTER_STATUS},
@@ -309,7 +324,7 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-#define SHORT_OPTS "i:c:A:H:o:rkqhV"
+#define SHORT_OPTS "i:c:A:H:o:rkqhVIX:d:"
 
 /* "200,301-399,404": status ranges for --match-status / --filter-status
  * (0 stands for records with no status). */
@@ -346,17 +361,15 @@ static const struct {
 	const char *name; /* long name, or a one-letter short one */
 	const char *hint;
 } curl_habits[] = {
-    {"head", "evcrawl sends GET; -I/--head is not supported yet"},
-    {"I", "evcrawl sends GET; -I/--head is not supported yet"},
     {"output", "records go to stdout (use > FILE); -o/--output-dir DIR saves bodies "
 	       "as DIR/HOST/PATH"},
     {"remote-name", "-o/--output-dir DIR saves every body as DIR/HOST/PATH"},
     {"O", "-o/--output-dir DIR saves every body as DIR/HOST/PATH"},
-    {"data", "evcrawl sends GET without a body; -d/--data is not supported yet"},
-    {"d", "evcrawl sends GET without a body; -d/--data is not supported yet"},
-    {"data-binary", "evcrawl sends GET without a body; --data-binary is not supported yet"},
-    {"request", "evcrawl sends GET; -X/--request is not supported yet"},
-    {"X", "evcrawl sends GET; -X/--request is not supported yet"},
+    {"form", "use --data-binary @FILE with -H 'Content-Type: multipart/form-data; "
+	     "boundary=...' (no -F)"},
+    {"F", "use --data-binary @FILE with -H 'Content-Type: multipart/form-data; "
+	  "boundary=...' (no -F)"},
+    {"json", "use --data-binary @FILE -H 'Content-Type: application/json'"},
     {"proxy", "proxies are not supported yet"},
     {"x", "proxies are not supported yet"},
     {"noproxy", "proxies are not supported yet"},
@@ -433,7 +446,69 @@ struct parsed {
 	const char *polite; /* the first politeness option given */
 	bool no_robots;
 	const char *resume; /* --resume FILE */
+	bool head;	    /* -I */
+	char *data;	    /* -d, --data-binary, --data-raw: joined with '&' */
+	size_t data_len;
 };
+
+/*
+ * -d, --data-binary, --data-raw, as curl takes them: "@FILE" reads a file
+ * (-d drops its CR and LF bytes, --data-binary keeps every byte), "@-"
+ * stdin; --data-raw never reads a file; several are joined with '&'.
+ */
+static void add_data(struct parsed *p, int opt, const char *arg)
+{
+	const char *name = opt == 'd' ? "-d" : opt == OPT_DATA_RAW ? "--data-raw" : "--data-binary";
+	char *bytes = NULL;
+	size_t len = 0;
+	if (opt != OPT_DATA_RAW && arg[0] == '@') {
+		const char *path = arg + 1;
+		FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+		if (!f)
+			usage_error("%s %s: %s", name, arg, strerror(errno));
+		size_t cap = 0;
+		for (;;) {
+			if (len == cap) {
+				cap = cap ? cap * 2 : 4096;
+				if (cap > EVC_DATA_MAX + 4096 || !(bytes = realloc(bytes, cap)))
+					usage_error("%s %s: larger than 1 MiB", name, arg);
+			}
+			size_t n = fread(bytes + len, 1, cap - len, f);
+			if (n == 0)
+				break;
+			len += n;
+		}
+		if (ferror(f))
+			usage_error("%s %s: %s", name, arg, strerror(errno));
+		if (f != stdin)
+			fclose(f);
+		if (opt == 'd') { /* curl's -d @FILE: the file's lines, joined */
+			size_t w = 0;
+			for (size_t r = 0; r < len; r++)
+				if (bytes[r] != '\r' && bytes[r] != '\n')
+					bytes[w++] = bytes[r];
+			len = w;
+		}
+	} else {
+		len = strlen(arg);
+		bytes = malloc(len + 1);
+		if (!bytes)
+			usage_error("out of memory");
+		memcpy(bytes, arg, len);
+	}
+	size_t sep = p->data ? 1 : 0;
+	if (p->data_len + sep + len > EVC_DATA_MAX)
+		usage_error("the request body (%s) is larger than 1 MiB", name);
+	char *all = realloc(p->data, p->data_len + sep + len + 1);
+	if (!all)
+		usage_error("out of memory");
+	if (sep)
+		all[p->data_len] = '&';
+	memcpy(all + p->data_len + sep, bytes, len);
+	p->data_len += sep + len;
+	p->data = all;
+	free(bytes);
+}
 
 /* mkdir -p: -o DIR creates its parents, as wget2 -P does. */
 static int make_dirs(const char *path)
@@ -643,6 +718,17 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case OPT_FAIL:
 			o->fail_http = true;
 			break;
+		case 'I':
+			p->head = true;
+			break;
+		case 'X':
+			o->method = optarg;
+			break;
+		case 'd':
+		case OPT_DATA_BINARY:
+		case OPT_DATA_RAW:
+			add_data(p, opt, optarg);
+			break;
 		case OPT_SAVE_ERRORS:
 			o->save_errors = true;
 			break;
@@ -731,6 +817,14 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	}
 	o->headers = p->headers;
 	o->resolve = p->resolves;
+	if (p->head && (p->data || (o->method && strcmp(o->method, "HEAD") != 0)))
+		usage_error("-I/--head sends HEAD: not with -d/--data or another -X method");
+	if (p->head)
+		o->method = "HEAD";
+	if (p->data) {
+		o->data = p->data;
+		o->data_len = p->data_len;
+	}
 	if (o->recursive) /* a crawler that follows links obeys robots.txt by default */
 		o->robots = !p->no_robots;
 	else if (p->no_robots)

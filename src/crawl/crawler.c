@@ -181,9 +181,11 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 		rc = evc__engine_resolver(&c->resolver, loop, &c->opts.o);
 	if (rc == 0) {
 		c->rbuf = malloc(READ_BUF_SIZE);
+		c->reqcap = evc__request_cap(&c->opts.o);
+		c->reqbuf = malloc(c->reqcap);
 		c->kick = evc_timer_new(loop, on_kick, c);
 		c->housekeeping = evc_timer_new(loop, on_housekeeping, c);
-		if (!c->rbuf || !c->kick || !c->housekeeping || evc__sched_init(c) < 0)
+		if (!c->rbuf || !c->reqbuf || !c->kick || !c->housekeeping || evc__sched_init(c) < 0)
 			rc = -ENOMEM;
 		else
 			rc = evc__recurse_init(c);
@@ -230,6 +232,7 @@ void evc_crawler_free(evc_crawler_t *c)
 	evc_timer_free(c->kick);
 	evc_timer_free(c->housekeeping);
 	free(c->rbuf);
+	free(c->reqbuf);
 	evc__engine_opts_free(&c->opts);
 	free(c);
 }

@@ -220,7 +220,8 @@ struct evc_crawler {
 	uint64_t rng;
 	evc_crawl_stats_t stats;
 	char *rbuf;
-	char reqbuf[EVC__REQUEST_MAX];
+	char *reqbuf; /* one request at a time: the head and its body */
+	size_t reqcap;
 };
 
 /* schedule.c */

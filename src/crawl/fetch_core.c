@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crawl/fetch_core.h"
 #include "evcrawl/loop.h"
@@ -55,6 +56,14 @@ static int64_t retry_wait(const struct evc__fetch *f, int retry_after_s)
 
 /* Whether a response is a redirect that will be followed (one more is
  * allowed and it says where). */
+/* The method of the current request: the option's (GET, or POST with a
+ * body), and GET after a 301/302/303 turned it (HEAD stays HEAD). */
+static const char *method(const struct evc__fetch *f)
+{
+	const char *m = f->o->method ? f->o->method : f->o->data ? "POST" : "GET";
+	return f->as_get && strcmp(m, "HEAD") != 0 ? "GET" : m;
+}
+
 static bool will_follow(const struct evc__fetch *f, int status, bool has_location)
 {
 	return evc__is_redirect(status) && has_location && f->redirects < f->o->max_redirects;
@@ -401,13 +410,33 @@ void evc__fetch_exchange(struct evc__fetch *f, struct evc__response *resp, bool 
 	f->retry_wait = -1;
 	f->stale_408 = false;
 	f->request_ns = evc__fetch_clock();
-	evc__response_init(resp, false, f->o->compressed, f->o->max_body, on_body, f);
+	evc__response_init(resp, strcmp(method(f), "HEAD") == 0, f->o->compressed, f->o->max_body,
+			   on_body, f);
+}
+
+/* Whether the user's headers set a Content-Type. */
+static bool sets_content_type(const evc_crawl_opts_t *o)
+{
+	for (size_t i = 0; o->headers && o->headers[i]; i++)
+		if (strncasecmp(o->headers[i], "Content-Type:", 13) == 0)
+			return true;
+	return false;
+}
+
+size_t evc__request_cap(const evc_crawl_opts_t *o)
+{
+	return EVC__REQUEST_MAX + (o->data ? o->data_len : 0);
 }
 
 int evc__fetch_request(struct evc__fetch *f, char *buf, size_t cap, const char *fixed,
 		       size_t fixed_len)
 {
-	int len = evc__request_build(buf, cap, "GET", &f->url, fixed, fixed_len);
+	const evc_crawl_opts_t *o = f->o;
+	bool body = o->data && !f->as_get;
+	int len = evc__request_build(
+	    buf, cap, method(f), &f->url, fixed, fixed_len, body ? o->data : NULL,
+	    body ? o->data_len : 0,
+	    body && !sets_content_type(o) ? "application/x-www-form-urlencoded" : NULL);
 	if (len < 0)
 		evc__fetch_error(f, EVC_ERR_BAD_URL, "request line and headers exceed %zu bytes",
 				 cap);
@@ -467,7 +496,10 @@ static enum evc__verdict complete(struct evc__fetch *f)
 	f->message = NULL;
 	if (evc__is_redirect(status) && resp->location) {
 		/* The location belongs to resp, which the engine may reuse once
-		 * we return: follow it now. */
+		 * we return: follow it now. A 301/302/303 turns a POST into a
+		 * GET without body, as browsers do; 307/308 keep both. */
+		if (status == 301 || status == 302 || status == 303)
+			f->as_get = f->as_get || strcmp(method(f), "GET") != 0;
 		return follow(f, resp->location);
 	}
 	if (wait >= 0)

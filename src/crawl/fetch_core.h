@@ -82,6 +82,7 @@ struct evc__fetch {
 	unsigned attempts, redirects;
 	uint64_t *visited; /* hashes of URLs redirected from (allocated on the first) */
 	bool stale_retry_used;
+	bool as_get; /* a 301/302/303 turned the POST (or other) into a GET */
 
 	/* What the record shows. Times in ms, -1 when the phase did not
 	 * happen; the engine sets dns_ms, connect_ms and tls_ms. */
@@ -180,6 +181,10 @@ enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase
  * the answer then gets RETRY_FRESH).
  */
 void evc__fetch_exchange(struct evc__fetch *f, struct evc__response *resp, bool reused);
+
+/** The request buffer an engine needs for these options: the head's room
+ * plus the body's. */
+size_t evc__request_cap(const evc_crawl_opts_t *o);
 
 /**
  * Write the request for the current URL into buf (cap bytes). Returns its

@@ -59,7 +59,8 @@ struct evc_fetcher {
 	struct evc__response resp;
 
 	char rbuf[READ_BUF_SIZE];
-	char req[EVC__REQUEST_MAX];
+	char *req; /* the request head and its body */
+	size_t reqcap;
 };
 
 static uint64_t remaining_ms(const evc_fetcher_t *f)
@@ -420,8 +421,7 @@ static enum evc__verdict exchange(evc_fetcher_t *f, bool fresh)
 		return v;
 	evc__response_free(&f->resp);
 	evc__fetch_exchange(&f->f, &f->resp, f->conn_requests > 0);
-	int len =
-	    evc__fetch_request(&f->f, f->req, sizeof f->req, f->opts.fixed, f->opts.fixed_len);
+	int len = evc__fetch_request(&f->f, f->req, f->reqcap, f->opts.fixed, f->opts.fixed_len);
 	if (len < 0)
 		return EVC__DONE;
 	v = send_all(f, f->req, (size_t)len);
@@ -479,6 +479,11 @@ int evc_fetcher_new(evc_fetcher_t **out, const evc_crawl_opts_t *opts, unsigned 
 	f->busy = flags & EVC_FETCH_BUSY_POLL;
 	int rc = evc__engine_opts_init(&f->opts, opts);
 	const evc_crawl_opts_t *o = &f->opts.o;
+	if (rc == 0) {
+		f->reqcap = evc__request_cap(o);
+		if (!(f->req = malloc(f->reqcap)))
+			rc = -ENOMEM;
+	}
 	if (rc == 0 && ((o->dns_servers && *o->dns_servers) || o->resolve)) {
 		rc = evc_loop_new(&f->loop, "poll");
 		if (rc == 0)
@@ -502,5 +507,6 @@ void evc_fetcher_free(evc_fetcher_t *f)
 	evc_resolver_free(f->resolver);
 	evc_loop_free(f->loop);
 	evc__engine_opts_free(&f->opts);
+	free(f->req);
 	free(f);
 }

@@ -189,6 +189,14 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 		*what = buf;
 		return -EINVAL;
 	}
+	if (o->method && (!*o->method || !evc__header_name_ok(o->method, strlen(o->method)))) {
+		*what = "the method must be a token (GET, HEAD, POST, ...)";
+		return -EINVAL;
+	}
+	if (o->data && o->data_len > EVC_DATA_MAX) {
+		*what = "the request body is larger than 1 MiB";
+		return -EINVAL;
+	}
 	if (o->default_scheme && strcmp(o->default_scheme, "http") != 0 &&
 	    strcmp(o->default_scheme, "https") != 0) {
 		*what = "default scheme must be http or https";
@@ -255,9 +263,10 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	size_t nh, nr;
 	size_t bytes = list_size(src->headers, &nh) + list_size(src->resolve, &nr);
 	const char *strs[] = {src->dns_servers, src->user_agent, src->output_dir, src->cacert,
-			      src->capath, src->default_scheme};
+			      src->capath, src->default_scheme, src->method};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		bytes += strs[i] ? strlen(strs[i]) + 1 : 0;
+	bytes += src->data ? src->data_len + 1 : 0;
 	size_t nslots = nh + nr + 2;
 	/* One block: the list slots first, then the text. */
 	size_t slot_bytes = nslots * sizeof(const char *);
@@ -273,6 +282,12 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	dst->cacert = put_str(&p, src->cacert);
 	dst->capath = put_str(&p, src->capath);
 	dst->default_scheme = put_str(&p, src->default_scheme);
+	dst->method = put_str(&p, src->method);
+	if (src->data) { /* bytes, NULs and all */
+		dst->data = memcpy(p, src->data, src->data_len);
+		p += src->data_len;
+		*p++ = '\0';
+	}
 	dst->headers = put_list(&p, src->headers, nh, &slots);
 	dst->resolve = put_list(&p, src->resolve, nr, &slots);
 	*block = mem;
@@ -537,7 +552,11 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 			     : IS("include")	? &o->include
 			     : IS("exclude")	? &o->exclude
 			     : IS("default-scheme") ? &o->default_scheme
+			     : IS("method")	? &o->method
+			     : IS("data")	? &o->data
 						: NULL;
+	if (field == &o->data)
+		o->data_len = strlen(v);
 #undef IS
 	if (!field)
 		return -EINVAL;

@@ -420,8 +420,7 @@ static void send_request(struct task *t, bool reused)
 	struct conn *k = t->conn;
 	evc__key_request_sent(t);
 	evc__fetch_exchange(&t->f, &k->resp, reused);
-	int len = evc__fetch_request(&t->f, c->reqbuf, sizeof c->reqbuf, c->opts.fixed,
-				     c->opts.fixed_len);
+	int len = evc__fetch_request(&t->f, c->reqbuf, c->reqcap, c->opts.fixed, c->opts.fixed_len);
 	if (len < 0) {
 		evc__task_act(t, EVC__DONE);
 		return;

@@ -30,11 +30,14 @@ int evc__request_headers(char **out, const char *user_agent, const char *const *
 			 bool compressed, const char **bad);
 
 /**
- * Write "METHOD target HTTP/1.1", Host and the fixed block into buf.
- * Returns the length, or EVC_ETOOLARGE when it does not fit in cap.
+ * Write "METHOD target HTTP/1.1", Host and the fixed block into buf, and
+ * with a body (body_len bytes, body not NULL) its Content-Length, ctype's
+ * Content-Type line when ctype is not NULL, and the body itself. Returns
+ * the length, or EVC_ETOOLARGE when it does not fit in cap.
  */
 int evc__request_build(char *buf, size_t cap, const char *method, const struct evc__url *u,
-		       const char *fixed, size_t fixed_len);
+		       const char *fixed, size_t fixed_len, const char *body, size_t body_len,
+		       const char *ctype);
 
 /** Whether name (len bytes) is a valid HTTP header field name (a token). */
 bool evc__header_name_ok(const char *name, size_t len);

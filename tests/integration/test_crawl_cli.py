@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -51,6 +52,14 @@ class Catcher:
             try:
                 while b"\r\n\r\n" not in data:
                     chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                # ... and the body its Content-Length announces.
+                m = re.search(rb"\r\ncontent-length: *(\d+)\r\n", data.lower())
+                want = data.index(b"\r\n\r\n") + 4 + int(m.group(1)) if m else 0
+                while len(data) < want:
+                    chunk = c.recv(65536)
                     if not chunk:
                         break
                     data += chunk
@@ -159,8 +168,9 @@ usage = [
     (["--dns-server", "127.0.0.1:70000", url], "--dns-server", "PORT 1-65535"),
     (["--dns-server", "127.0.0.1:0", url], "--dns-server", "PORT 1-65535"),
     (["-H", "Host: other.test", url], "Host header cannot be set", "--resolve"),
-    (["--head", url], "'--head'", "sends GET"),
+    (["--hea", url], "'--hea'", ""),
     (["--he", url], "'--he'", ""),
+    (["--form", "a=b", url], "'--form'", "--data-binary @FILE"),
     (["--output", "page.html", url], "'--output'", "-o/--output-dir DIR"),
     (["--concurr", "5", url], "'--concurr'", ""),
     (["-L", url], "'-L'", "redirects are always followed"),
@@ -223,6 +233,39 @@ t.eq((line, sorted(hdrs)),
                                 ("Connection", "keep-alive")])),
      "defaults: User-Agent evcrawl/VERSION; --compressed asks gzip, deflate, br, zstd; -H 'Accept:' "
      "drops Accept; Host is the IP and port", heads)
+# Methods and bodies, seen on the server side, in the event loop and the
+# blocking engine alike.
+body_file = os.path.join(tempfile.mkdtemp(prefix="evc-cli."), "body.bin")
+with open(body_file, "wb") as f:
+    f.write(b"line1\r\nline2\n\x00\xffbinary")
+for mode in ("async", "blocking"):
+    url_c = "http://127.0.0.1:%d/form" % C
+    cases = [
+        (["-I"], "HEAD", None, None),
+        (["-X", "DELETE"], "DELETE", None, None),
+        (["-d", "a=1", "--data", "b=two words"], "POST", b"a=1&b=two words",
+         "application/x-www-form-urlencoded"),
+        (["-d", "@" + body_file], "POST", b"line1line2\x00\xffbinary",
+         "application/x-www-form-urlencoded"),
+        (["--data-binary", "@" + body_file, "-H", "Content-Type: application/octet-stream"],
+         "POST", b"line1\r\nline2\n\x00\xffbinary", "application/octet-stream"),
+        (["--data-raw", "@not-a-file", "-X", "PUT"], "PUT", b"@not-a-file",
+         "application/x-www-form-urlencoded"),
+    ]
+    for args, method, body, ctype in cases:
+        run = evcrawl("-q", "--mode", mode, *(args + [url_c]))
+        heads = catcher.take()
+        line, hdrs, rest = parse_head(heads[0]) if len(heads) == 1 else ("", [], b"")
+        h = dict((k.lower(), v) for k, v in hdrs)
+        t.eq((line, h.get("content-length"), h.get("content-type"), rest,
+              [(r["status"], r["bytes"]) for r in run.records]),
+             ("%s /form HTTP/1.1" % method, None if body is None else str(len(body)), ctype,
+              body or b"", [(200, 0 if method == "HEAD" else 2)]),
+             "%s %s: %s on the wire, Content-Length and -Type right, the body exact; "
+             "a HEAD answer has no body to wait for" % (mode, " ".join(args[:2]), method),
+             heads)
+run = evcrawl("-I", "-d", "x", "http://127.0.0.1:%d/" % C)
+t.ok(run.rc == 2 and "-I/--head sends HEAD" in run.err, "-I with -d: usage error", run.err)
 catcher.close()
 
 with World(pages=20, delay_ms=3000) as w:
@@ -267,6 +310,18 @@ with World(pages=20, delay_ms=3000) as w:
                                          None)],
          "--default-scheme http: a line without a scheme is fetched over http; the record "
          "keeps the line as given; a URL with a scheme keeps it", run.err)
+    # A POST redirected by 301/302/303 goes on as a GET without body (nginx
+    # answers a POST to a static file with 405); 307/308 keep the POST.
+    reds = {c: w.url("h02.test", "/r/%d" % c) for c in (301, 302, 303, 307, 308)}
+    run = evcrawl(DNS, "-q", "-d", "x=1", *reds.values())
+    r = run.by_url()
+    t.eq([(c, r[u]["status"], r[u]["redirects"]) for c, u in sorted(reds.items())],
+         [(301, 200, 1), (302, 200, 1), (303, 200, 1), (307, 405, 1), (308, 405, 1)],
+         "-d: after a 301/302/303 the request is a GET (200); after 307/308 still the "
+         "POST (nginx: 405)", run.records)
+    run = evcrawl(DNS, "-q", "-I", reds[303], w.url("h02.test", "/p/1.html"))
+    t.eq(sorted((rec["status"], rec["bytes"]) for rec in run.records), [(200, 0), (200, 0)],
+         "-I: HEAD stays HEAD after a 303; no body", run.records)
     run = evcrawl(DNS, "-q", bare)
     t.eq([(r["error"] or {}).get("kind") for r in run.records], ["bad_url"],
          "without --default-scheme a line without a scheme is a bad URL", run.err)
