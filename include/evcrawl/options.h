@@ -112,6 +112,13 @@ typedef struct evc_crawl_opts {
 					header sets one. 301/302/303 turn a POST
 					into a GET without body, as browsers do */
 	size_t data_len;
+	bool no_clobber;	     /* with output_dir: a URL whose file exists is
+					not fetched (kind skipped) */
+	double output_since;	     /* with output_dir: files older than this (Unix
+					time) are an earlier run's and are replaced;
+					newer ones are this run's and a second URL
+					mapping there gets another name. 0: when the
+					crawler or fetcher was made */
 } evc_crawl_opts_t;
 
 #define EVC_DATA_MAX (1u << 20) /* 1 MiB */
@@ -138,6 +145,7 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "max-pages", "max-url-length", "max-path-repeats", "max-query-variants",
  * "default-scheme" ("http"/"https"), "fail" and "save-errors" ("0"/"1"),
  * "method" (a token: "HEAD", "POST", ...), "data" (the body, as text),
+ * "no-clobber" ("0"/"1"),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().

@@ -20,6 +20,7 @@
 #include <sys/select.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -134,6 +135,8 @@ static void help(void)
 	       "                            symbolic link inside DIR); not those of final\n"
 	       "                            statuses of 400 or more\n"
 	       "      --save-errors         with -o, save error pages (status >= 400) too\n"
+	       "      --no-clobber          with -o, skip URLs whose file exists (kind\n"
+	       "                            skipped); without it a re-run replaces them\n"
 	       "      --resume FILE         skip input URLs that have a record in FILE (an\n"
 	       "                            earlier run's output) and add the new records\n"
 	       "                            to FILE: run again after a kill to go on\n"
@@ -246,6 +249,7 @@ enum {
 	OPT_DEFAULT_SCHEME,
 	OPT_FAIL,
 	OPT_DATA_BINARY,
+	OPT_NO_CLOBBER,
 	OPT_DATA_RAW,
 	OPT_SAVE_ERRORS,
 	OPT_MATCH_STATUS,
@@ -310,6 +314,7 @@ static const struct option long_opts[] = {
     {"data-binary", required_argument, NULL, OPT_DATA_BINARY},
     {"data-raw", required_argument, NULL, OPT_DATA_RAW},
     {"save-errors", no_argument, NULL, OPT_SAVE_ERRORS},
+    {"no-clobber", no_argument, NULL, OPT_NO_CLOBBER},
     {"match-status", required_argument, NULL, OPT_MATCH_STATUS},
     {"filter-status", required_argument, NULL, OPT_FILTER_STATUS},
     {"frontier-mem", required_argument, NULL, OPT_FRONTIER_MEM},
@@ -732,6 +737,9 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case OPT_SAVE_ERRORS:
 			o->save_errors = true;
 			break;
+		case OPT_NO_CLOBBER:
+			o->no_clobber = true;
+			break;
 		case OPT_MATCH_STATUS:
 		case OPT_FILTER_STATUS:
 			if (a->nranges && a->ranges_match != (opt == OPT_MATCH_STATUS))
@@ -840,6 +848,8 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	if (p->resume && a->nranges)
 		usage_error("--resume needs every record in its file; --match-status and "
 			    "--filter-status leave some out");
+	if (o->no_clobber && !o->output_dir)
+		usage_error("--no-clobber is about -o DIR's files: give -o DIR");
 	if (o->fail_http && o->save_errors)
 		usage_error("--fail makes error pages failures, which are not saved; "
 			    "--save-errors is for -o without --fail");
@@ -923,6 +933,12 @@ int main(int argc, char **argv)
 		      (p.progress == 1 || (p.progress == -1 && isatty(2)));
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error value, not death */
 	a->start_ns = evc_hrtime();
+	if (a->opts.output_dir) { /* one moment for every worker: files from
+				     before it are an earlier run's */
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		a->opts.output_since = (double)now.tv_sec + now.tv_nsec / 1e9;
+	}
 
 	int rc = a->mode == MODE_ASYNC ? run_async(a) : run_classic(a);
 	output_flush(a);

@@ -243,6 +243,14 @@ enum evc__verdict evc__fetch_attempt(struct evc__fetch *f)
 {
 	if (f->url_rc < 0)
 		return evc__fetch_error(f, EVC_ERR_BAD_URL, "%s", evc_strerror(f->url_rc));
+	if (f->o->no_clobber && f->o->output_dir && !f->attempts && !f->redirects) {
+		char *path;
+		if (evc__sink_exists(f->o->output_dir, &f->url, &path)) {
+			set_error(f, EVC_ERR_SKIPPED, "%s exists (--no-clobber)", path);
+			free(path);
+			return EVC__DONE;
+		}
+	}
 	f->attempts++;
 	uint64_t now = evc__fetch_clock();
 	if (!f->start_ns) {
@@ -370,7 +378,7 @@ static int on_head(struct evc__fetch *f)
 		return 0;
 	if (resp->status >= 400 && (!f->o->save_errors || f->o->fail_http))
 		return 0; /* an error page is not the page: kept only when asked */
-	int rc = evc__sink_open(&f->sink, f->o->output_dir, &f->url);
+	int rc = evc__sink_open(&f->sink, f->o->output_dir, &f->url, f->o->output_since);
 	if (rc < 0) {
 		set_error(f, EVC_ERR_IO, "cannot save body under %s: %s", f->o->output_dir,
 			  evc_strerror(rc));

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crawl/options.h"
 #include "crawl/polite.h"
@@ -305,6 +306,13 @@ int evc__engine_opts_init(struct evc__engine_opts *e, const evc_crawl_opts_t *op
 	int rc = evc_crawl_opts_check(&e->o, &what);
 	if (rc == 0)
 		rc = opts_copy(&e->o, &e->o, &e->strings);
+	if (rc == 0 && !e->o.output_since) {
+		/* The coarse clock is the one file times come from: a file
+		 * written after this moment never looks older than it. */
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		e->o.output_since = (double)now.tv_sec + now.tv_nsec / 1e9;
+	}
 	if (rc == 0)
 		rc = evc__request_headers(&e->fixed, e->o.user_agent, e->o.headers, e->o.compressed,
 					  NULL);
@@ -523,6 +531,7 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		     : IS("sitemaps")	  ? &o->sitemaps
 		     : IS("fail")	  ? &o->fail_http
 		     : IS("save-errors")  ? &o->save_errors
+		     : IS("no-clobber")	  ? &o->no_clobber
 					  : NULL;
 	if (flag) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)

@@ -72,10 +72,44 @@ static int walk(int dirfd, char *rel, char **leaf)
 	return cur;
 }
 
-int evc__sink_open(struct evc__file_sink *s, const char *dir, const struct evc__url *u)
+/* Whether the regular file `name` in at was there before `since` (an
+ * earlier run's copy, which this run replaces), rather than this run's. */
+static bool from_before(int at, const char *name, double since)
+{
+	struct stat st;
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	return (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 < since;
+}
+
+/*
+ * An earlier run's file `name` is replaced: the body is written aside (a
+ * hidden name beside it) and renamed over it when whole; rename replaces a
+ * link itself, never its target. path[0..keep) is name's directory.
+ */
+static int create_aside(struct evc__file_sink *s, int at, const char *path, size_t keep,
+			const char *name)
+{
+	static unsigned serial;
+	char tmpname[300];
+	snprintf(tmpname, sizeof tmpname, ".%.200s.evcrawl-%d-%u", name, (int)getpid(),
+		 __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED));
+	int fd = create_at(at, tmpname);
+	if (fd >= 0 && asprintf(&s->tmp, "%.*s%s", (int)keep, path, tmpname) < 0) {
+		s->tmp = NULL;
+		unlinkat(at, tmpname, 0);
+		close(fd);
+		fd = -ENOMEM;
+	}
+	return fd;
+}
+
+int evc__sink_open(struct evc__file_sink *s, const char *dir, const struct evc__url *u,
+		   double since)
 {
 	s->fd = -1;
 	s->path = NULL;
+	s->tmp = NULL;
 	char rel[1100];
 	int rlen = evc__url_save_path(u, rel, sizeof rel);
 	if (rlen < 0)
@@ -98,29 +132,31 @@ int evc__sink_open(struct evc__file_sink *s, const char *dir, const struct evc__
 		close(at);
 		return -ENOMEM;
 	}
-	int fd = cut ? -EEXIST : create_at(at, leaf);
-	if (fd == -EEXIST || fd == -EISDIR || fd == -ELOOP) {
-		/* Taken (by another URL, a directory, a link): the first free
-		 * name after it. The same inputs always give the same names. */
-		size_t base = strlen(leaf);
-		unsigned hash = (unsigned)evc__hash64(u->href, strlen(u->href));
-		char alt[256 + 32];
-		for (int n = 0; n < 1000 && (fd == -EEXIST || fd == -EISDIR || fd == -ELOOP);
-		     n++) {
-			if (n == 0)
-				snprintf(alt, sizeof alt, "%.*s~%08x", (int)base, leaf, hash);
-			else
-				snprintf(alt, sizeof alt, "%.*s~%08x.%d", (int)base, leaf, hash, n);
-			fd = create_at(at, alt);
-		}
-		if (fd >= 0) {
-			snprintf(path, cap, "%s/%s", dir, rel);
-			size_t keep = strlen(dir) + 1 + (size_t)(leaf - rel);
-			snprintf(path + keep, cap - keep, "%s", alt);
-		}
-	} else if (fd >= 0) {
-		snprintf(path, cap, "%s/%s", dir, rel);
+	/*
+	 * The candidates, in order: the name itself, then (taken by another
+	 * URL of this run, a directory, a link) "~" and the URL's hash, then
+	 * ".1", ".2", ...: the same inputs always give the same names. Any of
+	 * them that holds an earlier run's regular file is replaced.
+	 */
+	size_t base = strlen(leaf), keep = strlen(dir) + 1 + (size_t)(leaf - rel);
+	unsigned hash = (unsigned)evc__hash64(u->href, strlen(u->href));
+	char name[256 + 32];
+	int fd = -EEXIST;
+	snprintf(path, cap, "%s/%s", dir, rel);
+	for (int n = cut ? 0 : -1; n < 1000 && (fd == -EEXIST || fd == -EISDIR || fd == -ELOOP);
+	     n++) {
+		if (n < 0)
+			snprintf(name, sizeof name, "%s", leaf);
+		else if (n == 0)
+			snprintf(name, sizeof name, "%.*s~%08x", (int)base, leaf, hash);
+		else
+			snprintf(name, sizeof name, "%.*s~%08x.%d", (int)base, leaf, hash, n);
+		fd = create_at(at, name);
+		if (fd == -EEXIST && from_before(at, name, since))
+			fd = create_aside(s, at, path, keep, name);
 	}
+	if (fd >= 0)
+		snprintf(path + keep, cap - keep, "%s", name);
 	close(at);
 	if (fd < 0) {
 		free(path);
@@ -147,29 +183,89 @@ int evc__sink_write(struct evc__file_sink *s, const char *data, size_t len)
 	return 0;
 }
 
+/* Through the same walk as the creation, never through a link: the
+ * directory holding path's last component, and that name. -1 if gone. */
+static int parent_of(const struct evc__file_sink *s, char *path, char **leaf)
+{
+	size_t dlen = strlen(s->dir);
+	if (strncmp(path, s->dir, dlen) != 0 || path[dlen] != '/')
+		return -1;
+	int top = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (top < 0)
+		return -1;
+	int at = walk(top, path + dlen + 1, leaf);
+	close(top);
+	if (at >= 0 && strchr(*leaf, '/')) {
+		close(at);
+		return -1;
+	}
+	return at;
+}
+
 int evc__sink_close(struct evc__file_sink *s, int discard)
 {
 	int rc = 0;
 	if (s->fd >= 0 && close(s->fd) < 0 && errno != EINTR)
 		rc = -errno; /* EINTR: Linux has closed the fd all the same */
 	s->fd = -1;
-	if (discard && s->path) {
-		/* Through the same walk as the creation: never through a link. */
-		size_t dlen = strlen(s->dir);
-		int top = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (top >= 0 && strncmp(s->path, s->dir, dlen) == 0 && s->path[dlen] == '/') {
-			char *leaf;
-			int at = walk(top, s->path + dlen + 1, &leaf);
-			if (at >= 0) {
-				if (!strchr(leaf, '/'))
-					unlinkat(at, leaf, 0);
-				close(at);
-			}
+	if (s->tmp && !discard && rc == 0) { /* whole: over the earlier run's file */
+		char *tmp_leaf, *leaf;
+		int at = parent_of(s, s->tmp, &tmp_leaf);
+		int at2 = at >= 0 ? parent_of(s, s->path, &leaf) : -1;
+		if (at2 < 0 || renameat(at, tmp_leaf, at2, leaf) < 0)
+			rc = -(errno ? errno : ENOENT);
+		if (at >= 0)
+			close(at);
+		if (at2 >= 0)
+			close(at2);
+		if (rc == 0) {
+			free(s->tmp);
+			s->tmp = NULL;
 		}
-		if (top >= 0)
-			close(top);
+	}
+	if (discard || (s->tmp && rc < 0)) {
+		char *name = s->tmp ? s->tmp : s->path, *leaf;
+		int at = name ? parent_of(s, name, &leaf) : -1;
+		if (at >= 0) {
+			unlinkat(at, leaf, 0);
+			close(at);
+		}
+		free(s->tmp);
+		s->tmp = NULL;
+	}
+	if (discard && s->path) {
 		free(s->path);
 		s->path = NULL;
 	}
 	return rc;
+}
+
+int evc__sink_exists(const char *dir, const struct evc__url *u, char **path)
+{
+	char rel[1100];
+	*path = NULL;
+	if (evc__url_save_path(u, rel, sizeof rel) < 0)
+		return 0;
+	int top = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (top < 0)
+		return 0;
+	/* Walk without making anything: a missing directory means no file. */
+	int cur = top;
+	char *name = rel, *slash;
+	while ((slash = strchr(name, '/')) != NULL) {
+		*slash = '\0';
+		int next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		*slash = '/';
+		close(cur);
+		if (next < 0)
+			return 0;
+		cur = next;
+		name = slash + 1;
+	}
+	struct stat st;
+	int found = fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	close(cur);
+	if (found && asprintf(path, "%s/%s", dir, rel) < 0)
+		*path = NULL;
+	return found;
 }

@@ -14,6 +14,7 @@ struct evc__file_sink {
 	int fd;	    /* -1 when closed */
 	char *path; /* malloc'd, relative to the output dir's parent as given */
 	const char *dir; /* the output dir (not owned) */
+	char *tmp;	 /* replacing an earlier run's file: written here first */
 };
 
 /**
@@ -22,9 +23,20 @@ struct evc__file_sink {
  * is taken (a second URL mapping to it, a directory of that name, or a
  * file where a directory is needed) gets "~" and 8 hex digits of the URL's
  * hash, then ".1", ".2", ... : the same inputs always give the same names.
+ * A regular file there from before `since` (Unix time: an earlier run's)
+ * is replaced instead: the body goes to a temporary name beside it and is
+ * renamed over it by a successful close, so a re-run leaves one file per
+ * URL, never a half-written one.
  * Returns 0, or -errno.
  */
-int evc__sink_open(struct evc__file_sink *s, const char *dir, const struct evc__url *u);
+int evc__sink_open(struct evc__file_sink *s, const char *dir, const struct evc__url *u,
+		   double since);
+
+/**
+ * Whether u's file already exists under dir (a regular file, found without
+ * following links or making directories): 1 with *path malloc'd, else 0.
+ */
+int evc__sink_exists(const char *dir, const struct evc__url *u, char **path);
 
 /** Write all of data. Returns 0 or -errno. */
 int evc__sink_write(struct evc__file_sink *s, const char *data, size_t len);

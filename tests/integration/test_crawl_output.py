@@ -9,6 +9,7 @@ Run: EVCRAWL=build/evcrawl python3 tests/integration/test_crawl_output.py
 import os
 import sys
 import tempfile
+import time
 from urllib.parse import urlsplit
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -136,6 +137,34 @@ with tempfile.TemporaryDirectory(prefix="evc-output.") as work, \
          and read(saved) == read(os.path.join(w.root, "p/8.html")),
          "-o a/b/DIR (parents missing): created and the page saved there",
          "rc %s, %s %s" % (run3.rc, run3.records, run3.err))
+
+    # Re-running over the same list replaces each URL's file (an earlier
+    # run's, even one spoiled since) instead of piling up copies; a second
+    # URL of this run mapping onto a name this run wrote still gets its own.
+    out6 = os.path.join(work, "out6")
+    again = [w.url("h01.test", "/p/%d.html" % i) for i in (1, 2, 3)]
+    again += [w.url("h06.test", "/r/302"), w.url("h06.test", "/p/2.html")]
+    first = evcrawl("-q", DNS, "-o", out6, *again)
+    spoiled = first.by_url()[again[0]]["saved"]
+    with open(spoiled, "wb") as f:
+        f.write(b"spoiled")
+    os.utime(spoiled, (time.time() - 60, time.time() - 60))
+    files1 = all_files(out6)
+    second = evcrawl("-q", DNS, "-o", out6, *again)
+    t.eq((all_files(out6), sorted(r["saved"] for r in second.records),
+          read(spoiled) == read(os.path.join(w.root, "p/1.html"))),
+         (files1, sorted(r["saved"] for r in first.records), True),
+         "-o again over the same list: the same files, replaced (the spoiled one too), "
+         "no copies", (files1, all_files(out6)))
+    # --no-clobber: a URL whose file exists is not fetched, kind skipped.
+    third = evcrawl(DNS, "--no-clobber", "-o", out6, again[0], w.url("h01.test", "/p/9.html"))
+    r3 = third.by_url()
+    t.eq((third.rc, (r3[again[0]]["error"] or {}).get("kind"), r3[again[0]]["status"],
+          r3[w.url("h01.test", "/p/9.html")]["status"], "exists (--no-clobber)" in
+          (r3[again[0]]["error"] or {}).get("message", "")),
+         (0, "skipped", None, 200, True),
+         "--no-clobber: the existing file's URL is skipped (and says so), the new one "
+         "fetched; exit 0", third.records)
 
     # A 503 that will not be retried (Retry-After: 1 s is past --timeout) is
     # the final answer: its body is saved with --save-errors, in every mode;
