@@ -39,6 +39,12 @@ typedef enum evc_error_kind {
 /** "bad_url", "dns", ... (the JSON spelling); "ok" for EVC_OK. */
 EVC_API const char *evc_error_kind_name(evc_error_kind_t kind);
 
+/** One redirect followed: the URL that answered with it, and its status. */
+typedef struct evc_hop {
+	const char *url;
+	int status;
+} evc_hop_t;
+
 /** The server's leaf certificate, as the record shows it (cert_info). */
 typedef struct evc_cert_info {
 	const char *subject;	 /* RFC 2253: "CN=good.test,O=Example" */
@@ -90,6 +96,17 @@ typedef struct evc_result {
 	/* The response's Content-Encoding as sent ("gzip"), NULL when none:
 	 * bytes are decoded only with the compressed option. */
 	const char *content_encoding;
+	/* The address of the last attempt's connection ("127.0.0.1", "::1"),
+	 * NULL when none was made; the last response's HTTP version ("1.1",
+	 * "1.0"), NULL when no head came; the redirects followed, in order
+	 * (`redirects` of them; NULL when none); body bytes as received, before
+	 * decoding; and when the fetch started (Unix time, s; 0 when it never
+	 * did, a bad URL). */
+	const char *remote_ip;
+	const char *http_version;
+	const evc_hop_t *redirect_chain;
+	uint64_t wire_bytes;
+	double started_at;
 } evc_result_t;
 
 /** r->user, for bindings that do not lay out evc_result_t. */

@@ -114,6 +114,7 @@ struct conn {
 	struct evc__list idle_link; /* in its host's idle list */
 	struct evc__list lru_link;  /* in the crawler's idle_lru */
 	uint64_t idle_since;
+	char remote[48];   /* the peer's address, for the records */
 	unsigned requests; /* completed on this connection */
 	char *pending;	   /* unsent rest of the request */
 	size_t pending_len, pending_off;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "crawl/fetch_core.h"
 #include "evcrawl/loop.h"
@@ -115,6 +116,11 @@ static void end_exchange(struct evc__fetch *f)
 {
 	if (f->resp && f->resp->head_done) {
 		f->bytes = f->resp->body_bytes; /* what came before any failure */
+		f->wire_bytes = f->resp->wire_body_bytes;
+		f->http_version[0] = (char)('0' + f->resp->http_major % 10);
+		f->http_version[1] = '.';
+		f->http_version[2] = (char)('0' + f->resp->http_minor % 10);
+		f->http_version[3] = '\0';
 		f->status = f->resp->status;
 		set_content_type(f, f->resp->content_type);
 		set_content_encoding(f, f->resp->content_encoding);
@@ -131,6 +137,8 @@ static void reset_response(struct evc__fetch *f)
 	}
 	f->status = 0;
 	f->bytes = 0;
+	f->wire_bytes = 0;
+	f->http_version[0] = '\0';
 	set_content_type(f, "");
 	set_content_encoding(f, "");
 }
@@ -233,6 +241,10 @@ void evc__fetch_cleanup(struct evc__fetch *f)
 	f->content_type = NULL;
 	free(f->content_encoding);
 	f->content_encoding = NULL;
+	for (unsigned i = 0; f->hops && i < f->redirects; i++)
+		free((char *)f->hops[i].url);
+	free(f->hops);
+	f->hops = NULL;
 	evc__fetch_set_cert(f, NULL);
 	f->visited = NULL;
 	f->message = NULL;
@@ -254,6 +266,9 @@ enum evc__verdict evc__fetch_attempt(struct evc__fetch *f)
 	f->attempts++;
 	uint64_t now = evc__fetch_clock();
 	if (!f->start_ns) {
+		struct timespec wall;
+		clock_gettime(CLOCK_REALTIME, &wall);
+		f->started_at = (double)wall.tv_sec + wall.tv_nsec / 1e9;
 		f->start_ns = now;
 		f->deadline_ns = now + (uint64_t)f->o->timeout_ms * 1000000u;
 	}
@@ -301,6 +316,11 @@ enum evc__verdict evc__fetch_connect_error(struct evc__fetch *f, const char *add
 enum evc__verdict evc__fetch_tls_error(struct evc__fetch *f, const char *why, bool retryable)
 {
 	return evc__fetch_fail(f, EVC_ERR_TLS, retryable, "%s", why);
+}
+
+void evc__fetch_set_remote(struct evc__fetch *f, const char *addr)
+{
+	snprintf(f->remote_ip, sizeof f->remote_ip, "%s", addr ? addr : "");
 }
 
 void evc__fetch_tls_done(struct evc__fetch *f, double ms, const char *version, const char *cipher,
@@ -451,6 +471,28 @@ int evc__fetch_request(struct evc__fetch *f, char *buf, size_t cap, const char *
 	return len;
 }
 
+/*
+ * "http:///host/x": one slash too many, which browsers (the WHATWG URL
+ * parser) and curl read as "http://host/x". Four or more stay bad. Returns
+ * location, or the mended copy (also in *mended, for the caller to free).
+ */
+static const char *mend_slashes(const char *location, char **mended)
+{
+	*mended = NULL;
+	const char *p = strstr(location, ":///");
+	size_t scheme = p ? (size_t)(p - location) : 0;
+	if (!p || !((scheme == 4 && !strncasecmp(location, "http", 4)) ||
+		    (scheme == 5 && !strncasecmp(location, "https", 5))) ||
+	    !p[4] || p[4] == '/')
+		return location;
+	size_t n = strlen(location);
+	if (!(*mended = malloc(n)))
+		return location;
+	memcpy(*mended, location, scheme + 3);			/* "http://" */
+	memcpy(*mended + scheme + 3, p + 4, n - scheme - 4 + 1); /* the rest, NUL too */
+	return *mended;
+}
+
 /* Follow the response's Location: FOLLOW with f->url replaced, or DONE
  * (too many, a loop, a bad or non-http(s) target). */
 static enum evc__verdict follow(struct evc__fetch *f, const char *location)
@@ -462,12 +504,26 @@ static enum evc__verdict follow(struct evc__fetch *f, const char *location)
 	if (!f->visited && !(f->visited = calloc(o->max_redirects + 1, sizeof *f->visited)))
 		return evc__fetch_error(f, EVC_ERR_IO, "out of memory");
 	struct evc__url next;
-	int rc = evc__url_resolve(&next, &f->url, location, strlen(location));
+	char *mended;
+	const char *loc = mend_slashes(location, &mended);
+	int rc = evc__url_resolve(&next, &f->url, loc, strlen(loc));
+	free(mended);
 	if (rc == -ENOMEM)
 		return evc__fetch_error(f, EVC_ERR_IO, "out of memory");
 	if (rc < 0)
 		return evc__fetch_error(f, EVC_ERR_REDIRECT, "%s redirect to %.200s",
 					rc == EVC_EREDIRECT ? "unsupported" : "bad", location);
+	evc_hop_t *hops = realloc(f->hops, (f->redirects + 1) * sizeof *hops);
+	char *from = strdup(f->url.href);
+	if (!hops || !from) {
+		free(from);
+		if (hops)
+			f->hops = hops;
+		evc__url_free(&next);
+		return evc__fetch_error(f, EVC_ERR_IO, "out of memory");
+	}
+	f->hops = hops;
+	hops[f->redirects] = (evc_hop_t){.url = from, .status = f->status};
 	uint64_t there = evc__hash64(next.href, strlen(next.href));
 	f->visited[f->redirects++] = evc__hash64(f->url.href, strlen(f->url.href));
 	for (unsigned i = 0; i < f->redirects; i++) {
@@ -605,5 +661,10 @@ void evc__fetch_result(struct evc__fetch *f, evc_result_t *r)
 	    .tls_alpn = f->tls_version ? f->tls_alpn : NULL,
 	    .tls_resumed = f->tls_version ? f->tls_resumed : -1,
 	    .cert = f->cert ? &f->cert->info : NULL,
+	    .remote_ip = f->remote_ip[0] ? f->remote_ip : NULL,
+	    .http_version = f->http_version[0] ? f->http_version : NULL,
+	    .redirect_chain = f->redirects ? f->hops : NULL,
+	    .wire_bytes = f->wire_bytes,
+	    .started_at = f->started_at,
 	};
 }

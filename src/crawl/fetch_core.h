@@ -90,6 +90,11 @@ struct evc__fetch {
 	uint64_t bytes;
 	char *content_type; /* malloc'd, NULL when absent: a queued URL holds none */
 	char *content_encoding; /* the same for Content-Encoding */
+	char remote_ip[48];	/* "" until a connection is made */
+	char http_version[4];	/* "1.1" once a head came */
+	uint64_t wire_bytes;
+	double started_at;   /* Unix time of the first attempt */
+	evc_hop_t *hops;     /* redirects followed (urls malloc'd), `redirects` of them */
 	double dns_ms, connect_ms, tls_ms, ttfb_ms;
 	uint64_t start_ns, deadline_ns;	      /* set by the first attempt */
 	const char *tls_version, *tls_cipher; /* static; NULL: no TLS */
@@ -164,6 +169,9 @@ enum evc__verdict evc__fetch_connect_error(struct evc__fetch *f, const char *add
 enum evc__verdict evc__fetch_tls_error(struct evc__fetch *f, const char *why, bool retryable);
 
 /** The TLS handshake is done: what the record shows of it. */
+/** The connection the current attempt goes over is to addr (its text). */
+void evc__fetch_set_remote(struct evc__fetch *f, const char *addr);
+
 void evc__fetch_tls_done(struct evc__fetch *f, double ms, const char *version, const char *cipher,
 			 const char *alpn, bool resumed);
 

@@ -49,6 +49,7 @@ struct evc_fetcher {
 	/* the kept-alive connection */
 	struct evc__stream *s;
 	char key[320];
+	char remote[48]; /* its peer's address */
 	unsigned conn_requests;
 	bool tls;		       /* s is TLS, handshake done */
 	struct evc__tls_info tls_info; /* for the records of every request on it */
@@ -309,6 +310,7 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 	char key[320];
 	snprintf(key, sizeof key, "%s://%s:%u", u->scheme, u->host, u->port);
 	if (f->s && !fresh && strcmp(key, f->key) == 0 && conn_quiet(f)) {
+		evc__fetch_set_remote(&f->f, f->remote);
 		if (f->tls) {
 			struct evc__tls_info *i = &f->tls_info;
 			evc__fetch_tls_done(&f->f, -1, i->version, i->cipher, i->alpn, i->resumed);
@@ -337,6 +339,8 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 		}
 		if (err == 0) {
 			f->f.connect_ms = (double)(evc_hrtime() - c0) / 1e6;
+			snprintf(f->remote, sizeof f->remote, "%s", last);
+			evc__fetch_set_remote(&f->f, f->remote);
 			f->io_timeout_ms = -1;
 			snprintf(f->key, sizeof f->key, "%s", key);
 		}

@@ -29,6 +29,7 @@ int evc__conn_open(struct task *t, const evc_sockaddr_t *addr)
 	}
 	k->s = s;
 	k->c = c;
+	evc__addr_text(addr, k->remote, sizeof k->remote);
 	k->host = t->host;
 	k->task = t;
 	evc__list_init(&k->idle_link);

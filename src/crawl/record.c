@@ -129,6 +129,23 @@ static void put_string(struct out *o, const char *str)
 	put_string_n(o, str, str ? strlen(str) : 0);
 }
 
+/* RFC 3339, UTC, milliseconds: "2026-12-02T03:04:05.678Z"; null for 0. */
+static void put_rfc3339(struct out *o, double t)
+{
+	if (t <= 0) {
+		puts_(o, "null");
+		return;
+	}
+	time_t secs = (time_t)t;
+	struct tm tm;
+	char buf[40];
+	gmtime_r(&secs, &tm);
+	size_t n = strftime(buf, sizeof buf, "\"%Y-%m-%dT%H:%M:%S", &tm);
+	int ms = (int)((t - (double)secs) * 1000);
+	snprintf(buf + n, sizeof buf - n, ".%03dZ\"", ms > 999 ? 999 : ms);
+	puts_(o, buf);
+}
+
 static void put_ms(struct out *o, double ms)
 {
 	if (ms < 0) {
@@ -238,6 +255,23 @@ size_t evc_result_to_json(const evc_result_t *r, char *buf, size_t cap)
 		put_string(&o, r->error_message ? r->error_message : "");
 		puts_(&o, "}");
 	}
+	puts_(&o, ",\"remote_ip\":");
+	put_string(&o, r->remote_ip);
+	puts_(&o, ",\"http_version\":");
+	put_string(&o, r->http_version);
+	puts_(&o, ",\"wire_bytes\":");
+	put_uint(&o, r->wire_bytes);
+	puts_(&o, ",\"started_at\":");
+	put_rfc3339(&o, r->started_at);
+	puts_(&o, ",\"redirect_chain\":[");
+	for (int i = 0; r->redirect_chain && i < r->redirects; i++) {
+		puts_(&o, i ? ",{\"url\":" : "{\"url\":");
+		put_string(&o, r->redirect_chain[i].url);
+		puts_(&o, ",\"status\":");
+		put_uint(&o, (unsigned)r->redirect_chain[i].status);
+		puts_(&o, "}");
+	}
+	puts_(&o, "]");
 	if (r->tls_version) {
 		puts_(&o, ",\"tls\":{\"version\":");
 		put_string(&o, r->tls_version);

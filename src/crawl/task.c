@@ -359,6 +359,7 @@ static void connected(struct task *t)
 	evc_crawler_t *c = t->c;
 	struct conn *k = t->conn;
 	t->f.connect_ms = elapsed_ms(t->phase_ns);
+	evc__fetch_set_remote(&t->f, k->remote);
 	if (!t->f.url.https) {
 		send_request(t, false);
 		return;
@@ -537,6 +538,7 @@ static bool reuse_or_fail(struct task *t)
 		return false;
 	k->task = t;
 	t->conn = k;
+	evc__fetch_set_remote(&t->f, k->remote);
 	if (k->tls) {
 		struct evc__tls_info *i = &k->tls_info;
 		evc__fetch_tls_done(&t->f, -1, i->version, i->cipher, i->alpn, i->resumed);

@@ -181,16 +181,19 @@ static void decoder_done(struct evc__response *r)
 }
 
 /*
- * Inflate in[0..len) through dec_out into deliver(). Returns deliver()'s
- * error or 0, and zlib's last code in *zret.
+ * Inflate in[0..len) through dec_out into deliver(), up to the end of the
+ * stream. Returns deliver()'s error or 0; zlib's last code in *zret and
+ * the bytes taken in *used (fewer than len only after the stream's end).
  */
-static int inflate_span(struct evc__response *r, const unsigned char *in, size_t len, int *zret)
+static int inflate_span(struct evc__response *r, const unsigned char *in, size_t len, int *zret,
+			size_t *used)
 {
 	struct decoder *d = r->z;
 	size_t got;
 	int err;
 
 	*zret = Z_OK;
+	*used = 0;
 	while (len && *zret == Z_OK) {
 		uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
 
@@ -206,19 +209,20 @@ static int inflate_span(struct evc__response *r, const unsigned char *in, size_t
 		} while (*zret == Z_OK && (d->zs.avail_in || !d->zs.avail_out));
 		in += n - d->zs.avail_in;
 		len -= n - d->zs.avail_in;
+		*used += n - d->zs.avail_in;
 	}
 	return 0;
 }
 
-/* Turn zlib's verdict into ours; a finished stream frees the decoder at once. */
+/* Turn zlib's verdict into ours. */
 static int inflate_result(struct evc__response *r, int zret)
 {
 	switch (zret) {
 	case Z_OK:
 	case Z_BUF_ERROR: /* no progress possible: wait for more input */
 		return 0;
-	case Z_STREAM_END:
-		decoder_done(r);
+	case Z_STREAM_END: /* a gzip body may hold more members: see decode_zlib */
+		((struct decoder *)r->z)->frame_done = true;
 		return 0;
 	case Z_MEM_ERROR:
 		return fail(r, -ENOMEM, NULL);
@@ -236,20 +240,42 @@ static int inflate_head(struct evc__response *r)
 {
 	struct decoder *d = r->z;
 	int zret, err;
+	size_t used;
 
-	err = inflate_span(r, d->head, sizeof(d->head), &zret);
+	err = inflate_span(r, d->head, sizeof(d->head), &zret, &used);
 	if (!err && zret == Z_DATA_ERROR && d->may_be_raw) {
 		if (inflateReset2(&d->zs, -15) != Z_OK)
 			return fail(r, EVC_EPROTO, "bad gzip/deflate data");
-		err = inflate_span(r, d->head, sizeof(d->head), &zret);
+		err = inflate_span(r, d->head, sizeof(d->head), &zret, &used);
 	}
 	return err ? err : inflate_result(r, zret);
+}
+
+/*
+ * After a whole stream: a gzip body may hold another member (RFC 1952; gzip
+ * -d decodes them all), which starts with the gzip magic. Anything else
+ * after it (zero padding, junk) is ignored, as gzip -d does; so is
+ * whatever follows a deflate stream.
+ */
+static int next_member(struct evc__response *r, const char *at, size_t len)
+{
+	struct decoder *d = r->z;
+	const unsigned char *p = (const unsigned char *)at;
+	if (r->coding != CODING_GZIP || p[0] != 0x1f || (len > 1 && p[1] != 0x8b)) {
+		decoder_done(r);
+		return 0;
+	}
+	if (inflateReset(&d->zs) != Z_OK)
+		return fail(r, EVC_EPROTO, "bad gzip/deflate data");
+	d->frame_done = false;
+	return 0;
 }
 
 static int decode_zlib(struct evc__response *r, const char *at, size_t len)
 {
 	struct decoder *d = r->z;
 	int zret, err;
+	size_t used;
 
 	if (d->nhead < sizeof(d->head)) {
 		while (len && d->nhead < sizeof(d->head)) {
@@ -258,12 +284,19 @@ static int decode_zlib(struct evc__response *r, const char *at, size_t len)
 		}
 		if (d->nhead < sizeof(d->head))
 			return 0;
-		err = inflate_head(r);
-		if (err || r->z_state == DEC_DONE || !len)
+		if ((err = inflate_head(r)))
 			return err;
 	}
-	err = inflate_span(r, (const unsigned char *)at, len, &zret);
-	return err ? err : inflate_result(r, zret);
+	while (len) {
+		if (d->frame_done && ((err = next_member(r, at, len)) || r->z_state == DEC_DONE))
+			return err;
+		err = inflate_span(r, (const unsigned char *)at, len, &zret, &used);
+		if (err || (err = inflate_result(r, zret)))
+			return err;
+		at += used;
+		len -= used;
+	}
+	return 0;
 }
 
 static int decode_br(struct evc__response *r, const char *at, size_t len)
@@ -350,6 +383,8 @@ static int body_end(struct evc__response *r)
 {
 	if (r->z_state == DEC_RUNNING && !((struct decoder *)r->z)->frame_done)
 		return fail(r, EVC_EPROTO, "truncated compressed data");
+	if (r->z_state == DEC_RUNNING)
+		decoder_done(r); /* the decoder's memory goes with the body */
 	return 0;
 }
 
@@ -364,7 +399,7 @@ static int coding_for(const char *encoding)
 {
 	size_t len = strlen(encoding);
 
-	if (!len || token_is(encoding, len, "identity"))
+	if (!len || token_is(encoding, len, "identity") || token_is(encoding, len, "none"))
 		return 0;
 	if (token_is(encoding, len, "gzip") || token_is(encoding, len, "x-gzip"))
 		return CODING_GZIP;
@@ -474,6 +509,8 @@ static int chunked_feed(struct evc__response *r, const char *data, size_t len, s
 		case CH_END_LF:
 			if (++r->ch_trailers > EVC_MAX_HEAD)
 				return fail(r, EVC_EPROTO, "trailers larger than 64 KiB");
+			if (c == '\0') /* as in the head: a trailer is a header field */
+				return fail(r, EVC_EPROTO, "NUL in a trailer");
 			i++;
 			if (c == '\n' && r->ch_state != CH_TRAILER_MID) {
 				*used = i;
@@ -678,6 +715,8 @@ static int on_header_field_complete(llhttp_t *p)
 		field = kept_field(r->field_buf, r->field_len);
 	r->field_len = 0;
 	r->value_len = 0;
+	if (field == H_LOCATION && r->location)
+		r->extra_locations++; /* which one to follow? see on_headers_complete */
 	if ((field == H_CONTENT_TYPE && r->content_type[0]) || (field == H_LOCATION && r->location))
 		field = H_NONE;
 	if (field == H_RETRY_AFTER && r->retry_after >= 0)
@@ -826,6 +865,7 @@ static void reset_head(struct evc__response *r)
 	r->content_type[0] = '\0';
 	r->content_encoding[0] = '\0';
 	r->transfer_encoding[0] = '\0';
+	r->extra_locations = 0;
 	free(r->location);
 	r->location = NULL;
 	free(r->link);
@@ -858,6 +898,12 @@ static int on_headers_complete(llhttp_t *p)
 	r->http_minor = p->http_minor;
 	r->head_done = true;
 	r->content_length = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
+	if (r->extra_locations && status / 100 == 3) {
+		/* Two places to go, and no way to tell which is meant (curl and
+		 * browsers refuse it too): neither. */
+		fail(r, EVC_EPROTO, "more than one Location header");
+		return HPE_USER;
+	}
 	if (r->head_request || status == 204 || status == 304)
 		return 1;
 	if (r->transfer_encoding[0] && !token_is(r->transfer_encoding,

@@ -36,6 +36,7 @@ struct evc__response {
 	char content_encoding[32];
 	char transfer_encoding[32];
 	char *location;	 /* malloc'd, NULL when absent; at most 8 KiB kept */
+	unsigned extra_locations; /* Location headers after the first */
 	int retry_after; /* seconds (delta or HTTP date), -1 when absent */
 	char *link;	 /* Link headers, joined with ", " (malloc'd, NULL when
 			    none; at most 8 KiB kept, the rest dropped) */

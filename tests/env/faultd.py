@@ -66,6 +66,10 @@ Paths (the query string is ignored; "..." means anything may follow):
   /big/N                  200, Content-Length: N, N bytes of the repeating
                           pattern "0123456789abcdef" (N up to 4 GiB)
   /h/NAME, /h/NAME/...    the hostile cases: see "Hostile cases" below
+  /curl/NNNN, /curl/NNNN/...
+                          hostile cases ported from curl's test suite (the
+                          answer of its tests/data/testNNNN, in bytes of
+                          faultd's own): see "Hostile cases" below
   /__stats                JSON accounting (below); never counted itself
   /__reset                zeroes the accounting and the /retry and /429
                           counters; answers "reset\\n"
@@ -89,9 +93,12 @@ holds the same four numbers across all hosts:
    "requests": 50}}, "open": 0, "max_open": 2, "total_conns": 5, "requests": 50}
 
 Hostile cases. HOSTILE_CASES (in this file) is the catalogue of every path
-above and every /h/ path: what the server does and the record evcrawl must
-make of it, per test run; HOSTILE_SEQUENCES are URLs fetched one after
-another to see what evcrawl does with a kept-alive connection.
+above and every /h/ and /curl/ path: what the server does and the record
+evcrawl must make of it, per test run; HOSTILE_SEQUENCES are URLs fetched one
+after another to see what evcrawl does with a kept-alive connection. The
+/curl/NNNN cases (CURL_CASES, CURL_SEQUENCES) have the wire shape of the
+answer in curl's tests/data/testNNNN, in bytes written here; each says what
+curl makes of it, and where evcrawl's documented policy differs.
 tests/integration/test_hostile.py runs every case in every --mode. The runs
 (HOSTILE_RUNS; URLs go to distinct host names under many.test, so every case
 has its own connections and accounting):
@@ -1249,6 +1256,483 @@ HOSTILE_SEQUENCES = [
 ]
 
 
+# --------------------------------------------------------------------------
+# Ports of curl's own tests (/curl/NNNN: curl's tests/data/testNNNN). Each
+# answer has the wire shape of that test's <reply><data> (the line ends, the
+# framing, the odd bytes), written here anew: other headers, other bodies.
+# The expectation follows curl's verdict (its <verify>, <errorcode>) unless
+# evcrawl's documented policy (README.md, "When things go wrong") differs,
+# and then the description says so.
+
+def lf_head(first, *lines):
+    """Like raw_head, but every line (and the empty one) ended by LF alone."""
+    return b"".join(_line(x) + b"\n" for x in (first,) + lines) + b"\n"
+
+
+def curl_chunks(eol=b"\r\n"):
+    """Three chunks of 64, 48 and 33 bytes (145 in all), the third with an
+    extension and a LF as its last data byte, each line ended by `eol`; no
+    last chunk."""
+    return (b"40" + eol + b"A" * 64 + eol + b"30" + eol + b"B" * 48 + eol
+            + b"21;faultd=ext" + eol + b"C" * 32 + b"\n" + eol)
+
+
+def pages(routes):
+    """A handler answering by what follows /curl/NNNN/ in the path (the
+    query ignored): routes maps it to a handler; anything else is 404 (so a
+    redirect resolved wrongly, or a request target with a fragment, shows)."""
+    async def handler(conn, req, rest):
+        h = routes.get(rest)
+        if not h:
+            return await respond(conn, req, 404, b"not found\n")
+        return await h(conn, req, rest)
+    return handler
+
+
+def per_request(first, later):
+    """`first` answers a connection's first request, `later` every later one."""
+    async def handler(conn, req, rest):
+        return await (first if conn.nreq == 1 else later)(conn, req, rest)
+    return handler
+
+
+def curl_gzip(data, flags=0, extra=b"", name=b"", comment=b""):
+    """A gzip member of data with the optional header fields of RFC 1952."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = b"\x1f\x8b\x08" + bytes([flags]) + b"\x00\x00\x00\x00\x02\x03"
+    if flags & 4:
+        head += struct.pack("<H", len(extra)) + extra
+    if flags & 8:
+        head += name + b"\0"
+    if flags & 16:
+        head += comment + b"\0"
+    return (head + c.compress(data) + c.flush()
+            + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF))
+
+
+CURL_TEXT = b"first line\n second line\n  third line\n"            # 37 bytes
+CURL_GZ_NAME = curl_gzip(CURL_TEXT, 8, name=b"lines.txt")
+CURL_GZ_LONG = curl_gzip(b"a gzip member behind a long extra field and comment\n", 4 | 8 | 16,
+                         extra=b"FD" + struct.pack("<H", 996) + b"x" * 996,
+                         name=b"long-header.txt", comment=b"c" * 1500)
+CURL_GZ_TWO = gzip.compress(b"member one\n", mtime=0) + gzip.compress(b"member two\n", mtime=0)
+CURL_DEFLATE_GZIP = gzip.compress(zlib.compress(KNOWN_TEXT), mtime=0)
+# 256 MiB of zeros by `brotli -q 11 -w 24` (1.0.9): 211 bytes.
+BR_BOMB = bytes.fromhex(
+    "cfffff7ff82700e2b14020f7fe9ffffffff04f00c4610180eefd3fffffffe19f0088c322"
+    "00ddfb7ffeffffc33f0110870500baf7fffcffff877f02200e0b0074effff9ffff0fff04"
+    "401c1600e8defff3ffff1ffe0980382c00d0bdffe7ffff3ffc1300715800a07bffcfffff"
+    "7ff82700e2b00040f7fe9ffffffff04f00c4610180eefd3fffffffe19f0088c30200ddfb"
+    "7ffeffffc33f0110870500baf7fffcffff877f02200e0b0074effff9ffff0fff04401c16"
+    "00e8defff3ffff1ffe0980382c00d0bdffe7ffff3ffc1300715800a07bff3f")
+NINETEEN = b"nineteen bytes ok.\n"
+UTF8_QUERY = "\u03ba\u03cc\u03c3\u03bc\u03b5-gr\xfc\xdfe-\u65e5\u672c".encode("utf-8")
+UTF8_QUERY_PCT = "".join(chr(b) if b < 0x80 else "%%%02X" % b for b in UTF8_QUERY)
+TRAILER_END = b"0\r\nX-Late-One: 1\r\nX-Late-Two: yes\r\n\r\n"
+
+
+def follow_host(fmt):
+    """A 302 whose Location is fmt % the request's Host header."""
+    async def handler(conn, req, rest):
+        return await redirect(fmt % req.headers.get("host", ""))(conn, req, rest)
+    return handler
+
+
+def curl_target(body=b"body\n"):
+    """What a redirect of curl's tests lands on: a 200 with a Location
+    header of its own (never followed) and a body to the close."""
+    return script(lf_head("HTTP/1.1 200 OK", "Location: this is not followed",
+                          "Connection: close") + body)
+
+
+CURL_CASES = [
+    # ---- chunked framing -----------------------------------------------------
+    Case("/curl/34", "curl test 34: chunked (64, 48, 33 bytes; an extension; a LF "
+         "inside the data) after a head of bare-LF lines with \"Connection: bogus\"",
+         script(lf_head("HTTP/1.1 200 chunks ahead", "Server: faultd", CHUNKED,
+                        "Connection: bogus") + curl_chunks() + b"0\r\n\r\n", "keep"),
+         plain="200 bytes=145 ok"),
+    Case("/curl/36", "curl test 36: a 2-byte chunk, then the chunk size \"NOT-HEX\"; "
+         "the connection stays open (curl: error 56)",
+         script(lf_head("HTTP/1.1 200 chunks ahead", CHUNKED)
+                + b"2\r\nq\n\r\nNOT-HEX\r\n" + b"r" * 47 + b"\r\n", "keep"),
+         plain="200 bytes=2 protocol"),
+    Case("/curl/207", "curl test 207: one 65-byte chunk, then FIN before the last chunk "
+         "(curl: 18, partial file)",
+         script(lf_head("HTTP/1.1 200 chunks ahead", CHUNKED)
+                + b"41\r\n" + b"A" * 64 + b"\n\r\n"),
+         plain="200 bytes=65 protocol"),
+    Case("/curl/1116", "curl test 1116: chunked framing with LF alone as line end, two "
+         "trailer fields without a Trailer header",
+         script(raw_head("HTTP/1.1 200 chunks ahead", CHUNKED) + curl_chunks(b"\n")
+                + b"0\nX-Late-One: 1\nX-Late-Two: yes\n\n", "keep"),
+         plain="200 bytes=145 ok"),
+    Case("/curl/1416", "curl test 1416: chunk size \"fedcba9876543210f\" (17 hex digits, "
+         "over 64 bits); the connection stays open (curl: error 56)",
+         script(lf_head("HTTP/1.1 200 chunks ahead", CHUNKED)
+                + b"fedcba9876543210f\r\n" + b"A" * 64 + b"\r\n0\r\n\r\n", "keep"),
+         plain="200 bytes=0 protocol"),
+    Case("/curl/373", "curl test 373: four chunks of 255 NUL bytes and a LF, "
+         "Connection: close",
+         script(raw_head("HTTP/1.1 200 OK", "Connection: close",
+                         "Content-Type: application/octet-stream", CHUNKED)
+                + b"100\r\n" + b"\0" * 255 + b"\n\r\n"
+                + b"100\r\n" + b"\0" * 255 + b"\n\r\n"
+                + b"100\r\n" + b"\0" * 255 + b"\n\r\n"
+                + b"100\r\n" + b"\0" * 255 + b"\n\r\n0\r\n\r\n"),
+         plain="200 bytes=1024 ok"),
+    Case("/curl/2106", "curl test 2106: a 6-byte chunk, then a trailer field holding a "
+         "NUL byte (curl: error 8: a trailer field passes the checks of a header field, "
+         "and a NUL in the head is refused)",
+         script(raw_head("HTTP/1.1 200 OK", CHUNKED, "Trailer: X-Sum")
+                + b"6\r\nnul-t\n\r\n0\r\nX-Sum: ab\x00cd\r\n\r\n", "keep"),
+         plain="200 bytes=6 protocol"),
+    Case("/curl/365", "curl test 365: Content-Length: 123456 beside Transfer-Encoding: "
+         "chunked (the chunks count: 16 bytes), bare-LF head",
+         script(lf_head("HTTP/1.1 200 OK", "Content-Length: 123456", CHUNKED, T)
+                + b"10\r\nsixteen bytes!!\n\r\n0\r\n\r\n", "keep"),
+         plain="200 bytes=16 ok"),
+    Case("/curl/1499", "curl test 1499: chunked with an extension and a trailer (the "
+         "keep-alive sequence fetches it twice on one connection)",
+         script(raw_head("HTTP/1.1 200 chunks ahead", CHUNKED, "Trailer: X-Late-One")
+                + curl_chunks() + TRAILER_END, "keep"),
+         plain="200 bytes=145 ok"),
+
+    # ---- transfer codings ------------------------------------------------------
+    Case("/curl/1482", "curl test 1482: Transfer-Encoding: chunked, chunked (chunked "
+         "listed twice, the body chunked once), trailers (curl decodes the chunks once; "
+         "evcrawl refuses: chunked applied twice would mean chunks inside chunks, and "
+         "RFC 9112 forbids it, so the framing is not to be guessed)",
+         script(raw_head("HTTP/1.1 200 chunks ahead", "Transfer-Encoding: chunked, chunked")
+                + curl_chunks() + TRAILER_END, "keep"),
+         plain="200 bytes=0 protocol"),
+    Case("/curl/1483", "curl test 1483: two Transfer-Encoding: chunked header lines, the "
+         "body chunked once, trailers (as 1482: curl decodes, evcrawl refuses)",
+         script(raw_head("HTTP/1.1 200 chunks ahead", CHUNKED, CHUNKED)
+                + curl_chunks() + TRAILER_END, "keep"),
+         plain="200 bytes=0 protocol"),
+    Case("/curl/1493", "curl test 1493: Transfer-Encoding: identity, chunked (curl "
+         "decodes the chunks; evcrawl refuses a transfer coding other than chunked, "
+         "\"identity\" included)",
+         script(raw_head("HTTP/1.1 200 chunks ahead", "Transfer-Encoding: identity, chunked")
+                + curl_chunks() + TRAILER_END, "keep"),
+         plain="200 bytes=0 protocol"),
+    Case("/curl/1494", "curl test 1494: Transfer-Encoding: identity, identity with "
+         "Content-Length: 19 (curl takes the 19 bytes; evcrawl refuses a transfer "
+         "coding other than chunked)",
+         script(raw_head("HTTP/1.1 200 OK", "Transfer-Encoding: identity, identity",
+                         "Content-Length: 19") + NINETEEN, "keep"),
+         plain="200 bytes=0 protocol"),
+    Case("/curl/1495", "curl test 1495: Transfer-Encoding: chunked, identity (chunked not "
+         "last) with Content-Length: 19 (curl: error 61)",
+         script(raw_head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked, identity",
+                         "Content-Length: 19") + NINETEEN, "keep"),
+         plain="200 bytes=0 protocol"),
+    Case("/curl/1496", "curl test 1496: Transfer-Encoding: gzip, chunked, not asked for, "
+         "with Content-Length: 19 and a plain body (curl: error 61)",
+         script(raw_head("HTTP/1.1 200 OK", "Transfer-Encoding: gzip, chunked",
+                         "Content-Length: 19") + NINETEEN, "keep"),
+         plain="200 bytes=0 protocol"),
+    Case("/curl/1546", "curl test 1546: Transfer-Encoding: chunked, gzip (the codings in "
+         "the wrong order), an empty chunked body (curl: error 61)",
+         script(raw_head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked, gzip")
+                + b"0\r\n\r\n", "keep"),
+         plain="200 bytes=0 protocol"),
+    Case("/curl/1722", "curl test 1722: Transfer-Encoding: chunked, x-another (chunked "
+         "not last), a chunked body (curl: error 61)",
+         script(lf_head("HTTP/1.1 200 chunks ahead", "Transfer-Encoding: chunked, x-another")
+                + curl_chunks() + b"0\r\n\r\n", "keep"),
+         plain="200 bytes=0 protocol"),
+
+    # ---- Content-Length ----------------------------------------------------------
+    Case("/curl/178", "curl test 178: Content-Length: -6, a body to the close (curl: "
+         "error 8)",
+         script(lf_head("HTTP/1.1 200 OK", "Content-Length: -6", T) + b"negative body\n"),
+         plain="null bytes=0 protocol"),
+    Case("/curl/394", "curl test 394: Content-Length: junk (curl: error 8)",
+         script(lf_head("HTTP/1.1 200 OK", "Content-Length: junk", "Connection: close", T)
+                + b"-body-\n"),
+         plain="null bytes=0 protocol"),
+    Case("/curl/395", "curl test 395: Content-Length: 73786976294838206464 (2^66), "
+         "Connection: close (curl reads to the close; evcrawl refuses an over-long "
+         "length)",
+         script(lf_head("HTTP/1.1 200 OK", "Content-Length: 73786976294838206464",
+                        "Connection: close", T) + b"-body-\n"),
+         plain="null bytes=0 protocol"),
+    Case("/curl/415", "curl test 415: \"Content-Length: \\r-6\" (a CR, then a negative "
+         "number; curl: error 8)",
+         script(lf_head("HTTP/1.1 200 OK", b"Content-Length: \r-6", T) + b"negative body\n"),
+         plain="null bytes=0 protocol"),
+    Case("/curl/249", "curl test 249: 304 with Content-Length: 654321 and Connection: "
+         "close, no body, FIN",
+         script(lf_head("HTTP/1.1 304 Not Modified", 'ETag: "curl-249"',
+                        "Content-Length: 654321", "Connection: close", T)),
+         plain="304 bytes=0 ok"),
+    Case("/curl/282", "curl test 282: \"HTTP/1.1 200 OK\\n\\n\" (no header at all), FIN",
+         script(b"HTTP/1.1 200 OK\n\n"), plain="200 bytes=0 ok"),
+
+    # ---- status lines, HTTP/0.9 ---------------------------------------------------
+    Case("/curl/1174", "curl test 1174: a body with no status line (HTTP/0.9), FIN "
+         "(curl refuses HTTP/0.9 by default: error 1)",
+         script(b"just some text, no status line\n"), plain="null bytes=0 protocol"),
+    Case("/curl/1266", "curl test 1266: a whole answer of two bytes \"x\\n\", FIN (curl takes it "
+         "for HTTP/0.9 only with --http0.9)",
+         script(b"x\n"), plain="null bytes=0 protocol"),
+    Case("/curl/1267", "curl test 1267: \"HTTPx\\n\" (starts like a status line, is "
+         "not one), FIN (HTTP/0.9 for curl only with --http0.9)",
+         script(b"HTTPx\n"), plain="null bytes=0 protocol"),
+    Case("/curl/1164", "curl test 1164: 208 NUL bytes, FIN (HTTP/0.9 for curl only with "
+         "--http0.9)", script(b"\0" * 208),
+         plain="null bytes=0 protocol"),
+    Case("/curl/1429", "curl test 1429: \"HTTP/1.1 999 OK\", Content-Length: 6, "
+         "Connection: close",
+         script(raw_head("HTTP/1.1 999 OK", "Content-Length: 6", "Connection: close", T)
+                + b"-999-\n"),
+         plain="999 bytes=6 ok"),
+    Case("/curl/1432", "curl test 1432: a status code of 100 digits (curl: error 1)",
+         script(lf_head("HTTP/1.1 " + "9876543210" * 10 + " OK", "Content-Length: 6",
+                        "Connection: close") + b"-big-\n"),
+         plain="null bytes=0 protocol"),
+    Case("/curl/1433", "curl test 1433: \"HTTP/1.\" and a minor version of 100 digits "
+         "(curl: error 1)",
+         script(lf_head("HTTP/1." + "1234567890" * 10 + " 200 OK", "Content-Length: 6",
+                        "Connection: close") + b"-big-\n"),
+         plain="null bytes=0 protocol"),
+    Case("/curl/1466", "curl test 1466: \"HTTP/1.1 405 405\" (a reason of digits)",
+         script(lf_head("HTTP/1.1 405 405", "Content-Length: 6", "Connection: close")
+                + b"-405-\n"),
+         plain="405 bytes=6 ok"),
+    Case("/curl/1115", "curl test 1115: an unknown interim \"104 Experiment\" with "
+         "headers, then 200 with Content-Length: 0",
+         script(raw_head("HTTP/1.1 104 Experiment", "X-Powered-By: faultd")
+                + raw_head("HTTP/1.1 200 OK", T, "Content-Length: 0"), "keep"),
+         plain="200 bytes=0 ok"),
+    Case("/curl/1479", "curl test 1479: 200 \"data\\n\" to a connection's first request, "
+         "an HTTP/0.9 answer (no status line) to every later one",
+         per_request(script(raw_head("HTTP/1.1 200 OK", "Content-Length: 5") + b"data\n",
+                            "keep"),
+                     script(b"data\r\ndata\r\ndata\r\n", "keep")),
+         plain="200 bytes=5 ok"),
+    Case("/curl/471", "curl test 471: 200 to a connection's first request, \"HTTP/2 200 "
+         "OK\" to every later one, then FIN",
+         per_request(script(raw_head("HTTP/1.1 200 OK", "Content-Length: 6", T) + b"-foo-\n",
+                            "keep"),
+                     script(raw_head("HTTP/2 200 OK", T, "Connection: close")
+                            + b"not http/1.1\n")),
+         plain="200 bytes=6 ok"),
+
+    # ---- header lines -------------------------------------------------------------
+    Case("/curl/1274", "curl test 1274: folded header lines (spaces, tabs, a value on "
+         "three lines) and a folded \"Connection:\\r\\n   close\"; the server keeps the "
+         "connection open",
+         script(raw_head("HTTP/1.1 200 OK", "Server: faultd/", " curl", " port",
+                         "X-Tabs: tab/\t", "\tafter-tab", "\t mixed", 'ETag: "fold"',
+                         "Content-Length: 6", "Connection:" + " " * 40, "   close")
+                + b"-fold\n", "keep"),
+         plain="200 bytes=6 ok"),
+    Case("/curl/1473", "curl test 1473: the first header line starts with a space",
+         script(raw_head("HTTP/1.1 200 OK", " X-Leading: space before the first field",
+                         "Server: faultd", "Content-Length: 6") + b"-lead\n", "keep"),
+         plain="200 bytes=6 ok"),
+    Case("/curl/262", "curl test 262: a NUL byte at the end of the status line and of "
+         "two header lines (curl: error 8)",
+         script(lf_head(b"HTTP/1.1 200 OK\x00", b"Server: faultd\x00", b'ETag: "n"\x00',
+                        "Content-Length: 6", "Connection: close") + b"hello\n"),
+         plain="null bytes=0 protocol"),
+    Case("/curl/2105", "curl test 2105: a CR inside a header value (curl: error 8)",
+         script(raw_head("HTTP/1.1 200 OK", b"Server: fault\rd", "Content-Length: 6")
+                + b"-cr--\n", "keep"),
+         plain="null bytes=0 protocol"),
+    Case("/curl/398", "curl test 398: a header line without a colon (curl: error 8)",
+         script(lf_head("HTTP/1.1 200 OK", "Server faultd-no-colon", "Content-Length: 6",
+                        "Connection: close") + b"hello\n"),
+         plain="null bytes=0 protocol"),
+    Case("/curl/1154", "curl test 1154: one header line of 100 KiB (curl: error 100, "
+         "too large; evcrawl: a head over 64 KiB is kind protocol)",
+         script(lf_head("HTTP/1.1 200 OK", "Content-Length: 6", "Connection: close",
+                        "Long: " + "L" * 102400) + b"-long\n"),
+         plain="null bytes=0 protocol"),
+    Case("/curl/1205", "curl test 1205: one header line of 18 KB",
+         script(lf_head("HTTP/1.1 200 OK", "Content-Length: 6", "Connection: close",
+                        "Wide-Header: " + "W" * 18000 + "end") + b"-wide\n"),
+         plain="200 bytes=6 ok"),
+    Case("/curl/747", "curl test 747: 5,001 header lines of 16 bytes (80 KB; curl: error "
+         "100, over its 5,000 headers; evcrawl counts bytes, not lines: a head over "
+         "64 KiB is kind protocol, /h/headers-10000-small passes)",
+         script(lf_head("HTTP/1.1 200 OK", "Content-Length: 6", "Connection: close",
+                        *(["Small: and many"] * 5001)) + b"-many\n"),
+         plain="null bytes=0 protocol"),
+
+    # ---- content codings ----------------------------------------------------------
+    Case("/curl/220", "curl test 220: Content-Encoding: GZIP, a gzip member with a file "
+         "name (FNAME) in its header",
+         encoded(CURL_GZ_NAME, "GZIP"),
+         plain="200 bytes=%d ok ce=GZIP" % len(CURL_GZ_NAME),
+         z="200 bytes=%d ok" % len(CURL_TEXT)),
+    Case("/curl/221", "curl test 221: Content-Encoding: gzip, the member without its first "
+         "3 bytes (magic and method; curl: error 61)",
+         encoded(CURL_GZ_NAME[3:], "gzip"),
+         plain="200 bytes=%d ok ce=gzip" % (len(CURL_GZ_NAME) - 3), z="200 protocol"),
+    Case("/curl/223", "curl test 223: Content-Encoding: deflate, Content-Length: %d, the "
+         "zlib stream without its first 3 bytes and cut short: 17 bytes, then silence "
+         "(curl: error 61 at once)" % len(DEFLATE_BODY),
+         script(h200("Content-Encoding: deflate", "Content-Length: %d" % len(DEFLATE_BODY))
+                + DEFLATE_BODY[3:20], "stall"),
+         plain="200 bytes=17 timeout " + TIMEOUT_IDLE, z="200 protocol secs=0..0.9"),
+    Case("/curl/224", "curl test 224: Content-Encoding: gzip, a member whose header has "
+         "a 1000-byte extra field (FEXTRA), a name and a 1500-byte comment",
+         encoded(CURL_GZ_LONG, "gzip"),
+         plain="200 bytes=%d ok ce=gzip" % len(CURL_GZ_LONG), z="200 bytes=52 ok"),
+    Case("/curl/230", "curl test 230: Content-Encoding: deflate, identity, gzip (deflate, "
+         "then gzip; curl decodes both; evcrawl decodes one coding and refuses a list)",
+         encoded(CURL_DEFLATE_GZIP, "deflate, identity, gzip"),
+         plain="200 bytes=%d ok ce='deflate, identity, gzip'" % len(CURL_DEFLATE_GZIP),
+         z="200 bytes=0 protocol"),
+    Case("/curl/2305", "curl test 2305: Content-Encoding: gzip, two gzip members one "
+         "after the other (curl: error 23, multi-member gzip not supported; evcrawl "
+         "decodes both, as gzip -d does: RFC 1952 allows several members)",
+         encoded(CURL_GZ_TWO, "gzip"),
+         plain="200 bytes=%d ok ce=gzip" % len(CURL_GZ_TWO), z="200 bytes=22 ok"),
+    Case("/curl/315", "curl test 315: Content-Encoding: br, Content-Length: %d, the "
+         "brotli stream without its first 3 bytes and cut short: 17 bytes, then "
+         "silence (curl: error 61)" % len(BR_BODY),
+         script(h200("Content-Encoding: br", "Content-Length: %d" % len(BR_BODY))
+                + BR_BODY[3:20], "stall"),
+         plain="200 bytes=17 timeout " + TIMEOUT_IDLE, z="200 protocol secs=0..0.9"),
+    Case("/curl/1618", "curl test 1618: a brotli bomb: 256 MiB of zeros in 211 bytes "
+         "(curl with --max-filesize: error 63)",
+         encoded(BR_BOMB, "br"), plain="200 bytes=211 ok ce=br",
+         z="200 bytes=0..1048576 too_large secs=0..1.5"),
+    Case("/curl/328", "curl test 328: Content-Encoding: none (curl takes it for identity, "
+         "as evcrawl takes \"identity\")",
+         encoded(b"what did the zero say to the eight? nice belt!\n", "none"),
+         plain="200 bytes=47 ok ce=none", z="200 bytes=47 ok"),
+
+    # ---- redirects ------------------------------------------------------------------
+    Case("/curl/28/want", "curl test 28: 301 with \"Location:   /curl/28/page/1,17,Hi,"
+         "00.html/2.txt?logout=yes\" (spaces before it, commas in it), a body to the close",
+         pages({"want": script(lf_head("HTTP/1.1 301 This is a weird reason text",
+                                       "Location:   /curl/28/page/1,17,Hi,00.html/2.txt"
+                                       "?logout=yes", "Connection: close")
+                               + b"a body that is not followed\n"),
+                "page/1,17,Hi,00.html/2.txt": answer(200, b"followed here fine\n")}),
+         plain="200 bytes=19 ok redirects=1 final=/curl/28/page/1,17,Hi,00.html/2.txt"
+               "?logout=yes"),
+    Case("/curl/54", "curl test 54: 302 with \"Location: \" (empty), a body to the close",
+         script(lf_head("HTTP/1.1 302 Found", "Connection: close", "Location: ")
+                + b"no place to go\n"),
+         plain="302 bytes=15 ok redirects=0"),
+    Case("/curl/49/we/are/all/here", "curl test 49: 302 to \"../moo.html/2\" (to "
+         "/curl/49/we/are/moo.html/2, whose 200 has a Location of its own)",
+         pages({"we/are/all/here": script(lf_head("HTTP/1.1 302 OK", "Location: ../moo.html/2",
+                                                  "Connection: close")),
+                "we/are/moo.html/2": curl_target()}),
+         plain="200 bytes=5 ok redirects=1 final=/curl/49/we/are/moo.html/2"),
+    Case("/curl/42/we/are/all/here", "curl test 42: 302 to \"../s p a c e.html/2    \" "
+         "(spaces inside, and after it)",
+         pages({"we/are/all/here": script(raw_head("HTTP/1.1 302 OK",
+                                                   "Location: ../s p a c e.html/2    ",
+                                                   "Connection: close")),
+                "we/are/s%20p%20a%20c%20e.html/2": curl_target()}),
+         plain="200 bytes=5 ok redirects=1 final=/curl/42/we/are/s%20p%20a%20c%20e.html/2"),
+    Case("/curl/1138/we/are/all/here", "curl test 1138: 302 to \"../moo.html/?name=\" and "
+         "raw UTF-8 (Greek, German, Japanese: %d bytes)" % len(UTF8_QUERY),
+         pages({"we/are/all/here": script(raw_head("HTTP/1.1 302 OK",
+                                                   b"Location: ../moo.html/?name=" + UTF8_QUERY,
+                                                   "Connection: close")),
+                "we/are/moo.html/": curl_target()}),
+         plain="200 bytes=5 ok redirects=1 final=/curl/1138/we/are/moo.html/?name="
+               + UTF8_QUERY_PCT),
+    Case("/curl/1413/this/here", "curl test 1413: 302 to \"moo.html/2#fragmentpart\" (the "
+         "fragment is never sent: a target with one gets 404)",
+         pages({"this/here": script(raw_head("HTTP/1.1 302 OK",
+                                             "Location: moo.html/2#fragmentpart",
+                                             "Connection: close")),
+                "this/moo.html/2": curl_target()}),
+         plain="200 bytes=5 ok redirects=1 final=/curl/1413/this/moo.html/2"),
+    Case("/curl/276/want?uri=http://anything/276?second/276", "curl test 276: 301 to "
+         "\"data/2.txt?site=http://elsewhere/?a_second/2\" (\"?\" and \"://\" in the query)",
+         pages({"want": script(lf_head("HTTP/1.1 301 Moved", "Location: data/2.txt?site="
+                                       "http://elsewhere/?a_second/2", "Connection: close")
+                               + b"a body that is not followed\n"),
+                "data/2.txt": answer(200, b"followed here fine\n")}),
+         plain="200 bytes=19 ok redirects=1 final=/curl/276/data/2.txt?site=http://"
+               "elsewhere/?a_second/2"),
+    Case("/curl/1141/want", "curl test 1141: 302 to \"http:///HOST:PORT/curl/1141/got\" "
+         "(three slashes: the host is the one after them; curl follows it, as URL "
+         "parsers of the WHATWG standard do)",
+         pages({"want": follow_host("http:///%s/curl/1141/got"),
+                "got": answer(200, b"hej\n")}),
+         plain="200 bytes=4 ok redirects=1 final=/curl/1141/got"),
+    Case("/curl/1142/want", "curl test 1142: 302 to \"http:////HOST:PORT/curl/1142/got\" "
+         "(four slashes; curl: error 3, a malformed URL)",
+         pages({"want": follow_host("http:////%s/curl/1142/got"),
+                "got": answer(200, b"hej\n")}),
+         plain="302 redirect"),
+    Case("/curl/580", "curl test 580: 302 with two different Location headers (curl: "
+         "error 8, \"Multiple Location headers\"; browsers refuse it too): neither is "
+         "followed",
+         script(raw_head("HTTP/1.1 302 Found", "Location: first.html", "Content-Length: 0",
+                         "Connection: close", "Location: second.html")),
+         plain="302 bytes=0 protocol"),
+
+    # ---- Retry-After (with --retries 2) ----------------------------------------------
+    Case("/curl/366", "curl test 366: 503 with Retry-After: 200, every time (beyond "
+         "--timeout: not retried)",
+         script(lf_head("HTTP/1.1 503 BAD", "Content-Length: 21", "Retry-After: 200")
+                + b"service unavailable!\n", "keep"),
+         backoff="503 bytes=21 ok attempts=1 secs=0..1.0"),
+    Case("/curl/1594", "curl test 1594: 503 with Retry-After: 22, no length and no body, "
+         "FIN",
+         script(lf_head("HTTP/1.1 503 Error", "Server: faultd", "Retry-After: 22")),
+         plain="503 bytes=0 ok", backoff="503 bytes=0 ok attempts=1 secs=0..1.0"),
+    Case("/curl/1596", "curl test 1596: 429 with Retry-After: Thu, 31 Dec 2139 23:00:00 "
+         "GMT, no length and no body, FIN",
+         script(lf_head("HTTP/1.1 429 Too Many Requests",
+                        "Retry-After: Thu, 31 Dec 2139 23:00:00 GMT")),
+         backoff="429 bytes=0 ok attempts=1 secs=0..1.0"),
+    Case("/curl/1633", "curl test 1633: 301 to /curl/1633/2, which answers 429 with "
+         "Retry-After: 1 every time (the third try would start after --timeout 2)",
+         pages({"": script(lf_head("HTTP/1.1 301 OK", "Content-Length: 0", "Connection: close",
+                                   "Location: /curl/1633/2")),
+                "2": script(lf_head("HTTP/1.1 429 too many requests", "Retry-After: 1",
+                                    "Content-Length: 0", "Connection: close"))}),
+         backoff="429 bytes=0 ok attempts=2 redirects=1 final=/curl/1633/2 secs=0.9..2.0"),
+
+    # ---- connections (the CURL_SEQUENCES) --------------------------------------------
+    Case("/curl/160", "curl test 160: 200 \"surprise\\n\" (Content-Length 9, no "
+         "Connection: close), then FIN 0.2 s later whatever came in; /curl/160/more: 200 "
+         "\"surprise2\\n\" to the close",
+         pages({"": script(raw_head("HTTP/1.1 200 OK", "Content-Length: 9") + b"surprise\n",
+                           0.2),
+                "more": script(raw_head("HTTP/1.1 200 OK", "Connection: close")
+                               + b"surprise2\n")}),
+         plain="200 bytes=9 ok"),
+]
+HOSTILE_CASES += CURL_CASES
+
+CURL_SEQUENCES = [
+    Sequence("curl-160", "curl test 160: the pooled connection is closed 0.2 s after its "
+             "answer, perhaps with the next request on it: that one goes on a new "
+             "connection",
+             [("A", "/curl/160", "200 bytes=9 ok"),
+              ("A", "/curl/160/more", "200 bytes=10 ok")], "A=2"),
+    Sequence("curl-1274", "curl test 1274: a Connection: close folded over two lines is "
+             "obeyed",
+             [("A", "/curl/1274", "200 bytes=6 ok"), ("A", "/ok", "200 bytes=3 ok")], "A=2"),
+    Sequence("curl-1479", "curl test 1479: an HTTP/0.9 answer on a reused connection",
+             [("A", "/curl/1479", "200 bytes=5 ok"),
+              ("A", "/curl/1479", "null bytes=0 protocol")], "A=1"),
+    Sequence("curl-471", "curl test 471: an \"HTTP/2 200\" answer on a reused connection",
+             [("A", "/curl/471", "200 bytes=6 ok"),
+              ("A", "/curl/471", "null bytes=0 protocol")], "A=1"),
+    Sequence("curl-1499", "curl test 1499: the connection is reused after a chunked body "
+             "with a trailer",
+             [("A", "/curl/1499", "200 bytes=145 ok")] * 2, "A=1"),
+]
+HOSTILE_SEQUENCES += CURL_SEQUENCES
+
+
 def hostile_table():
     """The catalogue as text (the module docstring and `faultd.py --cases`)."""
     out = []
@@ -1270,13 +1754,22 @@ __doc__ = __doc__.replace("@RUNS@", "\n".join(
     "  %-8s %s" % (k, v) for k, v in HOSTILE_RUNS.items())).replace("@CASES@", hostile_table())
 
 HOSTILE = {}            # NAME -> handler, for /h/NAME[/...]
+CURL = {}               # NNNN -> handler, for /curl/NNNN[/...]
 for _c in HOSTILE_CASES:
-    if _c.path.startswith("/h/") and _c.handler:
-        HOSTILE[_c.path[3:].split("/")[0]] = _c.handler
+    for _prefix, _table in (("/h/", HOSTILE), ("/curl/", CURL)):
+        if _c.path.startswith(_prefix) and _c.handler:
+            _table[_c.path[len(_prefix):].split("/")[0].split("?")[0]] = _c.handler
 
 
 async def h_hostile(conn, req, rest):
     handler = HOSTILE.get(rest.split("/")[0])
+    if not handler:
+        return await respond(conn, req, 404, b"not found\n")
+    return await handler(conn, req, rest.partition("/")[2])
+
+
+async def h_curl(conn, req, rest):
+    handler = CURL.get(rest.split("/")[0])
     if not handler:
         return await respond(conn, req, 404, b"not found\n")
     return await handler(conn, req, rest.partition("/")[2])
@@ -1303,6 +1796,7 @@ EXACT = {
 PREFIXES = [
     ("/ok/", h_ok), ("/slow/", h_slow), ("/echo/", h_echo),
     ("/retry/", h_retry), ("/429/", h_429), ("/big/", h_big), ("/h/", h_hostile),
+    ("/curl/", h_curl),
 ]
 
 

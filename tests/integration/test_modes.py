@@ -71,6 +71,9 @@ def comparable(rec, outdir):
     one name gets the "~hash" depends on which finished first)."""
     r = dict(rec)
     r.pop("time_ms", None)
+    r.pop("started_at", None)
+    if r.get("url", "").endswith("/stream-forever"):
+        r.pop("wire_bytes")  # timing, as bytes below
     if r.get("saved"):
         rel = os.path.relpath(r["saved"], outdir)
         r["saved"] = re.sub(r"~[0-9a-f]{8}(\.[0-9]+)?$", "", rel)

@@ -379,6 +379,16 @@ static void test_lenient_and_strict(void **state)
 	     .error_msg = "no line end after chunk data"},
 	    {.msg = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nhi",
 	     .error_msg = "more than one Content-Length"},
+	    {.msg = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n"
+		    "X-Sum: a\0b\r\n\r\n",
+	     .len = 71,
+	     .status = 200,
+	     .body = "hi",
+	     .error_msg = "NUL in a trailer"},
+	    {.msg = "HTTP/1.1 302 Found\r\nLocation: /a\r\nLocation: /b\r\n\r\n",
+	     .status = 302,
+	     .location = "/a",
+	     .error_msg = "more than one Location header"},
 	    {.msg = "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nhi",
 	     .error_msg = "invalid Content-Length"},
 	    {.msg = "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\nhi",
@@ -715,8 +725,7 @@ static void test_header_case_and_spaces(void **state)
 		   "cOnTeNt-TyPe:   text/html; charset=UTF-8 \t \r\n"
 		   "lOcAtIoN: \t /new/place?q=a b \t\r\n"
 		   "CONTENT-length:  0  \r\n"
-		   "X-Location: /not-this\r\n"
-		   "Location: /second\r\n\r\n",
+		   "X-Location: /not-this\r\n\r\n",
 	    .rc = 1,
 	    .status = 301,
 	    .content_type = "text/html; charset=UTF-8",
@@ -1044,6 +1053,55 @@ static void test_br_and_zstd_decoded(void **state)
 	free(text);
 }
 
+/* Several gzip members decode one after the other (RFC 1952); zero padding
+ * after the last is ignored; "none" is no coding. */
+static void test_gzip_members_and_padding(void **state)
+{
+	size_t alen, blen, len;
+	unsigned char *a = compress_as("first member\n", 13, 15 + 16, &alen);
+	unsigned char *b = compress_as("second\n", 7, 15 + 16, &blen);
+	unsigned char body[256];
+	memcpy(body, a, alen);
+	memcpy(body + alen, b, blen);
+	memset(body + alen + blen, 0, 8);
+	for (size_t pad = 0; pad <= 8; pad += 8) {
+		char *msg = encoded_message(&len, "gzip", body, alen + blen + pad);
+		struct tcase tc = {
+		    .msg = msg,
+		    .len = len,
+		    .decode = true,
+		    .rc = 1,
+		    .status = 200,
+		    .content_type = "text/html",
+		    .content_encoding = "gzip",
+		    .content_length = (int64_t)(alen + blen + pad),
+		    .body = "first member\nsecond\n",
+		    .keep_alive = true,
+		    .retry_after = -1,
+		};
+		check_case(&tc);
+		free(msg);
+	}
+	char *msg = encoded_message(&len, "none", "as is", 5);
+	struct tcase none = {
+	    .msg = msg,
+	    .len = len,
+	    .decode = true,
+	    .rc = 1,
+	    .status = 200,
+	    .content_type = "text/html",
+	    .content_encoding = "none",
+	    .content_length = 5,
+	    .body = "as is",
+	    .keep_alive = true,
+	    .retry_after = -1,
+	};
+	check_case(&none);
+	free(msg);
+	free(a);
+	free(b);
+}
+
 static void test_corrupt_gzip(void **state)
 {
 	char *text = make_text(TEXT_LEN);
@@ -1334,7 +1392,7 @@ static void test_1mib_body_in_4k_pieces(void **state)
 	assert_int_equal(r.body_bytes, body_len);
 	assert_int_equal(c.bytes, body_len);
 	assert_false(c.mismatch);
-	assert_null(r.z); /* freed when the stream ended */
+	assert_null(r.z); /* freed when the body ended */
 	evc__response_free(&r);
 	free(msg);
 	free(z);
@@ -1413,6 +1471,7 @@ int main(void)
 	    cmocka_unit_test(test_not_decoded),
 	    cmocka_unit_test(test_br_and_zstd_decoded),
 	    cmocka_unit_test(test_lenient_and_strict),
+	    cmocka_unit_test(test_gzip_members_and_padding),
 	    cmocka_unit_test(test_corrupt_gzip),
 	    cmocka_unit_test(test_truncated_gzip),
 	    cmocka_unit_test(test_empty_gzip_body),
