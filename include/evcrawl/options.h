@@ -114,6 +114,15 @@ typedef struct evc_crawl_opts {
 	size_t data_len;
 	bool no_clobber;	     /* with output_dir: a URL whose file exists is
 					not fetched (kind skipped) */
+	const char *const *record_headers; /* response headers the record shows
+					(NULL-terminated names; "headers":
+					{name: value}); NULL: none */
+	/* Called with each request head sent (dir '>') and each response head
+	 * received, interim ones included (dir '<'), as raw bytes, for -v.
+	 * From the thread that fetches (the loop's, or a blocking fetcher's).
+	 * NULL: none. */
+	void (*trace)(void *arg, const char *url, char dir, const char *head, size_t len);
+	void *trace_arg;
 	double output_since;	     /* with output_dir: files older than this (Unix
 					time) are an earlier run's and are replaced;
 					newer ones are this run's and a second URL
@@ -145,7 +154,7 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "max-pages", "max-url-length", "max-path-repeats", "max-query-variants",
  * "default-scheme" ("http"/"https"), "fail" and "save-errors" ("0"/"1"),
  * "method" (a token: "HEAD", "POST", ...), "data" (the body, as text),
- * "no-clobber" ("0"/"1"),
+ * "no-clobber" ("0"/"1"), "record-header" (each call adds one name),
  * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
  * value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().

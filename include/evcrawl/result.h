@@ -107,6 +107,11 @@ typedef struct evc_result {
 	const evc_hop_t *redirect_chain;
 	uint64_t wire_bytes;
 	double started_at;
+	/* With the record_headers option: its names (lower case), and each
+	 * one's value in the last response (NULL when absent; header_values
+	 * itself NULL when no head came); else both NULL. */
+	const char *const *header_names;
+	const char *const *header_values;
 } evc_result_t;
 
 /** r->user, for bindings that do not lay out evc_result_t. */

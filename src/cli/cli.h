@@ -75,6 +75,8 @@ struct app {
 	} status_ranges[64];
 	int nranges;
 	bool ranges_match; /* true: write only matching; false: hide matching */
+	char format;	   /* --format: 'j' JSON lines, 'c' CSV, 't' TSV */
+	bool header_done;  /* the CSV/TSV header line is out */
 	volatile int caught_signal;
 	uint64_t start_ns;
 

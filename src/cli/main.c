@@ -76,6 +76,12 @@ static void help(void)
 	       "                            -H sets one; at most 1 MiB\n"
 	       "      --data-binary DATA    the same, @FILE sent byte for byte\n"
 	       "      --data-raw DATA       the same, no @FILE\n"
+	       "      --format F            records as jsonl (default), csv (RFC 4180, a\n"
+	       "                            header line first) or tsv\n"
+	       "  -v, --verbose             each request and response head on stderr, its\n"
+	       "                            lines prefixed by the URL and > or <\n"
+	       "      --record-header NAME  records show that response header's value\n"
+	       "                            (\"headers\":{\"name\":\"value\"}; repeatable)\n"
 	       "      --fail                a final status of 400 or more is an error (kind\n"
 	       "                            http; exit status 1), as curl -f\n"
 	       "      --match-status LIST   write only records whose status is in LIST\n"
@@ -250,6 +256,8 @@ enum {
 	OPT_FAIL,
 	OPT_DATA_BINARY,
 	OPT_NO_CLOBBER,
+	OPT_RECORD_HEADER,
+	OPT_FORMAT,
 	OPT_DATA_RAW,
 	OPT_SAVE_ERRORS,
 	OPT_MATCH_STATUS,
@@ -315,6 +323,9 @@ static const struct option long_opts[] = {
     {"data-raw", required_argument, NULL, OPT_DATA_RAW},
     {"save-errors", no_argument, NULL, OPT_SAVE_ERRORS},
     {"no-clobber", no_argument, NULL, OPT_NO_CLOBBER},
+    {"record-header", required_argument, NULL, OPT_RECORD_HEADER},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"verbose", no_argument, NULL, 'v'},
     {"match-status", required_argument, NULL, OPT_MATCH_STATUS},
     {"filter-status", required_argument, NULL, OPT_FILTER_STATUS},
     {"frontier-mem", required_argument, NULL, OPT_FRONTIER_MEM},
@@ -329,7 +340,43 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-#define SHORT_OPTS "i:c:A:H:o:rkqhVIX:d:"
+#define SHORT_OPTS "i:c:A:H:o:rkqhVIX:d:v"
+
+/*
+ * -v: each request and response head on stderr, every line prefixed by the
+ * URL and the direction ("> " sent, "< " received), one write(2) per head
+ * so that threads and worker processes do not interleave lines.
+ */
+static void trace_head(void *arg, const char *url, char dir, const char *head, size_t len)
+{
+	size_t ulen = strlen(url), cap = len * 2 + 64 * (ulen + 4) + 64, n = 0;
+	char *out = malloc(cap);
+	if (!out)
+		return;
+	for (size_t at = 0; at < len && n + ulen + 4 < cap;) {
+		const char *nl = memchr(head + at, '\n', len - at);
+		size_t line = nl ? (size_t)(nl - (head + at)) : len - at;
+		size_t show = line && head[at + line - 1] == '\r' ? line - 1 : line;
+		if (show && n + ulen + show + 4 < cap) {
+			memcpy(out + n, url, ulen);
+			n += ulen;
+			out[n++] = ' ';
+			out[n++] = dir;
+			out[n++] = ' ';
+			memcpy(out + n, head + at, show);
+			n += show;
+			out[n++] = '\n';
+		}
+		at += line + 1;
+	}
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(STDERR_FILENO, out + off, n - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(out);
+}
 
 /* "200,301-399,404": status ranges for --match-status / --filter-status
  * (0 stands for records with no status). */
@@ -452,6 +499,8 @@ struct parsed {
 	bool no_robots;
 	const char *resume; /* --resume FILE */
 	bool head;	    /* -I */
+	const char *wanted[33]; /* --record-header names, NULL-terminated */
+	int nwanted;
 	char *data;	    /* -d, --data-binary, --data-raw: joined with '&' */
 	size_t data_len;
 };
@@ -740,6 +789,21 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		case OPT_NO_CLOBBER:
 			o->no_clobber = true;
 			break;
+		case 'v':
+			o->trace = trace_head;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "jsonl") != 0 && strcmp(optarg, "csv") != 0 &&
+			    strcmp(optarg, "tsv") != 0)
+				usage_error("--format wants jsonl, csv or tsv, not '%s'", optarg);
+			a->format = optarg[0];
+			break;
+		case OPT_RECORD_HEADER:
+			if (p->nwanted == (int)(sizeof p->wanted / sizeof p->wanted[0]) - 1)
+				usage_error("--record-header: at most 32 headers");
+			p->wanted[p->nwanted++] = optarg;
+			o->record_headers = p->wanted;
+			break;
 		case OPT_MATCH_STATUS:
 		case OPT_FILTER_STATUS:
 			if (a->nranges && a->ranges_match != (opt == OPT_MATCH_STATUS))
@@ -845,6 +909,11 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	if (!p->input && optind >= argc)
 		usage_error("no URLs: give them as arguments or with -i FILE");
 	check_selector(a);
+	if (a->format && a->format != 'j' && (p->resume || a->mode == MODE_PROCESSES))
+		usage_error("--format %s: %s", a->format == 'c' ? "csv" : "tsv",
+			    p->resume ? "--resume reads and writes JSON lines"
+				      : "--mode processes merges its workers' JSON lines; use "
+					"another mode");
 	if (p->resume && a->nranges)
 		usage_error("--resume needs every record in its file; --match-status and "
 			    "--filter-status leave some out");

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -81,11 +82,140 @@ static bool shown(const struct app *a, int status)
 	return in == a->ranges_match;
 }
 
+/* ---- CSV (RFC 4180) and TSV ------------------------------------------------------ */
+
+struct line {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+static void line_put(struct line *l, const char *s, size_t n)
+{
+	if (l->len + n + 1 > l->cap) {
+		size_t cap = (l->len + n + 1) * 2;
+		char *b = realloc(l->buf, cap);
+		if (!b) {
+			l->failed = true;
+			return;
+		}
+		l->buf = b;
+		l->cap = cap;
+	}
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+/* One field (NULL: empty), after a separator unless it is the first. */
+static void field(struct line *l, char sep, bool first, const char *s, size_t n)
+{
+	if (!first)
+		line_put(l, &sep, 1);
+	if (!s)
+		return;
+	if (sep == ',') { /* quoted when it holds a quote, a comma or a line end */
+		if (!memchr(s, '"', n) && !memchr(s, ',', n) && !memchr(s, '\n', n) &&
+		    !memchr(s, '\r', n)) {
+			line_put(l, s, n);
+			return;
+		}
+		line_put(l, "\"", 1);
+		for (size_t i = 0; i < n; i++) {
+			if (s[i] == '"')
+				line_put(l, "\"\"", 2);
+			else
+				line_put(l, s + i, 1);
+		}
+		line_put(l, "\"", 1);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) { /* TSV: \t \n \r \\ escaped */
+		const char *esc = s[i] == '\t' ? "\\t" : s[i] == '\n' ? "\\n" : s[i] == '\r' ? "\\r"
+			: s[i] == '\\' ? "\\\\" : NULL;
+		if (esc)
+			line_put(l, esc, 2);
+		else
+			line_put(l, s + i, 1);
+	}
+}
+
+static void field_str(struct line *l, char sep, const char *s)
+{
+	field(l, sep, false, s, s ? strlen(s) : 0);
+}
+
+static void field_num(struct line *l, char sep, double v, const char *fmt, bool present)
+{
+	char num[40];
+	int n = present ? snprintf(num, sizeof num, fmt, v) : 0;
+	field(l, sep, false, present ? num : NULL, (size_t)n);
+}
+
+static const char *const csv_columns[] = {
+    "url",	 "final_url",	 "status",     "bytes",	      "content_type",
+    "redirects", "attempts",	 "total_ms",   "error_kind",  "error_message",
+    "remote_ip", "http_version", "wire_bytes", "started_at",  "saved",
+};
+
+/* The record as one CSV or TSV line (a header line first). */
+static void output_table(struct app *a, const evc_result_t *r)
+{
+	char sep = a->format == 'c' ? ',' : '\t';
+	struct line l = {0};
+	if (!a->header_done) {
+		for (size_t i = 0; i < sizeof csv_columns / sizeof csv_columns[0]; i++)
+			field(&l, sep, i == 0, csv_columns[i], strlen(csv_columns[i]));
+		for (size_t i = 0; a->opts.record_headers && a->opts.record_headers[i]; i++) {
+			char name[64];
+			snprintf(name, sizeof name, "%s", a->opts.record_headers[i]);
+			for (char *c = name; *c; c++) /* as the JSON record's keys */
+				*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+			field_str(&l, sep, name);
+		}
+		line_put(&l, sep == ',' ? "\r\n" : "\n", sep == ',' ? 2 : 1);
+		a->header_done = true;
+	}
+	field(&l, sep, true, r->url, r->url_len ? r->url_len : strlen(r->url));
+	field_str(&l, sep, r->final_url);
+	field_num(&l, sep, r->status, "%.0f", r->status > 0);
+	field_num(&l, sep, (double)r->bytes, "%.0f", true);
+	field_str(&l, sep, r->content_type);
+	field_num(&l, sep, r->redirects, "%.0f", true);
+	field_num(&l, sep, r->attempts, "%.0f", true);
+	field_num(&l, sep, r->total_ms, "%.3f", r->total_ms >= 0);
+	field_str(&l, sep, r->error ? evc_error_kind_name(r->error) : NULL);
+	field_str(&l, sep, r->error ? r->error_message : NULL);
+	field_str(&l, sep, r->remote_ip);
+	field_str(&l, sep, r->http_version);
+	field_num(&l, sep, (double)r->wire_bytes, "%.0f", true);
+	char when[40] = "";
+	if (r->started_at > 0) {
+		time_t secs = (time_t)r->started_at;
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(when + n, sizeof when - n, ".%03dZ",
+			 (int)((r->started_at - (double)secs) * 1000) % 1000);
+	}
+	field_str(&l, sep, when[0] ? when : NULL);
+	field_str(&l, sep, r->saved);
+	for (size_t i = 0; r->header_names && r->header_names[i]; i++)
+		field_str(&l, sep, r->header_values ? r->header_values[i] : NULL);
+	line_put(&l, sep == ',' ? "\r\n" : "\n", sep == ',' ? 2 : 1);
+	if (!l.failed)
+		append(a, l.buf, l.len);
+	free(l.buf);
+}
+
 void output_result(struct app *a, const evc_result_t *r)
 {
 	count(&a->tally, r->error, r->status, r->bytes);
 	if (!shown(a, r->status))
 		return;
+	if (a->format == 'c' || a->format == 't') {
+		output_table(a, r);
+		return;
+	}
 	char line[4096];
 	size_t len = evc_result_to_json(r, line, sizeof line);
 	if (len < sizeof line) {

@@ -110,6 +110,26 @@ static void set_content_encoding(struct evc__fetch *f, const char *s)
 	f->content_encoding = *s ? strdup(s) : NULL;
 }
 
+static void free_header_values(struct evc__fetch *f)
+{
+	for (unsigned i = 0; f->hvals && f->o->record_headers && f->o->record_headers[i]; i++)
+		free(f->hvals[i]);
+	free(f->hvals);
+	f->hvals = NULL;
+}
+
+/* The record_headers of this response, taken from it (it forgets them). */
+static void keep_header_values(struct evc__fetch *f, struct evc__response *resp)
+{
+	free_header_values(f);
+	if (!resp->nwant || !(f->hvals = calloc(resp->nwant, sizeof *f->hvals)))
+		return;
+	for (unsigned i = 0; i < resp->nwant; i++) {
+		f->hvals[i] = resp->wanted[i];
+		resp->wanted[i] = NULL;
+	}
+}
+
 /* The exchange is over: keep what the record shows of it, let go of the
  * response. */
 static void end_exchange(struct evc__fetch *f)
@@ -124,6 +144,7 @@ static void end_exchange(struct evc__fetch *f)
 		f->status = f->resp->status;
 		set_content_type(f, f->resp->content_type);
 		set_content_encoding(f, f->resp->content_encoding);
+		keep_header_values(f, f->resp);
 	}
 	f->resp = NULL;
 }
@@ -139,6 +160,7 @@ static void reset_response(struct evc__fetch *f)
 	f->bytes = 0;
 	f->wire_bytes = 0;
 	f->http_version[0] = '\0';
+	free_header_values(f);
 	set_content_type(f, "");
 	set_content_encoding(f, "");
 }
@@ -241,6 +263,9 @@ void evc__fetch_cleanup(struct evc__fetch *f)
 	f->content_type = NULL;
 	free(f->content_encoding);
 	f->content_encoding = NULL;
+	free_header_values(f);
+	free(f->trace_buf);
+	f->trace_buf = NULL;
 	for (unsigned i = 0; f->hops && i < f->redirects; i++)
 		free((char *)f->hops[i].url);
 	free(f->hops);
@@ -437,9 +462,15 @@ void evc__fetch_exchange(struct evc__fetch *f, struct evc__response *resp, bool 
 	f->final = false;
 	f->retry_wait = -1;
 	f->stale_408 = false;
+	f->trace_len = 0;
 	f->request_ns = evc__fetch_clock();
 	evc__response_init(resp, strcmp(method(f), "HEAD") == 0, f->o->compressed, f->o->max_body,
 			   on_body, f);
+	unsigned n = 0;
+	while (f->o->record_headers && f->o->record_headers[n])
+		n++;
+	if (evc__response_want(resp, f->o->record_headers, n) < 0)
+		resp->nwant = 0; /* out of memory: the record shows them as absent */
 }
 
 /* Whether the user's headers set a Content-Type. */
@@ -465,6 +496,9 @@ int evc__fetch_request(struct evc__fetch *f, char *buf, size_t cap, const char *
 	    buf, cap, method(f), &f->url, fixed, fixed_len, body ? o->data : NULL,
 	    body ? o->data_len : 0,
 	    body && !sets_content_type(o) ? "application/x-www-form-urlencoded" : NULL);
+	if (len > 0 && o->trace)
+		o->trace(o->trace_arg, f->url.href, '>', buf,
+			 (size_t)len - (body ? o->data_len : 0));
 	if (len < 0)
 		evc__fetch_error(f, EVC_ERR_BAD_URL, "request line and headers exceed %zu bytes",
 				 cap);
@@ -575,14 +609,58 @@ static enum evc__verdict complete(struct evc__fetch *f)
 	return EVC__DONE;
 }
 
+/*
+ * Where the heads in buf end: past each "HTTP/x.y 1xx" interim head to the
+ * blank line of the final one. 0 while it has not all arrived.
+ */
+static size_t heads_end(const char *buf, size_t len)
+{
+	size_t at = 0;
+	while (at < len) {
+		const char *p = buf + at, *end = NULL;
+		for (size_t i = 0; i + 1 < len - at && !end; i++)
+			if (p[i] == '\n' && (p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < len - at &&
+							       p[i + 2] == '\n')))
+				end = p + i + (p[i + 1] == '\n' ? 2 : 3);
+		if (!end)
+			return 0;
+		bool interim = len - at > 9 && p[9] == '1';
+		at = (size_t)(end - buf);
+		if (!interim)
+			return at;
+	}
+	return 0;
+}
+
+/* -v: the response head(s), once whole (at most 64 KiB + one read). */
+static void trace_response(struct evc__fetch *f, const char *data, size_t len)
+{
+	if (f->trace_len > EVC_MAX_HEAD)
+		return;
+	char *b = realloc(f->trace_buf, f->trace_len + len);
+	if (!b)
+		return;
+	memcpy(b + f->trace_len, data, len);
+	f->trace_buf = b;
+	f->trace_len += len;
+	size_t end = f->resp->head_done ? heads_end(b, f->trace_len) : 0;
+	if (f->resp->head_done || f->resp->error) {
+		f->o->trace(f->o->trace_arg, f->url.href, '<', b, end ? end : f->trace_len);
+		f->trace_len = EVC_MAX_HEAD + 1; /* done with this exchange */
+	}
+}
+
 enum evc__verdict evc__fetch_feed(struct evc__fetch *f, const char *data, size_t len)
 {
 	struct evc__response *resp = f->resp;
+	bool tracing = f->o->trace && f->trace_len <= EVC_MAX_HEAD;
 	if (!f->got_bytes) {
 		f->got_bytes = true;
 		f->ttfb_ms = (double)(evc__fetch_clock() - f->request_ns) / 1e6;
 	}
 	int rc = evc__response_feed(resp, data, len, NULL);
+	if (tracing)
+		trace_response(f, data, len);
 	if (resp->head_done && !f->head_handled && rc >= 0 && on_head(f) < 0)
 		rc = -EIO;
 	if (rc == 1)
@@ -666,5 +744,7 @@ void evc__fetch_result(struct evc__fetch *f, evc_result_t *r)
 	    .redirect_chain = f->redirects ? f->hops : NULL,
 	    .wire_bytes = f->wire_bytes,
 	    .started_at = f->started_at,
+	    .header_names = f->o->record_headers,
+	    .header_values = f->o->record_headers ? (const char *const *)f->hvals : NULL,
 	};
 }

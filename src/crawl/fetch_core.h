@@ -95,6 +95,9 @@ struct evc__fetch {
 	uint64_t wire_bytes;
 	double started_at;   /* Unix time of the first attempt */
 	evc_hop_t *hops;     /* redirects followed (urls malloc'd), `redirects` of them */
+	char **hvals;	     /* record_headers' values (malloc'd), NULL until a head */
+	char *trace_buf;     /* with o->trace: the response head so far */
+	size_t trace_len;
 	double dns_ms, connect_ms, tls_ms, ttfb_ms;
 	uint64_t start_ns, deadline_ns;	      /* set by the first attempt */
 	const char *tls_version, *tls_cipher; /* static; NULL: no TLS */

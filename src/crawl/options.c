@@ -203,6 +203,15 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 		*what = "default scheme must be http or https";
 		return -EINVAL;
 	}
+	for (size_t i = 0; o->record_headers && o->record_headers[i]; i++) {
+		const char *n = o->record_headers[i];
+		if (!*n || strlen(n) > 63 || !evc__header_name_ok(n, strlen(n))) {
+			snprintf(buf, sizeof buf, "bad header name '%.100s' to record (a token of "
+				 "at most 63 bytes)", n);
+			*what = buf;
+			return -EINVAL;
+		}
+	}
 	if (o->dns_servers && dns_servers_bad(o->dns_servers, buf, sizeof buf)) {
 		*what = buf;
 		return -EINVAL;
@@ -261,14 +270,15 @@ static const char *const *put_list(char **p, const char *const *list, size_t cou
  * block returned in *block. */
 static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **block)
 {
-	size_t nh, nr;
-	size_t bytes = list_size(src->headers, &nh) + list_size(src->resolve, &nr);
+	size_t nh, nr, nw;
+	size_t bytes = list_size(src->headers, &nh) + list_size(src->resolve, &nr) +
+		       list_size(src->record_headers, &nw);
 	const char *strs[] = {src->dns_servers, src->user_agent, src->output_dir, src->cacert,
 			      src->capath, src->default_scheme, src->method};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		bytes += strs[i] ? strlen(strs[i]) + 1 : 0;
 	bytes += src->data ? src->data_len + 1 : 0;
-	size_t nslots = nh + nr + 2;
+	size_t nslots = nh + nr + nw + 3;
 	/* One block: the list slots first, then the text. */
 	size_t slot_bytes = nslots * sizeof(const char *);
 	char *mem = malloc(slot_bytes + bytes + 1);
@@ -291,6 +301,10 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	}
 	dst->headers = put_list(&p, src->headers, nh, &slots);
 	dst->resolve = put_list(&p, src->resolve, nr, &slots);
+	dst->record_headers = put_list(&p, src->record_headers, nw, &slots);
+	for (size_t i = 0; i < nw; i++) /* the record's keys: lower case */
+		for (char *c = (char *)dst->record_headers[i]; *c; c++)
+			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
 	*block = mem;
 	return 0;
 }
@@ -350,8 +364,8 @@ struct heap_opts {
 	evc_crawl_opts_t o; /* first: the pointer handed out */
 	char **owned;	    /* every string we copied */
 	size_t nowned;
-	const char **headers, **resolves; /* NULL-terminated */
-	size_t nheaders, nresolves;
+	const char **headers, **resolves, **wanted; /* NULL-terminated */
+	size_t nheaders, nresolves, nwanted;
 };
 
 evc_crawl_opts_t *evc_crawl_opts_new(void)
@@ -373,6 +387,7 @@ void evc_crawl_opts_free(evc_crawl_opts_t *o)
 	free(h->owned);
 	free(h->headers);
 	free(h->resolves);
+	free(h->wanted);
 	free(h);
 }
 
@@ -544,6 +559,13 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 			return -EINVAL;
 		o->tls_min = v[2] == '2' ? 12 : 13;
 		return 0;
+	}
+	if (IS("record-header")) {
+		if (!*v || !evc__header_name_ok(v, strlen(v)) || strlen(v) > 63)
+			return -EINVAL;
+		int rc = append(h, &h->wanted, &h->nwanted, v);
+		o->record_headers = h->wanted;
+		return rc;
 	}
 	if (IS("header") || IS("resolve")) {
 		int rc = IS("header") ? append(h, &h->headers, &h->nheaders, v)

@@ -263,6 +263,17 @@ size_t evc_result_to_json(const evc_result_t *r, char *buf, size_t cap)
 	put_uint(&o, r->wire_bytes);
 	puts_(&o, ",\"started_at\":");
 	put_rfc3339(&o, r->started_at);
+	if (r->header_names) {
+		puts_(&o, ",\"headers\":{");
+		for (size_t i = 0; r->header_names[i]; i++) {
+			if (i)
+				puts_(&o, ",");
+			put_string(&o, r->header_names[i]);
+			puts_(&o, ":");
+			put_string(&o, r->header_values ? r->header_values[i] : NULL);
+		}
+		puts_(&o, "}");
+	}
 	puts_(&o, ",\"redirect_chain\":[");
 	for (int i = 0; r->redirect_chain && i < r->redirects; i++) {
 		puts_(&o, i ? ",{\"url\":" : "{\"url\":");

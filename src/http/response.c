@@ -37,6 +37,8 @@ enum {
 	H_TRANSFER_ENCODING,
 };
 
+#define WANTED_MAX 4096 /* bytes kept of a wanted header's value */
+
 /* r->z_state: where decoding of this body stands. */
 enum {
 	DEC_NONE,    /* bytes pass through as they are */
@@ -713,6 +715,23 @@ static int on_header_field_complete(llhttp_t *p)
 
 	if (!r->head_done && r->field_len < sizeof(r->field_buf))
 		field = kept_field(r->field_buf, r->field_len);
+	/* A wanted header may be a kept one too: its value goes to both. */
+	r->wanted_field = -1;
+	for (unsigned i = 0; !r->head_done && i < r->nwant && r->wanted_field < 0; i++)
+		if (r->field_len < sizeof(r->field_buf) &&
+		    token_is(r->field_buf, r->field_len, r->want[i]))
+			r->wanted_field = (int)i;
+	r->wanted_len = 0;
+	if (r->wanted_field >= 0 && r->wanted[r->wanted_field]) { /* repeats: one list */
+		char **v = &r->wanted[r->wanted_field];
+		size_t n = strlen(*v);
+		char *l = n + 2 < WANTED_MAX ? realloc(*v, n + 3) : NULL;
+		if (l) {
+			memcpy(l + n, ", ", 3);
+			*v = l;
+		}
+		r->wanted_len = strlen(*v);
+	}
 	r->field_len = 0;
 	r->value_len = 0;
 	if (field == H_LOCATION && r->location)
@@ -788,6 +807,18 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
 			return fail(r, EVC_EPROTO, "control character in a header value") ? HPE_USER : 0;
 	}
+	if (r->wanted_field >= 0) { /* a wanted header: past WANTED_MAX dropped */
+		char **v = &r->wanted[r->wanted_field];
+		size_t room = r->wanted_len < WANTED_MAX ? WANTED_MAX - r->wanted_len : 0;
+		size_t n = len < room ? len : room;
+		char *l = realloc(*v, r->wanted_len + n + 1);
+		if (l) {
+			memcpy(l + r->wanted_len, at, n);
+			r->wanted_len += n;
+			l[r->wanted_len] = '\0';
+			*v = l;
+		}
+	}
 	switch (r->field) {
 	case H_CONTENT_TYPE:
 		append_cut(r->content_type, sizeof(r->content_type), &r->value_len, at, len);
@@ -854,6 +885,9 @@ static int on_header_value_complete(llhttp_t *p)
 			trim_end(r->link, &r->value_len);
 		break;
 	}
+	if (r->wanted_field >= 0 && r->wanted[r->wanted_field])
+		trim_end(r->wanted[r->wanted_field], &r->wanted_len);
+	r->wanted_field = -1;
 	r->field = H_NONE;
 	r->value_len = 0;
 	return 0;
@@ -866,6 +900,10 @@ static void reset_head(struct evc__response *r)
 	r->content_encoding[0] = '\0';
 	r->transfer_encoding[0] = '\0';
 	r->extra_locations = 0;
+	for (unsigned i = 0; i < r->nwant; i++) {
+		free(r->wanted[i]);
+		r->wanted[i] = NULL;
+	}
 	free(r->location);
 	r->location = NULL;
 	free(r->link);
@@ -1041,6 +1079,7 @@ void evc__response_init(struct evc__response *r, bool head_request, bool decode,
 	llhttp_set_lenient_headers(&r->parser, 1);
 	llhttp_set_lenient_chunked_length(&r->parser, 1);
 	r->parser.data = r;
+	r->wanted_field = -1;
 	r->content_length = -1;
 	r->retry_after = -1;
 	r->max_body = max_body;
@@ -1092,8 +1131,24 @@ int evc__response_eof(struct evc__response *r)
 	return fail(r, EVC_EPROTO, "connection closed before the response was complete");
 }
 
+int evc__response_want(struct evc__response *r, const char *const *names, unsigned n)
+{
+	if (!n)
+		return 0;
+	if (!(r->wanted = calloc(n, sizeof *r->wanted)))
+		return -ENOMEM;
+	r->want = names;
+	r->nwant = n;
+	return 0;
+}
+
 void evc__response_free(struct evc__response *r)
 {
+	for (unsigned i = 0; r->wanted && i < r->nwant; i++)
+		free(r->wanted[i]);
+	free(r->wanted);
+	r->wanted = NULL;
+	r->nwant = 0;
 	free(r->location);
 	r->location = NULL;
 	free(r->link);

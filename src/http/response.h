@@ -37,6 +37,13 @@ struct evc__response {
 	char transfer_encoding[32];
 	char *location;	 /* malloc'd, NULL when absent; at most 8 KiB kept */
 	unsigned extra_locations; /* Location headers after the first */
+	/* evc__response_want(): the values of those headers (NULL when absent;
+	 * repeats joined with ", "; at most 4 KiB each), in names' order. */
+	const char *const *want;
+	unsigned nwant;
+	char **wanted;
+	int wanted_field; /* the current field is want[wanted_field]; -1: none */
+	size_t wanted_len;
 	int retry_after; /* seconds (delta or HTTP date), -1 when absent */
 	char *link;	 /* Link headers, joined with ", " (malloc'd, NULL when
 			    none; at most 8 KiB kept, the rest dropped) */
@@ -55,7 +62,7 @@ struct evc__response {
 	bool head_request; /* the request was HEAD: no body follows */
 	size_t head_bytes;
 	int field; /* which kept header the current field is, or 0 */
-	char field_buf[32];
+	char field_buf[64];
 	size_t field_len;
 	size_t value_len;
 	void *z; /* the decoder, allocated only for encoded bodies */
@@ -93,6 +100,13 @@ int evc__response_feed(struct evc__response *r, const char *data, size_t len, si
  * response was complete"); 1 again if it was already complete.
  */
 int evc__response_eof(struct evc__response *r);
+
+/**
+ * Also keep the values of these headers (case-insensitive names, at most 63
+ * bytes; names must outlive r) in r->wanted. Call after init. Returns 0 or
+ * -ENOMEM.
+ */
+int evc__response_want(struct evc__response *r, const char *const *names, unsigned n);
 
 /** Release the location and the decoder; r may be initialised again. */
 void evc__response_free(struct evc__response *r);

@@ -8,6 +8,8 @@ on 127.0.0.1 sees them.
 Run: EVCRAWL=build/evcrawl python3 tests/integration/test_crawl_cli.py
 """
 
+import csv
+import io
 import json
 import os
 import re
@@ -322,6 +324,63 @@ with World(pages=20, delay_ms=3000) as w:
     run = evcrawl(DNS, "-q", "-I", reds[303], w.url("h02.test", "/p/1.html"))
     t.eq(sorted((rec["status"], rec["bytes"]) for rec in run.records), [(200, 0), (200, 0)],
          "-I: HEAD stays HEAD after a 303; no body", run.records)
+    # The richer record: always remote_ip, http_version, wire_bytes,
+    # started_at, redirect_chain; --record-header on request.
+    gz = w.fault_url("h03.test", "/gzip")
+    t0 = time.time()
+    rh = ["--record-header", "Content-Encoding", "--record-header", "X-Absent"]
+    run = evcrawl(DNS, "-q", *(rh + [w.url("h02.test", "/r/301"), "not a url"]))
+    r = run.by_url()
+    red, bad = r[w.url("h02.test", "/r/301")], r["not a url"]
+    z = evcrawl(DNS, "-q", "--compressed", *(rh + [gz])).records[0]
+    started = red["started_at"]
+    t.eq((red["remote_ip"], red["http_version"], red["wire_bytes"], red["redirect_chain"],
+          red["headers"]),
+         ("127.0.0.2", "1.1", 2048, [{"url": w.url("h02.test", "/r/301"), "status": 301}],
+          {"content-encoding": None, "x-absent": None}),
+         "record: remote_ip, http_version, wire_bytes, the redirect chain, asked headers "
+         "(null when absent)", red)
+    t.ok(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", started) and
+         abs(time.mktime(time.strptime(started[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+             - t0) < 5, "record: started_at is RFC 3339 UTC, now", started)
+    t.eq((z["bytes"], z["wire_bytes"] < z["bytes"], z["headers"]["content-encoding"],
+          z["content_encoding"]), (4600, True, "gzip", "gzip"),
+         "record: wire_bytes counts the gzip bytes, bytes the decoded ones", z)
+    t.eq((bad["remote_ip"], bad["http_version"], bad["started_at"], bad["redirect_chain"],
+          bad["headers"]), (None, None, None, [], {"content-encoding": None, "x-absent": None}),
+         "record: a bad URL has no address, version, start or chain", bad)
+
+    # --format csv / tsv, read back by Python's csv module.
+    urls3 = [w.url("h01.test", "/p/1.html"), "bad, \"url\"", w.url("h02.test", "/r/302")]
+    run = evcrawl(DNS, "-q", "--format", "csv", "--record-header", "Server", *urls3)
+    rows = list(csv.reader(io.StringIO(run.out.decode())))
+    t.eq((rows[0][:4], rows[0][-1], sorted(row[0] for row in rows[1:]),
+          sorted((row[0], row[2], row[8]) for row in rows[1:])),
+         (["url", "final_url", "status", "bytes"], "server", sorted(urls3),
+          sorted([(urls3[0], "200", ""), (urls3[1], "", "bad_url"), (urls3[2], "200", "")])),
+         "--format csv: a header line, then one row per URL that csv.reader reads back "
+         "(a comma and quotes in a field survive)", run.out[:600])
+    t.ok(all(len(row) == len(rows[0]) for row in rows) and
+         all(row[-1].startswith("nginx/") for row in rows[1:] if row[2] == "200"),
+         "--format csv: every row as wide as the header; --record-header as a column")
+    run = evcrawl(DNS, "-q", "--format", "tsv", "tab\there", w.url("h01.test", "/p/1.html"))
+    lines = run.out.decode().splitlines()
+    t.ok(lines[0].startswith("url\tfinal_url\tstatus") and len(lines) == 3 and
+         any(line.startswith("tab\\there\t") for line in lines),
+         "--format tsv: header, one line per URL, a tab in a field escaped as \\t", lines)
+    run = evcrawl(DNS, "--format", "csv", "--mode", "processes", urls3[0])
+    t.eq(run.rc, 2, "--format csv with --mode processes: usage error", run.err)
+
+    # -v: both heads, each line prefixed by the URL and the direction.
+    run = evcrawl(DNS, "-q", "-v", w.url("h02.test", "/r/301"))
+    lines = run.err.splitlines()
+    u1, u2 = w.url("h02.test", "/r/301"), w.url("h02.test", "/p/1.html")
+    t.ok(u1 + " > GET /r/301 HTTP/1.1" in lines and u1 + " < HTTP/1.1 301 Moved Permanently"
+         in lines and u2 + " > GET /p/1.html HTTP/1.1" in lines and
+         u2 + " < HTTP/1.1 200 OK" in lines and u1 + " > Host: h02.test:%d" % P in lines and
+         not any("\r" in line for line in lines) and
+         all(line.startswith(u1 + " ") or line.startswith(u2 + " ") for line in lines),
+         "-v: the request and response heads of both hops on stderr", run.err)
     run = evcrawl(DNS, "-q", bare)
     t.eq([(r["error"] or {}).get("kind") for r in run.records], ["bad_url"],
          "without --default-scheme a line without a scheme is a bad URL", run.err)
