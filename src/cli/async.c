@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -23,16 +25,40 @@ struct async {
 	evc_crawler_t *crawler;
 	evc_timer_t *flush_timer, *progress_timer;
 	evc_timer_t *stats_timer, *lag_timer; /* --stats-every */
+	evc_timer_t *sample_timer;	      /* is --per-host what holds the crawl back? */
+	unsigned samples, held_by_host;
+	bool progress_shown;	 /* a progress line is on the terminal now */
+	bool same_terminal;	 /* records go to the terminal the line is on */
+	unsigned width;		 /* the terminal's columns */
 	uint64_t lag_last_ns, lag_max_ns;
 	bool watching_input;
 	int signal_pipe[2];
 	size_t progress_width;
 };
 
+static void draw_progress(struct async *s);
+
+/* The progress line goes before records are written to its terminal, and
+ * comes back after them: never glued to a record. */
+static void clear_progress(struct async *s)
+{
+	if (s->progress_shown && s->a->out_len) {
+		static const char clear[] = "\r\033[K";
+		ssize_t n = write(STDERR_FILENO, clear, sizeof clear - 1);
+		(void)n;
+		s->progress_shown = false;
+	}
+}
+
 static void on_flush_timer(evc_timer_t *t, void *arg)
 {
 	struct async *s = arg;
+	bool redraw = s->same_terminal && s->progress_shown && s->a->out_len;
+	if (s->same_terminal)
+		clear_progress(s);
 	output_flush(s->a);
+	if (redraw)
+		draw_progress(s);
 	if (s->a->out_broken)
 		evc_crawler_cancel(s->crawler); /* stdout closed: stop working */
 }
@@ -95,29 +121,124 @@ static void on_input_readable(evc_loop_t *loop, int fd, int events, void *arg)
 	evc_crawler_set_feed(s->crawler, feed, s); /* asks for URLs again now */
 }
 
-static void on_progress(evc_timer_t *t, void *arg)
+/*
+ * Whether the per-host limit is what keeps fetches from starting: URLs
+ * are queued and slots are free in all, yet nothing waits for a delay, a
+ * rate, a retry or a back-off. Sampled four times a second, for the
+ * progress line and the summary's hint.
+ */
+static bool held_by_per_host(const struct async *s, const evc_crawl_stats_t *st)
+{
+	const evc_crawl_opts_t *o = &s->a->opts;
+	return st->queued > 0 && st->in_flight < o->concurrency && st->in_flight > 0 &&
+	       !st->keys_waiting && !st->keys_backing_off && !o->delay_ms && o->rate <= 0;
+}
+
+static void on_sample(evc_timer_t *t, void *arg)
 {
 	struct async *s = arg;
 	evc_crawl_stats_t st;
 	evc_crawler_stats(s->crawler, &st);
+	s->samples++;
+	s->held_by_host += held_by_per_host(s, &st);
+}
+
+static volatile sig_atomic_t winch;
+
+static void on_winch(int sig)
+{
+	winch = 1;
+}
+
+static unsigned terminal_width(void)
+{
+	struct winsize ws;
+	return ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
+}
+
+/* "1:02:03" or "2:03" */
+static void clock_text(char *buf, size_t cap, double secs)
+{
+	unsigned long t = secs > 0 && secs < 1e7 ? (unsigned long)(secs + 0.5) : 0;
+	if (t >= 3600)
+		snprintf(buf, cap, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
+	else
+		snprintf(buf, cap, "%lu:%02lu", t / 60, t % 60);
+}
+
+/*
+ * One line, never wider than the terminal (a wider one would wrap and leave
+ * its tail behind at each redraw): done/total, in flight, queued, waiting
+ * for a retry, errors, pages/s, bytes/s, elapsed, ETA, and what holds the
+ * crawl back when it is the per-host limit or politeness. Parts are added
+ * while they fit, most important first.
+ */
+static void draw_progress(struct async *s)
+{
+	evc_crawl_stats_t st;
+	evc_crawler_stats(s->crawler, &st);
+	if (winch) {
+		winch = 0;
+		s->width = terminal_width();
+	}
 	double secs = (double)(evc_hrtime() - s->a->start_ns) / 1e9;
-	char total[32] = "?";
-	if (s->a->in.eof)
-		snprintf(total, sizeof total, "%llu", (unsigned long long)st.added);
-	char line[300];
-	int n = snprintf(line, sizeof line,
-			 "%llu/%s done, %.0f pages/s, %u in flight, %u queued, %llu errors",
-			 (unsigned long long)st.done, total, secs > 0 ? (double)st.done / secs : 0,
-			 st.in_flight, st.queued, (unsigned long long)(st.done - st.ok));
-	/* Politeness at work: hosts held back by a delay or a back-off. */
+	char parts[12][96], t1[24], t2[24];
+	int n = 0;
+	if (s->a->in.eof && st.added)
+		snprintf(parts[n++], sizeof parts[0], "%llu/%llu done (%.0f%%)",
+			 (unsigned long long)st.done, (unsigned long long)st.added,
+			 100.0 * (double)st.done / (double)st.added);
+	else
+		snprintf(parts[n++], sizeof parts[0], "%llu done", (unsigned long long)st.done);
+	snprintf(parts[n++], sizeof parts[0], "%u in flight", st.in_flight);
+	snprintf(parts[n++], sizeof parts[0], "%u queued", st.queued);
+	if (st.waiting)
+		snprintf(parts[n++], sizeof parts[0], "%u waiting to retry", st.waiting);
+	snprintf(parts[n++], sizeof parts[0], "%llu errors", (unsigned long long)(st.done - st.ok));
+	snprintf(parts[n++], sizeof parts[0], "%.0f pages/s, %.1f MiB/s",
+		 secs > 0 ? (double)st.done / secs : 0,
+		 secs > 0 ? (double)st.bytes / secs / (1024.0 * 1024.0) : 0);
+	clock_text(t1, sizeof t1, secs);
+	if (s->a->in.eof && st.done && st.added > st.done) {
+		clock_text(t2, sizeof t2, secs * (double)(st.added - st.done) / (double)st.done);
+		snprintf(parts[n++], sizeof parts[0], "%s, ETA %s", t1, t2);
+	} else {
+		snprintf(parts[n++], sizeof parts[0], "%s", t1);
+	}
+	if (held_by_per_host(s, &st))
+		snprintf(parts[n++], sizeof parts[0], "held back by --per-host %u",
+			 s->a->opts.per_host);
 	if (st.keys_waiting || st.keys_backing_off || st.keys_given_up)
-		n += snprintf(line + n, sizeof line - (size_t)n,
-			      "; hosts: %u waiting, %u backing off, %u given up", st.keys_waiting,
-			      st.keys_backing_off, st.keys_given_up);
-	size_t width = (size_t)n;
-	fprintf(stderr, "\r%s%*s", line,
-		s->progress_width > width ? (int)(s->progress_width - width) : 0, "");
-	s->progress_width = width;
+		snprintf(parts[n++], sizeof parts[0], "hosts: %u waiting, %u backing off, %u given up",
+			 st.keys_waiting, st.keys_backing_off, st.keys_given_up);
+	char line[1024];
+	size_t len = 0, room = s->width > 1 ? s->width - 1 : 1;
+	if (room > sizeof line - 1)
+		room = sizeof line - 1;
+	for (int i = 0; i < n; i++) {
+		size_t plen = strlen(parts[i]), sep = len ? 3 : 0;
+		if (len + sep + plen > room) {
+			if (!len) { /* not even the first part fits: cut it */
+				memcpy(line, parts[i], room);
+				len = room;
+			}
+			break;
+		}
+		memcpy(line + len, " | ", sep);
+		memcpy(line + len + sep, parts[i], plen);
+		len += sep + plen;
+	}
+	char out[1100];
+	int olen = snprintf(out, sizeof out, "\r%.*s\033[K", (int)len, line);
+	ssize_t w = write(STDERR_FILENO, out, (size_t)olen);
+	(void)w;
+	s->progress_shown = true;
+	s->progress_width = len;
+}
+
+static void on_progress(evc_timer_t *t, void *arg)
+{
+	draw_progress(arg);
 }
 
 /*
@@ -239,7 +360,17 @@ int run_async(struct app *a)
 	if (a->progress) {
 		s.progress_timer = evc_timer_new(s.loop, on_progress, &s);
 		evc_timer_start(s.progress_timer, 100, 100);
+		s.width = terminal_width();
+		/* Records to the same terminal: the line is cleared before them. */
+		struct stat o, e;
+		s.same_terminal = isatty(STDOUT_FILENO) && fstat(STDOUT_FILENO, &o) == 0 &&
+				  fstat(STDERR_FILENO, &e) == 0 && o.st_rdev == e.st_rdev;
+		struct sigaction sa = {.sa_handler = on_winch, .sa_flags = SA_RESTART};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGWINCH, &sa, NULL);
 	}
+	s.sample_timer = evc_timer_new(s.loop, on_sample, &s);
+	evc_timer_start(s.sample_timer, 250, 250);
 	if (a->stats_every_ms) {
 		s.stats_timer = evc_timer_new(s.loop, on_stats, &s);
 		s.lag_timer = evc_timer_new(s.loop, on_lag_probe, &s);
@@ -258,9 +389,14 @@ int run_async(struct app *a)
 			break;
 		}
 	}
+	if (s.progress_timer && s.progress_shown) {
+		static const char clear[] = "\r\033[K";
+		ssize_t w = write(STDERR_FILENO, clear, sizeof clear - 1);
+		(void)w;
+	}
 	output_flush(a);
-	if (s.progress_timer && s.progress_width)
-		fprintf(stderr, "\r%*s\r", (int)s.progress_width, "");
+	/* The per-host limit held the crawl back most of the time: say so. */
+	a->held_by_per_host = s.samples >= 4 && s.held_by_host * 2 > s.samples;
 	evc_crawl_stats_t st;
 	evc_crawler_stats(s.crawler, &st);
 	a->tally.connections = st.connections_opened;
@@ -278,6 +414,7 @@ int run_async(struct app *a)
 	evc_timer_free(s.stats_timer);
 	evc_timer_free(s.lag_timer);
 	evc_timer_free(s.progress_timer);
+	evc_timer_free(s.sample_timer);
 	evc_timer_free(s.flush_timer);
 	evc_crawler_free(s.crawler);
 	evc_loop_free(s.loop);

@@ -315,4 +315,10 @@ void print_summary(struct app *a)
 	fprintf(stderr, "%s: %s URL%s in %.2f s%s%s; %.1f pages/s, %.1f MiB%s\n", prog,
 		thousands(s->done, num), s->done == 1 ? "" : "s", secs, off ? ": " : "", parts,
 		secs > 0 ? (double)fetched / secs : 0, (double)s->bytes / (1024.0 * 1024.0), tail);
+	if (a->held_by_per_host)
+		fprintf(stderr,
+			"%s: most of the time the per-host limit (--per-host %u) held URLs back "
+			"while fetch slots (-c %u) were free; if the servers allow it, raise "
+			"--per-host\n",
+			prog, a->opts.per_host, a->opts.concurrency);
 }
