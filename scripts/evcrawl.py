@@ -37,6 +37,7 @@ The library is found through $EVCRAWL_LIB (a path), else
 
 import collections
 import ctypes
+import errno
 import ctypes.util
 import itertools
 import json
@@ -609,7 +610,9 @@ class Crawler:
         try:
             while added < 256:
                 url = next(self._urls).strip()
-                if url:
+                # Blank lines and "#" comments are skipped, as the command's
+                # -i does.
+                if url and url[:1] not in ("#", b"#"):
                     self.add(url)
                     added += 1
         except BaseException as e:
@@ -674,8 +677,11 @@ def _make_opts(options):
             name = _ALIASES.get(name, name)
             for v in (value if isinstance(value, (list, tuple)) else [value]):
                 s = ("1" if v else "0") if isinstance(v, bool) else str(v)
-                _check(_lib.evc_crawl_opts_set(opts, name.encode(), s.encode()),
-                       "option %s=%r" % (name, v))
+                rc = _lib.evc_crawl_opts_set(opts, name.encode(), s.encode())
+                if rc == -errno.ENOENT:
+                    raise TypeError("unknown option %r (the evcrawl command's long options, "
+                                    "'-' written '_': per_host=8, dns_server=...)" % name)
+                _check(rc, "option %s=%r" % (name, v))
     except BaseException:
         _lib.evc_crawl_opts_free(opts)
         raise
@@ -683,7 +689,8 @@ def _make_opts(options):
 
 
 def crawl(urls, concurrency=200, per_host=8, timeout=10, loop=None, **options):
-    """Crawl `urls` (any iterable of str or bytes, read lazily) and yield one
+    """Crawl `urls` (any iterable of str or bytes, read lazily, blank and "#"
+    lines skipped; or one URL as a str) and yield one
     record per URL as it finishes (a dict: url, final_url, status, bytes,
     content_type, redirects, attempts, time_ms, error; see docs/design.md).
 
@@ -692,6 +699,8 @@ def crawl(urls, concurrency=200, per_host=8, timeout=10, loop=None, **options):
     one. Leaving the loop early (break) cancels the URLs still pending
     and frees the crawler.
     """
+    if isinstance(urls, (str, bytes)):  # one URL, not one per character
+        urls = [urls]
     with Crawler(loop, concurrency=concurrency, per_host=per_host, timeout=timeout,
                  **options) as crawler:
         crawler.feed(urls)

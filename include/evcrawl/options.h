@@ -155,8 +155,8 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "default-scheme" ("http"/"https"), "fail" and "save-errors" ("0"/"1"),
  * "method" (a token: "HEAD", "POST", ...), "data" (the body, as text),
  * "no-clobber" ("0"/"1"), "record-header" (each call adds one name),
- * copying strings; it returns 0 or -EINVAL for an unknown name or a bad
- * value. Only for options made by evc_crawl_opts_new(); free them with
+ * copying strings; it returns 0, -ENOENT for an unknown name, or -EINVAL
+ * for a bad value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().
  */
 EVC_API evc_crawl_opts_t *evc_crawl_opts_new(void);

@@ -590,7 +590,7 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		o->data_len = strlen(v);
 #undef IS
 	if (!field)
-		return -EINVAL;
+		return -ENOENT;
 	const char *copy = own(h, v);
 	if (!copy)
 		return -ENOMEM;

@@ -197,6 +197,10 @@ def error_of(fn):
     except Exception as e:
         return [type(e).__name__, getattr(e, "code", None), str(e)]
 out["bad_option"] = error_of(lambda: evcrawl.Crawler(loop, bogus="1"))
+out["bad_value"] = error_of(lambda: evcrawl.Crawler(loop, retries="-1"))
+out["one_url"] = [r["url"] for r in evcrawl.crawl("http://127.0.0.1:1/one", retries=0)]
+out["comments"] = [r["url"] for r in evcrawl.crawl(["# a comment", "  ", "\n",
+                                                    "http://127.0.0.1:1/x\n"], retries=0)]
 out["bad_dns"] = error_of(lambda: evcrawl.Crawler(loop, dns_server="not-an-address"))
 def boom():
     raise ValueError("boom")
@@ -497,8 +501,14 @@ try:
     t.eq(body.get("big"), ["io", "the body callback stopped the fetch"],
          "on_body returning True stops that fetch (io)", body)
     t.eq(body.get("left"), 0, "on_body: the URL table is empty after the crawl", body)
-    t.eq(res.get("bad_option"), ["EvcrawlError", -22, "option bogus='1': Invalid argument"],
-         "a bad option raises EvcrawlError with evc_strerror's message")
+    t.ok(res.get("bad_option", [None])[0] == "TypeError" and
+         "unknown option 'bogus'" in res.get("bad_option")[2],
+         "a misspelt option raises TypeError naming it", res.get("bad_option"))
+    t.eq(res.get("bad_value"), ["EvcrawlError", -22, "option retries='-1': Invalid argument"],
+         "a bad value raises EvcrawlError with evc_strerror's message")
+    t.eq((res.get("one_url"), res.get("comments")),
+         (["http://127.0.0.1:1/one"], ["http://127.0.0.1:1/x"]),
+         "crawl('URL'): one URL, not one per character; blank and # lines skipped")
     t.eq(res.get("bad_dns")[:2] if res.get("bad_dns") else None, ["EvcrawlError", -22],
          "a bad dns_server raises EvcrawlError(-EINVAL)", res.get("bad_dns"))
     t.eq(res.get("callback_error"), ["ValueError", "boom"],

@@ -426,7 +426,7 @@ static void test_heap_options(void **state)
 	assert_int_equal(evc_crawl_opts_set(o, "header", "X-B: 2"), 0);
 	assert_int_equal(evc_crawl_opts_set(o, "user-agent", "t/1"), 0);
 	assert_int_equal(evc_crawl_opts_set(o, "compressed", "1"), 0);
-	assert_int_equal(evc_crawl_opts_set(o, "no-such-option", "1"), -EINVAL);
+	assert_int_equal(evc_crawl_opts_set(o, "no-such-option", "1"), -ENOENT);
 	assert_int_equal(evc_crawl_opts_set(o, "retries", "-1"), -EINVAL);
 	assert_int_equal(evc_crawl_opts_set(o, "compressed", "yes"), -EINVAL);
 	assert_int_equal(o->concurrency, 7);
