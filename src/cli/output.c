@@ -190,12 +190,12 @@ static void output_table(struct app *a, const evc_result_t *r)
 	field_num(&l, sep, (double)r->wire_bytes, "%.0f", true);
 	char when[40] = "";
 	if (r->started_at > 0) {
-		time_t secs = (time_t)r->started_at;
+		long long total = (long long)(r->started_at * 1000 + 0.5);
+		time_t secs = (time_t)(total / 1000);
 		struct tm tm;
 		gmtime_r(&secs, &tm);
 		size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(when + n, sizeof when - n, ".%03dZ",
-			 (int)((r->started_at - (double)secs) * 1000) % 1000);
+		snprintf(when + n, sizeof when - n, ".%03dZ", (int)(total % 1000));
 	}
 	field_str(&l, sep, when[0] ? when : NULL);
 	field_str(&l, sep, r->saved);

@@ -339,7 +339,7 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 		}
 		if (err == 0) {
 			f->f.connect_ms = (double)(evc_hrtime() - c0) / 1e6;
-			snprintf(f->remote, sizeof f->remote, "%s", last);
+			snprintf(f->remote, sizeof f->remote, "%.47s", last);
 			evc__fetch_set_remote(&f->f, f->remote);
 			f->io_timeout_ms = -1;
 			snprintf(f->key, sizeof f->key, "%s", key);

@@ -136,13 +136,13 @@ static void put_rfc3339(struct out *o, double t)
 		puts_(o, "null");
 		return;
 	}
-	time_t secs = (time_t)t;
+	long long total = (long long)(t * 1000 + 0.5); /* to the nearest ms */
+	time_t secs = (time_t)(total / 1000);
 	struct tm tm;
 	char buf[40];
 	gmtime_r(&secs, &tm);
 	size_t n = strftime(buf, sizeof buf, "\"%Y-%m-%dT%H:%M:%S", &tm);
-	int ms = (int)((t - (double)secs) * 1000);
-	snprintf(buf + n, sizeof buf - n, ".%03dZ\"", ms > 999 ? 999 : ms);
+	snprintf(buf + n, sizeof buf - n, ".%03dZ\"", (int)(total % 1000));
 	puts_(o, buf);
 }
 

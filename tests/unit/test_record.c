@@ -9,9 +9,16 @@
 
 #include "evcrawl/fetch.h"
 
+static const evc_hop_t hop = {.url = "http://a.test/x", .status = 301};
+
 static evc_result_t ok_result(void)
 {
 	return (evc_result_t){
+	    .remote_ip = "127.0.0.1",
+	    .http_version = "1.1",
+	    .wire_bytes = 1024,
+	    .started_at = 1764644814.070,
+	    .redirect_chain = &hop,
 	    .url = "http://a.test/x",
 	    .final_url = "http://a.test/y",
 	    .status = 200,
@@ -36,7 +43,9 @@ static void test_complete_record(void **state)
 	    "{\"url\":\"http://a.test/x\",\"final_url\":\"http://a.test/y\",\"status\":200,"
 	    "\"bytes\":2048,\"content_type\":\"text/html\",\"redirects\":1,\"attempts\":1,"
 	    "\"time_ms\":{\"dns\":0.400,\"connect\":0.100,\"tls\":null,\"ttfb\":1.200,"
-	    "\"total\":1.900},\"error\":null}\n";
+	    "\"total\":1.900},\"error\":null,\"remote_ip\":\"127.0.0.1\",\"http_version\":\"1.1\","
+	    "\"wire_bytes\":1024,\"started_at\":\"2025-12-02T03:06:54.070Z\","
+	    "\"redirect_chain\":[{\"url\":\"http://a.test/x\",\"status\":301}]}\n";
 	assert_string_equal(buf, want);
 	assert_int_equal(n, strlen(want));
 }
@@ -63,7 +72,8 @@ static void test_error_record_with_nulls(void **state)
 		 "\"bytes\":0,\"content_type\":null,\"redirects\":0,\"attempts\":1,"
 		 "\"time_ms\":{\"dns\":3.500,\"connect\":null,\"tls\":null,\"ttfb\":null,"
 		 "\"total\":3.600},\"error\":{\"kind\":\"dns\",\"message\":\"cannot resolve "
-		 "nx.test: Domain name not found\"}}\n");
+		 "nx.test: Domain name not found\"},\"remote_ip\":null,\"http_version\":null,"
+		 "\"wire_bytes\":0,\"started_at\":null,\"redirect_chain\":[]}\n");
 }
 
 static void test_saved_field(void **state)
@@ -72,7 +82,7 @@ static void test_saved_field(void **state)
 	r.saved = "out/a.test/y";
 	char buf[1024];
 	evc_result_to_json(&r, buf, sizeof buf);
-	assert_non_null(strstr(buf, ",\"error\":null,\"saved\":\"out/a.test/y\"}\n"));
+	assert_non_null(strstr(buf, "\"status\":301}],\"saved\":\"out/a.test/y\"}\n"));
 }
 
 static void test_escaping(void **state)
@@ -105,7 +115,7 @@ static void test_kind_names(void **state)
 {
 	const char *want[] = {"ok",	   "bad_url",  "dns",	    "connect",	"tls",
 			      "timeout",   "protocol", "too_large", "redirect", "io",
-			      "cancelled", "robots",   "skipped"};
+			      "cancelled", "robots",   "skipped",   "http"};
 	assert_int_equal(sizeof want / sizeof want[0], EVC_ERR__COUNT);
 	for (int k = 0; k < EVC_ERR__COUNT; k++)
 		assert_string_equal(evc_error_kind_name((evc_error_kind_t)k), want[k]);
