@@ -69,7 +69,8 @@ struct decoder {
 	bool may_be_raw;
 	BrotliDecoderState *br;
 	ZSTD_DCtx *zstd;
-	bool frame_done; /* zstd: the last frame ended (another may follow) */
+	bool frame_done; /* the stream (zstd frame, gzip member) ended; another may follow */
+	bool held_1f;	 /* gzip: a first magic byte after a member, its second not yet here */
 };
 
 /* Decoded bytes go through this buffer; one per thread, never on the heap. */
@@ -82,6 +83,7 @@ static int on_header_value_complete(llhttp_t *p);
 static int on_headers_complete(llhttp_t *p);
 static int on_body(llhttp_t *p, const char *at, size_t len);
 static int on_message_complete(llhttp_t *p);
+static void scan_restart(struct evc__response *r);
 
 /* Constant, so every thread may share it without any set-up step. */
 static const llhttp_settings_t settings = {
@@ -259,17 +261,33 @@ static int inflate_head(struct evc__response *r)
  * after it (zero padding, junk) is ignored, as gzip -d does; so is
  * whatever follows a deflate stream.
  */
-static int next_member(struct evc__response *r, const char *at, size_t len)
+static int next_member(struct evc__response *r, const char **at, size_t *len)
 {
 	struct decoder *d = r->z;
-	const unsigned char *p = (const unsigned char *)at;
-	if (r->coding != CODING_GZIP || p[0] != 0x1f || (len > 1 && p[1] != 0x8b)) {
+	const unsigned char *p = (const unsigned char *)*at;
+	unsigned char first = d->held_1f ? 0x1f : p[0];
+	const unsigned char *second = d->held_1f ? p : *len > 1 ? p + 1 : NULL;
+	if (!d->held_1f && first == 0x1f && !second) { /* the magic split: wait */
+		d->held_1f = true;
+		*at += 1;
+		*len -= 1;
+		return 0;
+	}
+	if (r->coding != CODING_GZIP || first != 0x1f || *second != 0x8b) {
 		decoder_done(r);
 		return 0;
 	}
 	if (inflateReset(&d->zs) != Z_OK)
 		return fail(r, EVC_EPROTO, "bad gzip/deflate data");
 	d->frame_done = false;
+	if (d->held_1f) { /* the byte held back starts the member */
+		int zret;
+		size_t used;
+		d->held_1f = false;
+		static const unsigned char magic1 = 0x1f;
+		int err = inflate_span(r, &magic1, 1, &zret, &used);
+		return err ? err : inflate_result(r, zret);
+	}
 	return 0;
 }
 
@@ -290,8 +308,10 @@ static int decode_zlib(struct evc__response *r, const char *at, size_t len)
 			return err;
 	}
 	while (len) {
-		if (d->frame_done && ((err = next_member(r, at, len)) || r->z_state == DEC_DONE))
+		if (d->frame_done && ((err = next_member(r, &at, &len)) || r->z_state == DEC_DONE))
 			return err;
+		if (!len)
+			return 0;
 		err = inflate_span(r, (const unsigned char *)at, len, &zret, &used);
 		if (err || (err = inflate_result(r, zret)))
 			return err;
@@ -713,6 +733,12 @@ static int on_header_field_complete(llhttp_t *p)
 	struct evc__response *r = resp(p);
 	int field = H_NONE;
 
+	/* "Transfer-Encoding : gzip": llhttp reads it as Transfer-Encoding
+	 * (it keeps the blanks in the name, but not in its semantics), so we
+	 * must too, or its checks are bypassed. */
+	while (r->field_len && r->field_len <= sizeof(r->field_buf) &&
+	       (r->field_buf[r->field_len - 1] == ' ' || r->field_buf[r->field_len - 1] == '\t'))
+		r->field_len--;
 	if (!r->head_done && r->field_len < sizeof(r->field_buf))
 		field = kept_field(r->field_buf, r->field_len);
 	/* A wanted header may be a kept one too: its value goes to both. */
@@ -799,14 +825,6 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct evc__response *r = resp(p);
 
-	/* llhttp's lenient mode (for bare LF line ends) no longer checks
-	 * values: control characters other than tab, NUL above all, are
-	 * refused here as its strict mode would. */
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)at[i];
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return fail(r, EVC_EPROTO, "control character in a header value") ? HPE_USER : 0;
-	}
 	if (r->wanted_field >= 0) { /* a wanted header: past WANTED_MAX dropped */
 		char **v = &r->wanted[r->wanted_field];
 		size_t room = r->wanted_len < WANTED_MAX ? WANTED_MAX - r->wanted_len : 0;
@@ -978,6 +996,7 @@ static int on_message_complete(llhttp_t *p)
 
 	if (!r->head_done) {
 		reset_head(r); /* an interim response */
+		scan_restart(r);
 		return HPE_PAUSED;
 	}
 	if (r->chunked) { /* the body follows, in chunked_feed() */
@@ -1026,6 +1045,45 @@ static const char *parse_error_msg(llhttp_errno_t err)
 }
 
 /*
+ * What llhttp lets through in a head, even strict: a bare CR (taken as a
+ * line end, so "HTTP/1.1 200 O\rK\r\nContent-Length: 2" would lose its
+ * headers), and, in the lenient mode we use for bare LF line ends, control
+ * characters (NUL above all) in values and the reason phrase. Each head's
+ * bytes are checked here before llhttp sees them, up to its blank line.
+ * Returns 0 or the error.
+ */
+static int scan_head(struct evc__response *r, const char *data, size_t len)
+{
+	for (size_t i = 0; i < len && !r->scan_end; i++) {
+		unsigned char c = (unsigned char)data[i];
+		if (r->scan_cr && c != '\n')
+			return fail(r, EVC_EPROTO, "bare CR in the response head");
+		r->scan_cr = c == '\r';
+		if (c == '\r')
+			continue;
+		if (c == '\n') {
+			if (r->scan_bol && r->scan_lines) /* the blank line: this head ends */
+				r->scan_end = true;
+			r->scan_bol = true;
+			continue;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return fail(r, EVC_EPROTO, "control character in the response head");
+		if (r->scan_bol)
+			r->scan_lines++;
+		r->scan_bol = false;
+	}
+	return 0;
+}
+
+static void scan_restart(struct evc__response *r)
+{
+	r->scan_end = r->scan_cr = false;
+	r->scan_bol = true;
+	r->scan_lines = 0;
+}
+
+/*
  * Run llhttp over a prefix of data and say in *used how much it took.
  * Until the head is complete it sees no more than the head may still grow
  * by, so a head over EVC_MAX_HEAD is caught at exactly that byte however
@@ -1050,6 +1108,8 @@ static int execute(struct evc__response *r, const char *data, size_t len, size_t
 			return fail(r, EVC_EPROTO, "response head larger than 64 KiB");
 		if (n > EVC_MAX_HEAD - r->head_bytes)
 			n = EVC_MAX_HEAD - r->head_bytes;
+		if (scan_head(r, data, n))
+			return r->error;
 	}
 	err = llhttp_execute(&r->parser, data, n);
 	if (err == HPE_OK) {
@@ -1080,6 +1140,7 @@ void evc__response_init(struct evc__response *r, bool head_request, bool decode,
 	llhttp_set_lenient_chunked_length(&r->parser, 1);
 	r->parser.data = r;
 	r->wanted_field = -1;
+	scan_restart(r);
 	r->content_length = -1;
 	r->retry_after = -1;
 	r->max_body = max_body;

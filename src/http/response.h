@@ -43,6 +43,8 @@ struct evc__response {
 	unsigned nwant;
 	char **wanted;
 	int wanted_field; /* the current field is want[wanted_field]; -1: none */
+	bool scan_cr, scan_bol, scan_end; /* scan_head(): where the head check is */
+	unsigned scan_lines;
 	size_t wanted_len;
 	int retry_after; /* seconds (delta or HTTP date), -1 when absent */
 	char *link;	 /* Link headers, joined with ", " (malloc'd, NULL when

@@ -357,9 +357,22 @@ static void test_lenient_and_strict(void **state)
 	    {.msg = "HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\nhi",
 	     .error_msg = "invalid status code"},
 	    {.msg = "HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\n\r\nhi",
-	     .error_msg = "control character in a header value"},
+	     .error_msg = "control character in the response head"},
 	    {.msg = "HTTP/1.1 200 OK\r\nX-Bad: a\rb\r\nContent-Length: 2\r\n\r\nhi",
-	     .error_msg = "malformed line in response"},
+	     .error_msg = "bare CR in the response head"},
+	    /* llhttp alone would take the CR for a line end and lose the head. */
+	    {.msg = "HTTP/1.1 200 O\rK\r\nContent-Length: 2\r\n\r\nhi",
+	     .error_msg = "bare CR in the response head"},
+	    {.msg = "HTTP/1.1 200 OK\r\nX-A: v\r\n\rContent-Length: 2\r\n\r\nhi",
+	     .error_msg = "bare CR in the response head"},
+	    {.msg = "HTTP/1.1 200 O\x00K\r\nContent-Length: 2\r\n\r\nhi",
+	     .len = 41,
+	     .error_msg = "control character in the response head"},
+	    /* A blank before the colon does not hide a Transfer-Encoding. */
+	    {.msg = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding : gzip"
+		    "\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+	     .status = 200,
+	     .error_msg = "unsupported Transfer-Encoding"},
 	    {.msg = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx",
 	     .status = 200,
 	     .error_msg = "unsupported Transfer-Encoding"},
@@ -1064,7 +1077,12 @@ static void test_gzip_members_and_padding(void **state)
 	memcpy(body, a, alen);
 	memcpy(body + alen, b, blen);
 	memset(body + alen + blen, 0, 8);
-	for (size_t pad = 0; pad <= 8; pad += 8) {
+	/* A lone first magic byte after a member, its second in the next read
+	 * (check_case splits at every byte): padding either way. */
+	body[alen + blen] = 0x1f;
+	for (size_t pad = 0; pad <= 8; pad += 1) {
+		if (pad == 2)
+			pad = 8;
 		char *msg = encoded_message(&len, "gzip", body, alen + blen + pad);
 		struct tcase tc = {
 		    .msg = msg,
