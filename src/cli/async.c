@@ -42,7 +42,7 @@ static void draw_progress(struct async *s);
  * comes back after them: never glued to a record. */
 static void clear_progress(struct async *s)
 {
-	if (s->progress_shown && s->a->out_len) {
+	if (s->progress_shown) {
 		static const char clear[] = "\r\033[K";
 		ssize_t n = write(STDERR_FILENO, clear, sizeof clear - 1);
 		(void)n;
@@ -54,9 +54,7 @@ static void on_flush_timer(evc_timer_t *t, void *arg)
 {
 	struct async *s = arg;
 	bool redraw = s->same_terminal && s->progress_shown && s->a->out_len;
-	if (s->same_terminal)
-		clear_progress(s);
-	output_flush(s->a);
+	output_flush(s->a); /* clears the line first (before_write) */
 	if (redraw)
 		draw_progress(s);
 	if (s->a->out_broken)
@@ -282,9 +280,15 @@ static long rss_kib(void)
 	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+static void clear_progress_cb(void *arg)
+{
+	clear_progress(arg);
+}
+
 static void on_stats(evc_timer_t *t, void *arg)
 {
 	struct async *s = arg;
+	clear_progress(s); /* its own line, not glued to the progress line */
 	evc_crawl_stats_t st;
 	evc_crawler_stats(s->crawler, &st);
 	double secs = (double)(evc_hrtime() - s->a->start_ns) / 1e9;
@@ -365,6 +369,10 @@ int run_async(struct app *a)
 		struct stat o, e;
 		s.same_terminal = isatty(STDOUT_FILENO) && fstat(STDOUT_FILENO, &o) == 0 &&
 				  fstat(STDERR_FILENO, &e) == 0 && o.st_rdev == e.st_rdev;
+		if (s.same_terminal) {
+			a->before_write = clear_progress_cb;
+			a->before_arg = &s;
+		}
 		struct sigaction sa = {.sa_handler = on_winch, .sa_flags = SA_RESTART};
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGWINCH, &sa, NULL);
@@ -415,6 +423,7 @@ int run_async(struct app *a)
 	evc_timer_free(s.lag_timer);
 	evc_timer_free(s.progress_timer);
 	evc_timer_free(s.sample_timer);
+	a->before_write = NULL;
 	evc_timer_free(s.flush_timer);
 	evc_crawler_free(s.crawler);
 	evc_loop_free(s.loop);

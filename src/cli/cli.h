@@ -77,6 +77,8 @@ struct app {
 	bool ranges_match; /* true: write only matching; false: hide matching */
 	char format;	   /* --format: 'j' JSON lines, 'c' CSV, 't' TSV */
 	bool held_by_per_host; /* async: the per-host limit held the crawl back */
+	void (*before_write)(void *arg); /* called before records are written */
+	void *before_arg;
 	bool header_done;  /* the CSV/TSV header line is out */
 	volatile int caught_signal;
 	uint64_t start_ns;

@@ -382,8 +382,7 @@ static void trace_head(void *arg, const char *url, char dir, const char *head, s
  * (0 stands for records with no status). */
 static void parse_statuses(struct app *a, const char *opt, const char *v)
 {
-	const char *p = v;
-	a->nranges = 0;
+	const char *p = v; /* repeated, the lists add up */
 	while (*p) {
 		char *end;
 		long lo = strtol(p, &end, 10), hi = lo;
@@ -464,10 +463,15 @@ static void check_long_names(int argc, char **argv)
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0)
 			return;
-		if (a[0] == '-' && a[1] && a[1] != '-') { /* -X, -Xvalue, -abc */
-			const char *o = strchr(SHORT_OPTS, a[1]);
-			if (o && o[1] == ':' && !a[2])
-				i++; /* its value is the next word */
+		if (a[0] == '-' && a[1] && a[1] != '-') { /* -X, -Xvalue, -abc, -kH v */
+			for (const char *c = a + 1; *c; c++) {
+				const char *o = strchr(SHORT_OPTS, *c);
+				if (o && o[1] == ':') {
+					if (!c[1])
+						i++; /* its value is the next word */
+					break;	 /* else the rest of the word is */
+				}
+			}
 			continue;
 		}
 		if (strncmp(a, "--", 2) != 0)
@@ -501,6 +505,7 @@ struct parsed {
 	bool head;	    /* -I */
 	const char *wanted[33]; /* --record-header names, NULL-terminated */
 	int nwanted;
+	bool data_stdin; /* -d @-: the body came from stdin */
 	char *data;	    /* -d, --data-binary, --data-raw: joined with '&' */
 	size_t data_len;
 };
@@ -521,11 +526,13 @@ static void add_data(struct parsed *p, int opt, const char *arg)
 		if (!f)
 			usage_error("%s %s: %s", name, arg, strerror(errno));
 		size_t cap = 0;
-		for (;;) {
+		for (;;) { /* up to a byte past the limit: -d may drop CR/LF yet */
 			if (len == cap) {
-				cap = cap ? cap * 2 : 4096;
-				if (cap > EVC_DATA_MAX + 4096 || !(bytes = realloc(bytes, cap)))
+				if (cap > 8 * (size_t)EVC_DATA_MAX)
 					usage_error("%s %s: larger than 1 MiB", name, arg);
+				cap = cap ? cap * 2 : 4096;
+				if (!(bytes = realloc(bytes, cap)))
+					usage_error("out of memory");
 			}
 			size_t n = fread(bytes + len, 1, cap - len, f);
 			if (n == 0)
@@ -536,6 +543,8 @@ static void add_data(struct parsed *p, int opt, const char *arg)
 			usage_error("%s %s: %s", name, arg, strerror(errno));
 		if (f != stdin)
 			fclose(f);
+		else
+			p->data_stdin = true;
 		if (opt == 'd') { /* curl's -d @FILE: the file's lines, joined */
 			size_t w = 0;
 			for (size_t r = 0; r < len; r++)
@@ -889,6 +898,8 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	}
 	o->headers = p->headers;
 	o->resolve = p->resolves;
+	if (p->data_stdin && p->input && strcmp(p->input, "-") == 0)
+		usage_error("-d @- and -i - both read stdin: give one of them a file");
 	if (p->head && (p->data || (o->method && strcmp(o->method, "HEAD") != 0)))
 		usage_error("-I/--head sends HEAD: not with -d/--data or another -X method");
 	if (p->head)

@@ -16,6 +16,8 @@
 
 static void write_all(struct app *a, const char *p, size_t len)
 {
+	if (len && a->before_write) /* the progress line leaves the terminal first */
+		a->before_write(a->before_arg);
 	while (len > 0 && !a->out_broken) {
 		ssize_t n = write(STDOUT_FILENO, p, len);
 		if (n < 0 && errno == EINTR)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/utf8.h"
 
 static int hex4(const char *p, const char *end, unsigned *out)
 {
@@ -225,9 +226,39 @@ int resume_open(struct resume *r, const char *path)
 	return rc;
 }
 
+/*
+ * The line as the record writer spells it: invalid UTF-8 becomes U+FFFD
+ * there, so the same here, or such a line would never match its record.
+ */
 bool resume_has(const struct resume *r, const char *line, size_t len)
 {
-	return r->done.n && evc__seen_has(&r->done, evc__seen_fingerprint(line, len));
+	if (!r->done.n)
+		return false;
+	const unsigned char *s = (const unsigned char *)line;
+	size_t i = 0;
+	while (i < len && s[i] < 0x80)
+		i++;
+	if (i == len) /* ASCII, as nearly every URL is */
+		return evc__seen_has(&r->done, evc__seen_fingerprint(line, len));
+	char *out = malloc(len * 3 + 1);
+	if (!out)
+		return false;
+	size_t n = 0;
+	for (i = 0; i < len;) {
+		size_t k = s[i] < 0x80 ? 1 : evc__utf8_len(s + i, len - i);
+		if (k) {
+			memcpy(out + n, s + i, k);
+			n += k;
+			i += k;
+		} else {
+			memcpy(out + n, "\xef\xbf\xbd", 3);
+			n += 3;
+			i++;
+		}
+	}
+	bool has = evc__seen_has(&r->done, evc__seen_fingerprint(out, n));
+	free(out);
+	return has;
 }
 
 void resume_free(struct resume *r)

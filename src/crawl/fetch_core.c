@@ -217,6 +217,20 @@ static bool stale(struct evc__fetch *f)
 
 /* ---- a fetch's life -------------------------------------------------------------- */
 
+/* Whether the text starts with "scheme://" (RFC 3986 scheme characters). */
+static bool has_scheme(const char *url, size_t len)
+{
+	size_t i = 0;
+	while (i < len && (url[i] == ' ' || url[i] == '\t'))
+		i++;
+	size_t start = i;
+	while (i < len && ((url[i] >= 'a' && url[i] <= 'z') || (url[i] >= 'A' && url[i] <= 'Z') ||
+			   (i > start && ((url[i] >= '0' && url[i] <= '9') || url[i] == '+' ||
+					  url[i] == '-' || url[i] == '.'))))
+		i++;
+	return i > start && len - i >= 3 && memcmp(url + i, "://", 3) == 0;
+}
+
 int evc__fetch_init(struct evc__fetch *f, const evc_crawl_opts_t *o, const char *url, size_t len,
 		    void *user)
 {
@@ -233,8 +247,7 @@ int evc__fetch_init(struct evc__fetch *f, const evc_crawl_opts_t *o, const char 
 	memcpy(f->input, url, len);
 	f->input[len] = '\0';
 	f->input_len = len;
-	if (o->default_scheme && len < 65536 && !memmem(url, len, "://", 3) &&
-	    !memchr(url, '\0', len)) {
+	if (o->default_scheme && len < 65536 && !has_scheme(url, len) && !memchr(url, '\0', len)) {
 		/* "example.com/x": the default scheme goes before it. */
 		char *full = malloc(len + 16);
 		if (!full)
@@ -301,6 +314,7 @@ enum evc__verdict evc__fetch_attempt(struct evc__fetch *f)
 	f->outcome = EVC__OUT_NONE;
 	f->retry_after_s = -1;
 	f->dns_ms = f->connect_ms = f->tls_ms = f->ttfb_ms = -1;
+	f->remote_ip[0] = '\0'; /* this attempt's, once it has a connection */
 	f->tls_version = f->tls_cipher = NULL;
 	evc__fetch_set_cert(f, NULL);
 	if (now >= f->deadline_ns)
@@ -423,7 +437,17 @@ static int on_head(struct evc__fetch *f)
 		return 0;
 	if (resp->status >= 400 && (!f->o->save_errors || f->o->fail_http))
 		return 0; /* an error page is not the page: kept only when asked */
-	int rc = evc__sink_open(&f->sink, f->o->output_dir, &f->url, f->o->output_since);
+	if (f->o->no_clobber) { /* the final URL's file too (after redirects) */
+		char *path;
+		if (evc__sink_exists(f->o->output_dir, &f->url, &path)) {
+			set_error(f, EVC_ERR_SKIPPED, "%s exists (--no-clobber)", path);
+			free(path);
+			f->skipped = true;
+			return -EIO;
+		}
+	}
+	int rc = evc__sink_open(&f->sink, f->o->output_dir, &f->url,
+				f->o->no_clobber ? 0 : f->o->output_since);
 	if (rc < 0) {
 		set_error(f, EVC_ERR_IO, "cannot save body under %s: %s", f->o->output_dir,
 			  evc_strerror(rc));
@@ -671,7 +695,7 @@ enum evc__verdict evc__fetch_feed(struct evc__fetch *f, const char *data, size_t
 		return evc__fetch_error(f, EVC_ERR_TOO_LARGE, "body larger than %llu bytes",
 					(unsigned long long)f->o->max_body);
 	if (rc == -EIO)
-		return evc__fetch_error(f, EVC_ERR_IO, "%s",
+		return evc__fetch_error(f, f->skipped ? EVC_ERR_SKIPPED : EVC_ERR_IO, "%s",
 					f->message ? f->message : "write error");
 	return evc__fetch_error(f, EVC_ERR_PROTOCOL, "%s",
 				resp->error_msg ? resp->error_msg : evc_strerror(rc));
@@ -682,7 +706,8 @@ enum evc__verdict evc__fetch_eof(struct evc__fetch *f)
 	struct evc__response *resp = f->resp;
 	if (evc__response_eof(resp) == 1) {
 		if (resp->head_done && !f->head_handled && on_head(f) < 0)
-			return evc__fetch_error(f, EVC_ERR_IO, "%s", f->message);
+			return evc__fetch_error(f, f->skipped ? EVC_ERR_SKIPPED : EVC_ERR_IO, "%s",
+						f->message);
 		return complete(f);
 	}
 	if (stale(f))

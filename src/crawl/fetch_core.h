@@ -121,6 +121,7 @@ struct evc__fetch {
 	bool head_handled;  /* the head decision was made */
 	bool final;	    /* this response ends the fetch: its body is kept */
 	bool stale_408;	    /* a 408 on a reused connection: retried on a new one */
+	bool skipped;	    /* no_clobber found the final URL's file: kind skipped */
 	int64_t retry_wait; /* >= 0: this response is retried after that many ms */
 
 	struct evc__file_sink sink;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "evcrawl/fetch.h"
+#include "util/utf8.h"
 
 static const char *const kind_names[EVC_ERR__COUNT] = {
     [EVC_OK] = "ok",
@@ -56,33 +57,6 @@ static void puts_(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned min;
-	if (c < 0xc2 || c > 0xf4)
-		return 0;
-	if (c < 0xe0)
-		len = 2, min = 0x80;
-	else if (c < 0xf0)
-		len = 3, min = 0x800;
-	else
-		len = 4, min = 0x10000;
-	if (len > n)
-		return 0;
-	unsigned cp = c & (0x3f >> (len - 1));
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 static void put_string_n(struct out *o, const char *str, size_t n)
 {
 	if (!str) {
@@ -110,7 +84,7 @@ static void put_string_n(struct out *o, const char *str, size_t n)
 			put(o, esc, 6);
 			i++;
 		} else {
-			size_t len = utf8_len(s + i, n - i);
+			size_t len = evc__utf8_len(s + i, n - i);
 			if (len) {
 				put(o, (const char *)s + i, len);
 				i += len;

@@ -1,6 +1,9 @@
 /* Body files under the output directory (see sink.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +75,48 @@ static int walk(int dirfd, char *rel, char **leaf)
 	return cur;
 }
 
+/*
+ * Names being written now, by any fetch of this process: a second URL that
+ * maps onto one while its body is still coming must not take it (the file
+ * on disk does not show it yet, or shows the earlier run's). By hash of the
+ * whole path; few at a time, so a plain array.
+ */
+static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t *claims;
+static size_t nclaims, claims_cap;
+
+static bool claim(uint64_t h)
+{
+	bool ok = true;
+	pthread_mutex_lock(&claims_lock);
+	for (size_t i = 0; i < nclaims && ok; i++)
+		ok = claims[i] != h;
+	if (ok && nclaims == claims_cap) {
+		size_t cap = claims_cap ? claims_cap * 2 : 64;
+		uint64_t *c = realloc(claims, cap * sizeof *c);
+		if (c) {
+			claims = c;
+			claims_cap = cap;
+		}
+	}
+	if (ok && nclaims < claims_cap)
+		claims[nclaims++] = h;
+	pthread_mutex_unlock(&claims_lock);
+	return ok;
+}
+
+static void unclaim(uint64_t h)
+{
+	pthread_mutex_lock(&claims_lock);
+	for (size_t i = 0; i < nclaims; i++) {
+		if (claims[i] == h) {
+			claims[i] = claims[--nclaims];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&claims_lock);
+}
+
 /* Whether the regular file `name` in at was there before `since` (an
  * earlier run's copy, which this run replaces), rather than this run's. */
 static bool from_before(int at, const char *name, double since)
@@ -110,6 +155,8 @@ int evc__sink_open(struct evc__file_sink *s, const char *dir, const struct evc__
 	s->fd = -1;
 	s->path = NULL;
 	s->tmp = NULL;
+	s->claim = 0;
+	s->not_ours = false;
 	char rel[1100];
 	int rlen = evc__url_save_path(u, rel, sizeof rel);
 	if (rlen < 0)
@@ -151,9 +198,19 @@ int evc__sink_open(struct evc__file_sink *s, const char *dir, const struct evc__
 			snprintf(name, sizeof name, "%.*s~%08x", (int)base, leaf, hash);
 		else
 			snprintf(name, sizeof name, "%.*s~%08x.%d", (int)base, leaf, hash, n);
+		snprintf(path + keep, cap - keep, "%s", name);
+		uint64_t h = evc__hash64(path, strlen(path));
+		if (!claim(h)) { /* another fetch is writing it now */
+			fd = -EEXIST;
+			continue;
+		}
 		fd = create_at(at, name);
 		if (fd == -EEXIST && from_before(at, name, since))
 			fd = create_aside(s, at, path, keep, name);
+		if (fd >= 0)
+			s->claim = h;
+		else
+			unclaim(h);
 	}
 	if (fd >= 0)
 		snprintf(path + keep, cap - keep, "%s", name);
@@ -208,6 +265,10 @@ int evc__sink_close(struct evc__file_sink *s, int discard)
 	if (s->fd >= 0 && close(s->fd) < 0 && errno != EINTR)
 		rc = -errno; /* EINTR: Linux has closed the fd all the same */
 	s->fd = -1;
+	if (s->claim) {
+		unclaim(s->claim);
+		s->claim = 0;
+	}
 	if (s->tmp && !discard && rc == 0) { /* whole: over the earlier run's file */
 		char *tmp_leaf, *leaf;
 		int at = parent_of(s, s->tmp, &tmp_leaf);
@@ -223,8 +284,10 @@ int evc__sink_close(struct evc__file_sink *s, int discard)
 			s->tmp = NULL;
 		}
 	}
+	if (s->tmp && rc < 0)
+		s->not_ours = true; /* path still holds the earlier run's file */
 	if (discard || (s->tmp && rc < 0)) {
-		char *name = s->tmp ? s->tmp : s->path, *leaf;
+		char *name = s->tmp ? s->tmp : s->not_ours ? NULL : s->path, *leaf;
 		int at = name ? parent_of(s, name, &leaf) : -1;
 		if (at >= 0) {
 			unlinkat(at, leaf, 0);

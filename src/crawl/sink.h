@@ -6,7 +6,9 @@
 #ifndef EVC_SINK_H
 #define EVC_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/url.h"
 
@@ -15,6 +17,8 @@ struct evc__file_sink {
 	char *path; /* malloc'd, relative to the output dir's parent as given */
 	const char *dir; /* the output dir (not owned) */
 	char *tmp;	 /* replacing an earlier run's file: written here first */
+	uint64_t claim;	 /* the name this fetch is writing (see claim()), 0: none */
+	bool not_ours;	 /* a replacement failed: path is the earlier run's file */
 };
 
 /**
@@ -23,7 +27,8 @@ struct evc__file_sink {
  * is taken (a second URL mapping to it, a directory of that name, or a
  * file where a directory is needed) gets "~" and 8 hex digits of the URL's
  * hash, then ".1", ".2", ... : the same inputs always give the same names.
- * A regular file there from before `since` (Unix time: an earlier run's)
+ * A regular file there from before `since` (Unix time: an earlier run's;
+ * since 0: never)
  * is replaced instead: the body goes to a temporary name beside it and is
  * renamed over it by a successful close, so a re-run leaves one file per
  * URL, never a half-written one.

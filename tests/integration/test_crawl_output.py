@@ -165,6 +165,15 @@ with tempfile.TemporaryDirectory(prefix="evc-output.") as work, \
          (0, "skipped", None, 200, True),
          "--no-clobber: the existing file's URL is skipped (and says so), the new one "
          "fetched; exit 0", third.records)
+    # ... also when a redirect leads onto an existing file (/r/302 -> /p/2.html).
+    target = os.path.join(out6, "h06.test_%d" % w.http_port, "p", "2.html")
+    with open(target, "wb") as f:
+        f.write(b"mine")
+    fourth = evcrawl(DNS, "-q", "--no-clobber", "-o", out6, w.url("h06.test", "/r/302"))
+    t.eq(([(r["error"] or {}).get("kind") for r in fourth.records], read(target)),
+         (["skipped"], b"mine"),
+         "--no-clobber: a redirect onto an existing file is skipped, the file untouched",
+         fourth.records)
 
     # A 503 that will not be retried (Retry-After: 1 s is past --timeout) is
     # the final answer: its body is saved with --save-errors, in every mode;
