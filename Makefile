@@ -148,3 +148,61 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- make fuzz, make valgrind --------------------------------------------------
+# make fuzz: every libFuzzer harness (tests/fuzz/fuzz_*.c) for FUZZ_SECONDS
+# each (CI: 30), from its seed corpus tests/fuzz/corpus/NAME/ (read, never
+# written). Harnesses and library are built with clang, ASan, UBSan and
+# coverage under build/fuzz/. A crash, leak, sanitizer report or hang fails it;
+# the input is kept in build/fuzz/artifacts/ (tests/fuzz/run).
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_BUILD := build/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_BASE = -std=gnu11 -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -D_GNU_SOURCE \
+	-DEVC_VERSION_STRING='"$(VERSION)"'
+FUZZ_CFLAGS = $(FUZZ_BASE) $(filter-out -Werror,$(WARN)) -Iinclude -Isrc -I$(LLHTTP_INC) $(PKG_CFLAGS)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) $(LLHTTP_SRCS:%.c=$(FUZZ_BUILD)/obj/llhttp/%.o)
+
+.PHONY: fuzz fuzz-build valgrind
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-build: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (fuzz)"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      llhttp/$(notdir $<) (fuzz)"
+	$(Q)$(FUZZ_CC) $(FUZZ_BASE) -w -I$(LLHTTP_INC) -c $< -o $@
+
+$(FUZZ_BUILD)/libevcrawl.a: $(FUZZ_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libevcrawl.a
+	@echo "  LD      $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libevcrawl.a \
+		$(PKG_LIBS) -lpthread -lm
+
+# make valgrind: the integration suites that do not depend on timing run
+# with build/evcrawl under valgrind (memcheck, full leak check); a failing
+# check, or any error or leak in any evcrawl process, fails it
+# (tests/lib/valgrind-run). Left out: suites that measure time or resources
+# (crawl_errors, crawl_limits, crawl_resilience, polite, hostile,
+# reliability), tls (its own valgrind check; deadlines), and those that do
+# not run evcrawl much (world, library, demo).
+VALGRIND_SUITES ?= crawl_basic crawl_output robots recursive crawl_cli modes
+valgrind: deps
+	$(Q)$(MAKE) --no-print-directory SANITIZE=0 build
+	$(Q)tests/lib/valgrind-run build $(VALGRIND_SUITES)
+
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

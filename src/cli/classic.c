@@ -209,6 +209,7 @@ static void child_main(struct app *a, int in, int out)
 		if (p != rec)
 			free(p);
 	}
+	free(urls);
 	evc_fetcher_free(f);
 	_exit(0);
 }

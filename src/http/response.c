@@ -83,7 +83,6 @@ static int on_header_value_complete(llhttp_t *p);
 static int on_headers_complete(llhttp_t *p);
 static int on_body(llhttp_t *p, const char *at, size_t len);
 static int on_message_complete(llhttp_t *p);
-static void scan_restart(struct evc__response *r);
 
 /* Constant, so every thread may share it without any set-up step. */
 static const llhttp_settings_t settings = {
@@ -939,16 +938,23 @@ static int on_headers_complete(llhttp_t *p)
 	struct evc__response *r = resp(p);
 	int status = p->status_code;
 
+	if (status / 100 == 1 && status != 101)
+		return 1; /* interim: skipped (its head is checked at its end) */
+	/*
+	 * The final head is complete: pause here, so that execute() checks its
+	 * bytes (scan_head) before any body byte is delivered. A problem found
+	 * now is reported after that check, so that a bad byte anywhere in the
+	 * head is always what is reported, however the bytes arrived.
+	 */
+	r->head_pause = true;
 	if (status == 101) {
-		fail(r, EVC_EPROTO, "unexpected 101 Switching Protocols");
-		return HPE_USER;
+		r->head_problem = "unexpected 101 Switching Protocols";
+		return HPE_PAUSED;
 	}
 	if (status < 100) {
-		fail(r, EVC_EPROTO, "invalid status code");
-		return HPE_USER;
+		r->head_problem = "invalid status code";
+		return HPE_PAUSED;
 	}
-	if (status / 100 == 1)
-		return 1;
 	r->status = status;
 	r->http_major = p->http_major;
 	r->http_minor = p->http_minor;
@@ -957,15 +963,17 @@ static int on_headers_complete(llhttp_t *p)
 	if (r->extra_locations && status / 100 == 3) {
 		/* Two places to go, and no way to tell which is meant (curl and
 		 * browsers refuse it too): neither. */
-		fail(r, EVC_EPROTO, "more than one Location header");
-		return HPE_USER;
+		r->head_problem = "more than one Location header";
+		return HPE_PAUSED;
 	}
-	if (r->head_request || status == 204 || status == 304)
-		return 1;
+	if (r->head_request || status == 204 || status == 304) {
+		p->flags |= F_SKIPBODY; /* as returning 1 would: no body follows */
+		return HPE_PAUSED;
+	}
 	if (r->transfer_encoding[0] && !token_is(r->transfer_encoding,
 						 strlen(r->transfer_encoding), "chunked")) {
-		fail(r, EVC_EPROTO, "unsupported Transfer-Encoding");
-		return HPE_USER;
+		r->head_problem = "unsupported Transfer-Encoding";
+		return HPE_PAUSED;
 	}
 	if (r->decode && (r->coding = coding_for(r->content_encoding)))
 		r->z_state = DEC_WANT;
@@ -974,10 +982,10 @@ static int on_headers_complete(llhttp_t *p)
 		 * message here, and a Content-Length beside it is ignored, as
 		 * RFC 9112 says, but the connection is not trusted again. */
 		r->chunked = true;
-		r->chunked_keep = !(p->flags & F_CONTENT_LENGTH);
-		return 1;
+		r->chunked_keep = !(p->flags & F_CONTENT_LENGTH) && llhttp_should_keep_alive(p);
+		p->flags |= F_SKIPBODY;
 	}
-	return 0;
+	return HPE_PAUSED;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
@@ -996,13 +1004,10 @@ static int on_message_complete(llhttp_t *p)
 
 	if (!r->head_done) {
 		reset_head(r); /* an interim response */
-		scan_restart(r);
 		return HPE_PAUSED;
 	}
-	if (r->chunked) { /* the body follows, in chunked_feed() */
-		r->chunked_keep = r->chunked_keep && llhttp_should_keep_alive(p);
+	if (r->chunked) /* never reached: chunked_feed() reads the body */
 		return HPE_PAUSED;
-	}
 	if (body_end(r))
 		return HPE_USER;
 	r->keep_alive = llhttp_should_keep_alive(p);
@@ -1048,39 +1053,21 @@ static const char *parse_error_msg(llhttp_errno_t err)
  * What llhttp lets through in a head, even strict: a bare CR (taken as a
  * line end, so "HTTP/1.1 200 O\rK\r\nContent-Length: 2" would lose its
  * headers), and, in the lenient mode we use for bare LF line ends, control
- * characters (NUL above all) in values and the reason phrase. Each head's
- * bytes are checked here before llhttp sees them, up to its blank line.
- * Returns 0 or the error.
+ * characters (NUL above all) in values and the reason phrase. The bytes
+ * llhttp took as head (see execute) are checked here, a CR at the end of
+ * one read being judged with the next. Returns 0 or the error.
  */
 static int scan_head(struct evc__response *r, const char *data, size_t len)
 {
-	for (size_t i = 0; i < len && !r->scan_end; i++) {
+	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)data[i];
 		if (r->scan_cr && c != '\n')
 			return fail(r, EVC_EPROTO, "bare CR in the response head");
 		r->scan_cr = c == '\r';
-		if (c == '\r')
-			continue;
-		if (c == '\n') {
-			if (r->scan_bol && r->scan_lines) /* the blank line: this head ends */
-				r->scan_end = true;
-			r->scan_bol = true;
-			continue;
-		}
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
+		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
 			return fail(r, EVC_EPROTO, "control character in the response head");
-		if (r->scan_bol)
-			r->scan_lines++;
-		r->scan_bol = false;
 	}
 	return 0;
-}
-
-static void scan_restart(struct evc__response *r)
-{
-	r->scan_end = r->scan_cr = false;
-	r->scan_bol = true;
-	r->scan_lines = 0;
 }
 
 /*
@@ -1103,22 +1090,46 @@ static int execute(struct evc__response *r, const char *data, size_t len, size_t
 		}
 		return rc;
 	}
-	if (!r->head_done) {
+	bool in_head = !r->head_done;
+	if (in_head) {
 		if (r->head_bytes >= EVC_MAX_HEAD)
 			return fail(r, EVC_EPROTO, "response head larger than 64 KiB");
 		if (n > EVC_MAX_HEAD - r->head_bytes)
 			n = EVC_MAX_HEAD - r->head_bytes;
-		if (scan_head(r, data, n))
-			return r->error;
 	}
 	err = llhttp_execute(&r->parser, data, n);
+	size_t took = err == HPE_OK ? n : (size_t)(llhttp_get_error_pos(&r->parser) - data);
+	/* While in the head, llhttp stops at its end (on_headers_complete
+	 * pauses), so what it took is exactly head: checked before any body
+	 * byte is delivered. */
+	if (in_head && scan_head(r, data, took)) {
+		/* A bad head is no head, whether llhttp finished it in this read
+		 * or not: the outcome cannot depend on how bytes arrived. */
+		r->head_done = false;
+		r->status = 0;
+		r->content_length = -1;
+		return r->error;
+	}
+	if (err == HPE_PAUSED && r->head_pause) { /* the final head ended here */
+		r->head_pause = false;
+		*used = took;
+		if (r->head_problem)
+			return fail(r, EVC_EPROTO, r->head_problem);
+		llhttp_resume(&r->parser);
+		/* On at once, also with no byte left: a message without a body
+		 * ends right here. */
+		size_t more;
+		int rc = execute(r, data + took, len - took, &more);
+		*used = took + more;
+		return rc;
+	}
 	if (err == HPE_OK) {
 		if (!r->head_done)
 			r->head_bytes += n;
 		*used = n;
 		return 0;
 	}
-	*used = (size_t)(llhttp_get_error_pos(&r->parser) - data);
+	*used = took;
 	if (err != HPE_PAUSED)
 		return r->error ? r->error : fail(r, EVC_EPROTO, parse_error_msg(err));
 	if (r->complete)
@@ -1140,7 +1151,6 @@ void evc__response_init(struct evc__response *r, bool head_request, bool decode,
 	llhttp_set_lenient_chunked_length(&r->parser, 1);
 	r->parser.data = r;
 	r->wanted_field = -1;
-	scan_restart(r);
 	r->content_length = -1;
 	r->retry_after = -1;
 	r->max_body = max_body;

@@ -43,8 +43,9 @@ struct evc__response {
 	unsigned nwant;
 	char **wanted;
 	int wanted_field; /* the current field is want[wanted_field]; -1: none */
-	bool scan_cr, scan_bol, scan_end; /* scan_head(): where the head check is */
-	unsigned scan_lines;
+	bool scan_cr;	     /* scan_head(): the last head byte was a CR */
+	bool head_pause;	  /* llhttp paused at the end of the final head */
+	const char *head_problem; /* what is wrong with that head, reported after scan_head */
 	size_t wanted_len;
 	int retry_after; /* seconds (delta or HTTP date), -1 when absent */
 	char *link;	 /* Link headers, joined with ", " (malloc'd, NULL when

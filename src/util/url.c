@@ -655,8 +655,16 @@ int evc__url_save_path(const struct evc__url *u, char *out, size_t cap)
 	p.u = u;
 	put_host_dir(&p);
 	put_path(&p);
-	if (p.n > SAVE_MAX)
-		cut_and_hash(&p, 0, SAVE_MAX - HASH_TAIL);
+	if (p.n > SAVE_MAX) {
+		/* Cut at SAVE_MAX, but never leave the segment the cut lands in
+		 * longer than SEG_MAX once the hash is added. */
+		size_t at = SAVE_MAX - HASH_TAIL, seg = at;
+		while (seg > 0 && p.b[seg - 1] != '/')
+			seg--;
+		if (at - seg > SEG_MAX - HASH_TAIL)
+			at = seg + SEG_MAX - HASH_TAIL;
+		cut_and_hash(&p, seg, at);
+	}
 	if (p.n >= cap)
 		return -ENAMETOOLONG;
 	memcpy(out, p.b, p.n);

@@ -1,13 +1,10 @@
 /*
  * libFuzzer harness for src/util/url.c: every input is parsed as a URL and
  * resolved as a Location against a fixed base; whatever is accepted must
- * re-parse to the same href and give a safe save path. Not built by make:
- *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Isrc \
- *       tests/fuzz/fuzz_url.c src/util/url.c -luriparser -o build/fuzz_url
- *   build/fuzz_url -max_len=600 -max_total_time=60
- *
- * (Add uriparser's own sources to that line to check its reads as well.)
+ * re-parse to the same href and give a safe save path (fuzz_save_path.c
+ * looks at those names more closely). Built and run by `make fuzz`; one
+ * input again: build/fuzz/fuzz_url FILE. (uriparser is Debian's, not
+ * instrumented: its own reads are not checked.)
  */
 #include <stdint.h>
 #include <stdlib.h>
