@@ -824,6 +824,15 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct evc__response *r = resp(p);
 
+	/* Values are checked as they come too (scan_head would refuse them
+	 * anyway, later): a NUL must never reach a kept value. */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)at[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return fail(r, EVC_EPROTO, "control character in the response head")
+				   ? HPE_USER
+				   : 0;
+	}
 	if (r->wanted_field >= 0) { /* a wanted header: past WANTED_MAX dropped */
 		char **v = &r->wanted[r->wanted_field];
 		size_t room = r->wanted_len < WANTED_MAX ? WANTED_MAX - r->wanted_len : 0;
@@ -1061,8 +1070,8 @@ static int scan_head(struct evc__response *r, const char *data, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)data[i];
-		if (r->scan_cr && c != '\n')
-			return fail(r, EVC_EPROTO, "bare CR in the response head");
+		if (r->scan_cr && c != '\n') /* a bare CR is one of them */
+			return fail(r, EVC_EPROTO, "control character in the response head");
 		r->scan_cr = c == '\r';
 		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
 			return fail(r, EVC_EPROTO, "control character in the response head");
