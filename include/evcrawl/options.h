@@ -112,8 +112,8 @@ typedef struct evc_crawl_opts {
 					header sets one. 301/302/303 turn a POST
 					into a GET without body, as browsers do */
 	size_t data_len;
-	bool no_clobber;	     /* with output_dir: a URL whose file exists is
-					not fetched (kind skipped) */
+	bool no_clobber;		   /* with output_dir: a URL whose file exists is
+					      not fetched (kind skipped) */
 	const char *const *record_headers; /* response headers the record shows
 					(NULL-terminated names; "headers":
 					{name: value}); NULL: none */
@@ -123,11 +123,11 @@ typedef struct evc_crawl_opts {
 	 * NULL: none. */
 	void (*trace)(void *arg, const char *url, char dir, const char *head, size_t len);
 	void *trace_arg;
-	double output_since;	     /* with output_dir: files older than this (Unix
-					time) are an earlier run's and are replaced;
-					newer ones are this run's and a second URL
-					mapping there gets another name. 0: when the
-					crawler or fetcher was made */
+	double output_since; /* with output_dir: files older than this (Unix
+				time) are an earlier run's and are replaced;
+				newer ones are this run's and a second URL
+				mapping there gets another name. 0: when the
+				crawler or fetcher was made */
 } evc_crawl_opts_t;
 
 #define EVC_DATA_MAX (1u << 20) /* 1 MiB */

@@ -27,9 +27,9 @@ struct async {
 	evc_timer_t *stats_timer, *lag_timer; /* --stats-every */
 	evc_timer_t *sample_timer;	      /* is --per-host what holds the crawl back? */
 	unsigned samples, held_by_host;
-	bool progress_shown;	 /* a progress line is on the terminal now */
-	bool same_terminal;	 /* records go to the terminal the line is on */
-	unsigned width;		 /* the terminal's columns */
+	bool progress_shown; /* a progress line is on the terminal now */
+	bool same_terminal;  /* records go to the terminal the line is on */
+	unsigned width;	     /* the terminal's columns */
 	uint64_t lag_last_ns, lag_max_ns;
 	bool watching_input;
 	int signal_pipe[2];
@@ -207,8 +207,9 @@ static void draw_progress(struct async *s)
 		snprintf(parts[n++], sizeof parts[0], "held back by --per-host %u",
 			 s->a->opts.per_host);
 	if (st.keys_waiting || st.keys_backing_off || st.keys_given_up)
-		snprintf(parts[n++], sizeof parts[0], "hosts: %u waiting, %u backing off, %u given up",
-			 st.keys_waiting, st.keys_backing_off, st.keys_given_up);
+		snprintf(parts[n++], sizeof parts[0],
+			 "hosts: %u waiting, %u backing off, %u given up", st.keys_waiting,
+			 st.keys_backing_off, st.keys_given_up);
 	char line[1024];
 	size_t len = 0, room = s->width > 1 ? s->width - 1 : 1;
 	if (room > sizeof line - 1)
@@ -369,8 +370,9 @@ int run_async(struct app *a)
 		struct stat o, e;
 		s.same_terminal = isatty(STDOUT_FILENO) && fstat(STDOUT_FILENO, &o) == 0 &&
 				  fstat(STDERR_FILENO, &e) == 0 && o.st_rdev == e.st_rdev;
-		if (s.same_terminal) {
+		if (s.same_terminal) { /* both are reset before s goes (below) */
 			a->before_write = clear_progress_cb;
+			// cppcheck-suppress autoVariables
 			a->before_arg = &s;
 		}
 		struct sigaction sa = {.sa_handler = on_winch, .sa_flags = SA_RESTART};
@@ -424,6 +426,7 @@ int run_async(struct app *a)
 	evc_timer_free(s.progress_timer);
 	evc_timer_free(s.sample_timer);
 	a->before_write = NULL;
+	a->before_arg = NULL;
 	evc_timer_free(s.flush_timer);
 	evc_crawler_free(s.crawler);
 	evc_loop_free(s.loop);

@@ -54,7 +54,7 @@ struct resume {
 struct tally {
 	uint64_t done, ok, bytes;
 	uint64_t errors[EVC_ERR__COUNT];
-	uint64_t classes[10]; /* complete responses by status / 100 (0: not 1xx-5xx) */
+	uint64_t classes[10];		/* complete responses by status / 100 (0: not 1xx-5xx) */
 	uint64_t connections, requests; /* when the mode knows them */
 	uint64_t spilled;		/* URLs that waited on disk (--frontier-mem) */
 };
@@ -74,12 +74,12 @@ struct app {
 		int lo, hi;
 	} status_ranges[64];
 	int nranges;
-	bool ranges_match; /* true: write only matching; false: hide matching */
-	char format;	   /* --format: 'j' JSON lines, 'c' CSV, 't' TSV */
-	bool held_by_per_host; /* async: the per-host limit held the crawl back */
+	bool ranges_match;		 /* true: write only matching; false: hide matching */
+	char format;			 /* --format: 'j' JSON lines, 'c' CSV, 't' TSV */
+	bool held_by_per_host;		 /* async: the per-host limit held the crawl back */
 	void (*before_write)(void *arg); /* called before records are written */
 	void *before_arg;
-	bool header_done;  /* the CSV/TSV header line is out */
+	bool header_done; /* the CSV/TSV header line is out */
 	volatile int caught_signal;
 	uint64_t start_ns;
 

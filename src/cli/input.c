@@ -79,7 +79,8 @@ static int next_line(struct input *in, const char **line, size_t *len);
 int input_next(struct input *in, const char **line, size_t *len)
 {
 	int rc;
-	while ((rc = next_line(in, line, len)) == 1 && in->skip && resume_has(in->skip, *line, *len))
+	while ((rc = next_line(in, line, len)) == 1 && in->skip &&
+	       resume_has(in->skip, *line, *len))
 		in->skipped++;
 	return rc;
 }

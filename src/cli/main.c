@@ -469,7 +469,7 @@ static void check_long_names(int argc, char **argv)
 				if (o && o[1] == ':') {
 					if (!c[1])
 						i++; /* its value is the next word */
-					break;	 /* else the rest of the word is */
+					break;	     /* else the rest of the word is */
 				}
 			}
 			continue;
@@ -501,12 +501,12 @@ struct parsed {
 	int progress;	    /* -1: auto */
 	const char *polite; /* the first politeness option given */
 	bool no_robots;
-	const char *resume; /* --resume FILE */
-	bool head;	    /* -I */
+	const char *resume;	/* --resume FILE */
+	bool head;		/* -I */
 	const char *wanted[33]; /* --record-header names, NULL-terminated */
 	int nwanted;
 	bool data_stdin; /* -d @-: the body came from stdin */
-	char *data;	    /* -d, --data-binary, --data-raw: joined with '&' */
+	char *data;	 /* -d, --data-binary, --data-raw: joined with '&' */
 	size_t data_len;
 };
 
@@ -531,8 +531,10 @@ static void add_data(struct parsed *p, int opt, const char *arg)
 				if (cap > 8 * (size_t)EVC_DATA_MAX)
 					usage_error("%s %s: larger than 1 MiB", name, arg);
 				cap = cap ? cap * 2 : 4096;
-				if (!(bytes = realloc(bytes, cap)))
-					usage_error("out of memory");
+				char *grown = realloc(bytes, cap);
+				if (!grown)
+					usage_error("out of memory"); /* exits */
+				bytes = grown;
 			}
 			size_t n = fread(bytes + len, 1, cap - len, f);
 			if (n == 0)
@@ -818,8 +820,9 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			if (a->nranges && a->ranges_match != (opt == OPT_MATCH_STATUS))
 				usage_error("give --match-status or --filter-status, not both");
 			a->ranges_match = opt == OPT_MATCH_STATUS;
-			parse_statuses(a, opt == OPT_MATCH_STATUS ? "--match-status" : "--filter-status",
-				       optarg);
+			parse_statuses(
+			    a, opt == OPT_MATCH_STATUS ? "--match-status" : "--filter-status",
+			    optarg);
 			break;
 		case OPT_DEFAULT_SCHEME:
 			if (strcmp(optarg, "http") != 0 && strcmp(optarg, "https") != 0)
@@ -949,16 +952,17 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		/* curl's -o names a file; ours a directory. A name that looks
 		 * like a file and is not a directory yet is a curl habit. */
 		static const char *const exts[] = {".html", ".htm", ".json", ".jsonl", ".txt",
-						   ".csv", ".xml", ".out", ".log", ".gz"};
+						   ".csv",  ".xml", ".out",  ".log",   ".gz"};
 		const char *dot = strrchr(o->output_dir, '.');
 		bool filelike = false;
 		for (size_t i = 0; dot && i < sizeof exts / sizeof exts[0]; i++)
 			filelike |= strcasecmp(dot, exts[i]) == 0 && !strchr(dot, '/');
 		if (filelike && stat(o->output_dir, &st) < 0)
-			usage_error("-o %s looks like a file name, but -o is --output-dir: bodies are "
-				    "saved as DIR/HOST/PATH and records go to stdout (use > %s); "
-				    "make the directory first to use that name",
-				    o->output_dir, o->output_dir);
+			usage_error(
+			    "-o %s looks like a file name, but -o is --output-dir: bodies are "
+			    "saved as DIR/HOST/PATH and records go to stdout (use > %s); "
+			    "make the directory first to use that name",
+			    o->output_dir, o->output_dir);
 		if (make_dirs(o->output_dir) < 0)
 			usage_error("cannot create output directory %s: %s", o->output_dir,
 				    strerror(errno));
@@ -999,7 +1003,8 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"%s: --resume: %llu %s in %s%s%s; new records are added to it\n",
 				prog, (unsigned long long)resume.records,
-				resume.records == 1 ? "URL has a record" : "URLs have records", p.resume,
+				resume.records == 1 ? "URL has a record" : "URLs have records",
+				p.resume,
 				resume.cancelled ? " (cancelled ones are fetched again)" : "",
 				resume.torn ? " (a torn last line was cut off)" : "");
 	}

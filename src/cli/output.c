@@ -132,8 +132,11 @@ static void field(struct line *l, char sep, bool first, const char *s, size_t n)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) { /* TSV: \t \n \r \\ escaped */
-		const char *esc = s[i] == '\t' ? "\\t" : s[i] == '\n' ? "\\n" : s[i] == '\r' ? "\\r"
-			: s[i] == '\\' ? "\\\\" : NULL;
+		const char *esc = s[i] == '\t'	 ? "\\t"
+				  : s[i] == '\n' ? "\\n"
+				  : s[i] == '\r' ? "\\r"
+				  : s[i] == '\\' ? "\\\\"
+						 : NULL;
 		if (esc)
 			line_put(l, esc, 2);
 		else
@@ -154,9 +157,9 @@ static void field_num(struct line *l, char sep, double v, const char *fmt, bool 
 }
 
 static const char *const csv_columns[] = {
-    "url",	 "final_url",	 "status",     "bytes",	      "content_type",
-    "redirects", "attempts",	 "total_ms",   "error_kind",  "error_message",
-    "remote_ip", "http_version", "wire_bytes", "started_at",  "saved",
+    "url",	 "final_url",	 "status",     "bytes",	     "content_type",
+    "redirects", "attempts",	 "total_ms",   "error_kind", "error_message",
+    "remote_ip", "http_version", "wire_bytes", "started_at", "saved",
 };
 
 /* The record as one CSV or TSV line (a header line first). */
@@ -293,10 +296,9 @@ void print_summary(struct app *a)
 	}
 	for (int k = 1; k < EVC_ERR__COUNT && off < sizeof parts - 64; k++) {
 		if (s->errors[k])
-			off += (size_t)snprintf(parts + off, sizeof parts - off, "%s%s %s",
-						off ? " · " : "",
-						evc_error_kind_name((evc_error_kind_t)k),
-						thousands(s->errors[k], num));
+			off += (size_t)snprintf(
+			    parts + off, sizeof parts - off, "%s%s %s", off ? " · " : "",
+			    evc_error_kind_name((evc_error_kind_t)k), thousands(s->errors[k], num));
 	}
 	uint64_t fetched = s->done - s->errors[EVC_ERR_CANCELLED] - s->errors[EVC_ERR_SKIPPED] -
 			   s->errors[EVC_ERR_ROBOTS];

@@ -163,8 +163,7 @@ static int take_line(struct resume *r, const char *line, size_t len, char *scrat
 		return 0;
 	}
 	r->records++;
-	return evc__seen_add(&r->done, evc__seen_fingerprint(scratch, (size_t)n)) < 0 ? -ENOMEM
-										    : 0;
+	return evc__seen_add(&r->done, evc__seen_fingerprint(scratch, (size_t)n)) < 0 ? -ENOMEM : 0;
 }
 
 int resume_open(struct resume *r, const char *path)

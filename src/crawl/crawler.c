@@ -185,7 +185,8 @@ int evc_crawler_new(evc_crawler_t **out, evc_loop_t *loop, const evc_crawl_opts_
 		c->reqbuf = malloc(c->reqcap);
 		c->kick = evc_timer_new(loop, on_kick, c);
 		c->housekeeping = evc_timer_new(loop, on_housekeeping, c);
-		if (!c->rbuf || !c->reqbuf || !c->kick || !c->housekeeping || evc__sched_init(c) < 0)
+		if (!c->rbuf || !c->reqbuf || !c->kick || !c->housekeeping ||
+		    evc__sched_init(c) < 0)
 			rc = -ENOMEM;
 		else
 			rc = evc__recurse_init(c);

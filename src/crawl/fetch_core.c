@@ -436,7 +436,7 @@ static int on_head(struct evc__fetch *f)
 	if (f->saving || !f->final || !f->o->output_dir)
 		return 0;
 	if (resp->status >= 400 && (!f->o->save_errors || f->o->fail_http))
-		return 0; /* an error page is not the page: kept only when asked */
+		return 0;	/* an error page is not the page: kept only when asked */
 	if (f->o->no_clobber) { /* the final URL's file too (after redirects) */
 		char *path;
 		if (evc__sink_exists(f->o->output_dir, &f->url, &path)) {
@@ -539,14 +539,15 @@ static const char *mend_slashes(const char *location, char **mended)
 	*mended = NULL;
 	const char *p = strstr(location, ":///");
 	size_t scheme = p ? (size_t)(p - location) : 0;
-	if (!p || !((scheme == 4 && !strncasecmp(location, "http", 4)) ||
-		    (scheme == 5 && !strncasecmp(location, "https", 5))) ||
+	if (!p ||
+	    !((scheme == 4 && !strncasecmp(location, "http", 4)) ||
+	      (scheme == 5 && !strncasecmp(location, "https", 5))) ||
 	    !p[4] || p[4] == '/')
 		return location;
 	size_t n = strlen(location);
 	if (!(*mended = malloc(n)))
 		return location;
-	memcpy(*mended, location, scheme + 3);			/* "http://" */
+	memcpy(*mended, location, scheme + 3);			 /* "http://" */
 	memcpy(*mended + scheme + 3, p + 4, n - scheme - 4 + 1); /* the rest, NUL too */
 	return *mended;
 }
@@ -643,8 +644,9 @@ static size_t heads_end(const char *buf, size_t len)
 	while (at < len) {
 		const char *p = buf + at, *end = NULL;
 		for (size_t i = 0; i + 1 < len - at && !end; i++)
-			if (p[i] == '\n' && (p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < len - at &&
-							       p[i + 2] == '\n')))
+			if (p[i] == '\n' &&
+			    (p[i + 1] == '\n' ||
+			     (p[i + 1] == '\r' && i + 2 < len - at && p[i + 2] == '\n')))
 				end = p + i + (p[i + 1] == '\n' ? 2 : 3);
 		if (!end)
 			return 0;

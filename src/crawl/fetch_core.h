@@ -88,15 +88,15 @@ struct evc__fetch {
 	 * happen; the engine sets dns_ms, connect_ms and tls_ms. */
 	int status;
 	uint64_t bytes;
-	char *content_type; /* malloc'd, NULL when absent: a queued URL holds none */
+	char *content_type;	/* malloc'd, NULL when absent: a queued URL holds none */
 	char *content_encoding; /* the same for Content-Encoding */
 	char remote_ip[48];	/* "" until a connection is made */
 	char http_version[4];	/* "1.1" once a head came */
 	uint64_t wire_bytes;
-	double started_at;   /* Unix time of the first attempt */
-	evc_hop_t *hops;     /* redirects followed (urls malloc'd), `redirects` of them */
-	char **hvals;	     /* record_headers' values (malloc'd), NULL until a head */
-	char *trace_buf;     /* with o->trace: the response head so far */
+	double started_at; /* Unix time of the first attempt */
+	evc_hop_t *hops;   /* redirects followed (urls malloc'd), `redirects` of them */
+	char **hvals;	   /* record_headers' values (malloc'd), NULL until a head */
+	char *trace_buf;   /* with o->trace: the response head so far */
 	size_t trace_len;
 	double dns_ms, connect_ms, tls_ms, ttfb_ms;
 	uint64_t start_ns, deadline_ns;	      /* set by the first attempt */

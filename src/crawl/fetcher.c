@@ -334,8 +334,8 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 		while (evc__fd_pressure(err) && err != -EADDRNOTAVAIL && remaining_ms(f) > 20) {
 			sleep_ms(20);
 			limit = (unsigned)min_u64(f->opts.o.connect_timeout_ms, remaining_ms(f));
-			err = evc__tcp_connect_wait(&addrs->addr[i], u->port, limit, f->busy,
-						    &f->s);
+			err =
+			    evc__tcp_connect_wait(&addrs->addr[i], u->port, limit, f->busy, &f->s);
 		}
 		if (err == 0) {
 			f->f.connect_ms = (double)(evc_hrtime() - c0) / 1e6;

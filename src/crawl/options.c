@@ -91,7 +91,8 @@ static bool dns_servers_bad(const char *list, char *buf, size_t cap)
 	while (*p) {
 		size_t n = strcspn(p, ",");
 		char one[80];
-		snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one - 1 ? n : sizeof one - 1), p);
+		snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one - 1 ? n : sizeof one - 1),
+			 p);
 		char *addr = one, *port = NULL;
 		if (one[0] == '[') {
 			char *end = strchr(one, ']');
@@ -105,16 +106,18 @@ static bool dns_servers_bad(const char *list, char *buf, size_t cap)
 			*port++ = '\0';
 		}
 		unsigned char sa[16];
-		bool ok = n < sizeof one && (inet_pton(AF_INET, addr, sa) == 1 ||
-					     inet_pton(AF_INET6, addr, sa) == 1);
+		bool ok = n < sizeof one &&
+			  (inet_pton(AF_INET, addr, sa) == 1 || inet_pton(AF_INET6, addr, sa) == 1);
 		if (ok && port) {
 			char *end;
 			unsigned long v = strtoul(port, &end, 10);
 			ok = *port >= '0' && *port <= '9' && !*end && v >= 1 && v <= 65535;
 		}
 		if (!ok) {
-			snprintf(buf, cap, "bad --dns-server '%.*s' (want IP[:PORT] or "
-				 "[IPv6]:PORT, PORT 1-65535)", (int)(n < 100 ? n : 100), p);
+			snprintf(buf, cap,
+				 "bad --dns-server '%.*s' (want IP[:PORT] or "
+				 "[IPv6]:PORT, PORT 1-65535)",
+				 (int)(n < 100 ? n : 100), p);
 			return true;
 		}
 		p += n;
@@ -206,8 +209,10 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 	for (size_t i = 0; o->record_headers && o->record_headers[i]; i++) {
 		const char *n = o->record_headers[i];
 		if (!*n || strlen(n) > 63 || !evc__header_name_ok(n, strlen(n))) {
-			snprintf(buf, sizeof buf, "bad header name '%.100s' to record (a token of "
-				 "at most 63 bytes)", n);
+			snprintf(buf, sizeof buf,
+				 "bad header name '%.100s' to record (a token of "
+				 "at most 63 bytes)",
+				 n);
 			*what = buf;
 			return -EINVAL;
 		}
@@ -273,8 +278,8 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	size_t nh, nr, nw;
 	size_t bytes = list_size(src->headers, &nh) + list_size(src->resolve, &nr) +
 		       list_size(src->record_headers, &nw);
-	const char *strs[] = {src->dns_servers, src->user_agent, src->output_dir, src->cacert,
-			      src->capath, src->default_scheme, src->method};
+	const char *strs[] = {src->dns_servers, src->user_agent,     src->output_dir, src->cacert,
+			      src->capath,	src->default_scheme, src->method};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		bytes += strs[i] ? strlen(strs[i]) + 1 : 0;
 	bytes += src->data ? src->data_len + 1 : 0;
@@ -574,18 +579,18 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		o->resolve = h->resolves;
 		return rc;
 	}
-	const char **field = IS("dns-server")	? &o->dns_servers
-			     : IS("user-agent") ? &o->user_agent
-			     : IS("output-dir") ? &o->output_dir
-			     : IS("cacert")	? &o->cacert
-			     : IS("capath")	? &o->capath
-			     : IS("state")	? &o->state_dir
-			     : IS("include")	? &o->include
-			     : IS("exclude")	? &o->exclude
+	const char **field = IS("dns-server")	    ? &o->dns_servers
+			     : IS("user-agent")	    ? &o->user_agent
+			     : IS("output-dir")	    ? &o->output_dir
+			     : IS("cacert")	    ? &o->cacert
+			     : IS("capath")	    ? &o->capath
+			     : IS("state")	    ? &o->state_dir
+			     : IS("include")	    ? &o->include
+			     : IS("exclude")	    ? &o->exclude
 			     : IS("default-scheme") ? &o->default_scheme
-			     : IS("method")	? &o->method
-			     : IS("data")	? &o->data
-						: NULL;
+			     : IS("method")	    ? &o->method
+			     : IS("data")	    ? &o->data
+						    : NULL;
 	if (field == &o->data)
 		o->data_len = strlen(v);
 #undef IS

@@ -13,8 +13,8 @@
 #include "util/url.h"
 
 struct evc__file_sink {
-	int fd;	    /* -1 when closed */
-	char *path; /* malloc'd, relative to the output dir's parent as given */
+	int fd;		 /* -1 when closed */
+	char *path;	 /* malloc'd, relative to the output dir's parent as given */
 	const char *dir; /* the output dir (not owned) */
 	char *tmp;	 /* replacing an earlier run's file: written here first */
 	uint64_t claim;	 /* the name this fetch is writing (see claim()), 0: none */

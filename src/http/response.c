@@ -359,7 +359,8 @@ static int decode_zstd(struct evc__response *r, const char *at, size_t len)
 		size_t ret = ZSTD_decompressStream(d->zstd, &out, &in);
 		if (ZSTD_isError(ret))
 			return fail(r, EVC_EPROTO,
-				    ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge
+				    ZSTD_getErrorCode(ret) ==
+					    ZSTD_error_frameParameter_windowTooLarge
 					? "zstd window larger than 8 MiB"
 					: "bad zstd data");
 		int err = out.pos ? deliver(r, (const char *)dec_out, out.pos) : 0;
@@ -783,8 +784,8 @@ static int on_header_field_complete(llhttp_t *p)
 	}
 	if (field == H_TRANSFER_ENCODING && r->transfer_encoding[0]) {
 		r->value_len = strlen(r->transfer_encoding);
-		append_cut(r->transfer_encoding, sizeof(r->transfer_encoding), &r->value_len,
-			   ", ", 2);
+		append_cut(r->transfer_encoding, sizeof(r->transfer_encoding), &r->value_len, ", ",
+			   2);
 	}
 	r->field = field;
 	return 0;
@@ -979,8 +980,8 @@ static int on_headers_complete(llhttp_t *p)
 		p->flags |= F_SKIPBODY; /* as returning 1 would: no body follows */
 		return HPE_PAUSED;
 	}
-	if (r->transfer_encoding[0] && !token_is(r->transfer_encoding,
-						 strlen(r->transfer_encoding), "chunked")) {
+	if (r->transfer_encoding[0] &&
+	    !token_is(r->transfer_encoding, strlen(r->transfer_encoding), "chunked")) {
 		r->head_problem = "unsupported Transfer-Encoding";
 		return HPE_PAUSED;
 	}
@@ -1144,7 +1145,7 @@ static int execute(struct evc__response *r, const char *data, size_t len, size_t
 	if (r->complete)
 		return 1;
 	if (r->chunked)
-		return 0; /* the head ended at *used; the chunks come next */
+		return 0;	   /* the head ended at *used; the chunks come next */
 	llhttp_resume(&r->parser); /* after an interim response; its head is forgotten */
 	return 0;
 }

@@ -35,15 +35,15 @@ struct evc__response {
 	char content_type[128]; /* "" when absent; cut to fit */
 	char content_encoding[32];
 	char transfer_encoding[32];
-	char *location;	 /* malloc'd, NULL when absent; at most 8 KiB kept */
+	char *location;		  /* malloc'd, NULL when absent; at most 8 KiB kept */
 	unsigned extra_locations; /* Location headers after the first */
 	/* evc__response_want(): the values of those headers (NULL when absent;
 	 * repeats joined with ", "; at most 4 KiB each), in names' order. */
 	const char *const *want;
 	unsigned nwant;
 	char **wanted;
-	int wanted_field; /* the current field is want[wanted_field]; -1: none */
-	bool scan_cr;	     /* scan_head(): the last head byte was a CR */
+	int wanted_field;	  /* the current field is want[wanted_field]; -1: none */
+	bool scan_cr;		  /* scan_head(): the last head byte was a CR */
 	bool head_pause;	  /* llhttp paused at the end of the final head */
 	const char *head_problem; /* what is wrong with that head, reported after scan_head */
 	size_t wanted_len;
@@ -53,7 +53,7 @@ struct evc__response {
 
 	uint64_t body_bytes;	  /* delivered to on_body (decoded) */
 	uint64_t wire_body_bytes; /* body bytes as received (before decoding) */
-	uint64_t max_body;   /* 0: no limit */
+	uint64_t max_body;	  /* 0: no limit */
 
 	int error;	       /* sticky negative code once failed */
 	const char *error_msg; /* static text for the record, or NULL */

@@ -82,7 +82,8 @@ static void test_request_too_large(void **state)
 	const char *url = "http://h01.test/0123456789";
 	assert_int_equal(evc__url_parse(&u, url, strlen(url)), 0);
 	char buf[40];
-	assert_int_equal(evc__request_build(buf, sizeof buf, "GET", &u, "", 0, NULL, 0, NULL), EVC_ETOOLARGE);
+	assert_int_equal(evc__request_build(buf, sizeof buf, "GET", &u, "", 0, NULL, 0, NULL),
+			 EVC_ETOOLARGE);
 	evc__url_free(&u);
 }
 

@@ -417,7 +417,8 @@ static void test_lenient_and_strict(void **state)
 
 	/* An endless chunk extension ends at 4 KiB, not at the timeout. */
 	char ext[8192];
-	int n = snprintf(ext, sizeof ext, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;");
+	int n =
+	    snprintf(ext, sizeof ext, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;");
 	memset(ext + n, 'e', sizeof ext - (size_t)n - 1);
 	ext[sizeof ext - 1] = '\0';
 	struct evc__response r;
