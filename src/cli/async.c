@@ -148,10 +148,11 @@ static void on_winch(int sig)
 	winch = 1;
 }
 
+/* The terminal's columns; not a terminal (--progress to a file): no limit. */
 static unsigned terminal_width(void)
 {
 	struct winsize ws;
-	return ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
+	return ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 1000;
 }
 
 /* "1:02:03" or "2:03" */

@@ -1038,6 +1038,13 @@ HOSTILE_CASES = [
     Case("/h/chunk-ext", "chunk extensions \";a=b;c=\\\"d e\\\"\", \";x\", \";last=\\\"1\\\"\"",
          script(h200(CHUNKED) + b"5;a=b;c=\"d e\"\r\nhello\r\n6;x\r\n world\r\n"
                 b"0;last=\"1\"\r\n\r\n", "keep"), plain="200 bytes=11 ok"),
+    Case("/h/chunk-ext-endless", "a chunk size, then an extension that never ends "
+         "(1 KiB every 10 ms)",
+         repeat(h200(CHUNKED) + b"5;", b"e" * 1024, 0.01),
+         plain="200 bytes=0 protocol secs=0..1.5"),
+    Case("/h/chunk-ext-trickle", "a chunk size, then an extension one byte every 0.3 s",
+         repeat(h200(CHUNKED) + b"5;", b"e", 0.3),
+         plain="200 bytes=0 timeout " + TIMEOUT_WHOLE),
     Case("/h/chunk-ext-bws", "\"5 ; a = b\" (whitespace around the extension)",
          script(h200(CHUNKED) + b"5 ; a = b\r\nhello\r\n0\r\n\r\n", "keep"),
          plain="200 bytes=5 ok"),

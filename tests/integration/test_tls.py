@@ -48,6 +48,7 @@ def kind_msg(rec):
 def comparable(rec):
     r = dict(rec)
     r.pop("time_ms", None)
+    r.pop("started_at", None)
     if "tls" in r:
         r["tls"] = dict(r["tls"])
         r["tls"].pop("resumed")  # which connection resumed depends on timing
