@@ -440,7 +440,6 @@ static const struct {
     {"tries", "use --retries N (retries after the first try)"},
     {"wait", "use --delay S"},
     {"level", "use --depth N (with -r)"},
-    {"user-agent", NULL}, /* exists: no hint */
 };
 
 static const char *habit_hint(const char *name, size_t len)

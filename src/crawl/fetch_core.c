@@ -55,8 +55,6 @@ static int64_t retry_wait(const struct evc__fetch *f, int retry_after_s)
 	return wait < remaining_ms(f) ? (int64_t)wait : -1;
 }
 
-/* Whether a response is a redirect that will be followed (one more is
- * allowed and it says where). */
 /* The method of the current request: the option's (GET, or POST with a
  * body), and GET after a 301/302/303 turned it (HEAD stays HEAD). */
 static const char *method(const struct evc__fetch *f)
@@ -65,6 +63,8 @@ static const char *method(const struct evc__fetch *f)
 	return f->as_get && strcmp(m, "HEAD") != 0 ? "GET" : m;
 }
 
+/* Whether a response is a redirect that will be followed (one more is
+ * allowed and it says where). */
 static bool will_follow(const struct evc__fetch *f, int status, bool has_location)
 {
 	return evc__is_redirect(status) && has_location && f->redirects < f->o->max_redirects;
