@@ -1585,7 +1585,7 @@ CURL_CASES = [
          "(curl: error 61 at once)" % len(DEFLATE_BODY),
          script(h200("Content-Encoding: deflate", "Content-Length: %d" % len(DEFLATE_BODY))
                 + DEFLATE_BODY[3:20], "stall"),
-         plain="200 bytes=17 timeout " + TIMEOUT_IDLE, z="200 protocol secs=0..0.9"),
+         plain="200 bytes=17 timeout " + TIMEOUT_IDLE, z="200 protocol secs=0..1.5"),
     Case("/curl/224", "curl test 224: Content-Encoding: gzip, a member whose header has "
          "a 1000-byte extra field (FEXTRA), a name and a 1500-byte comment",
          encoded(CURL_GZ_LONG, "gzip"),
@@ -1605,7 +1605,7 @@ CURL_CASES = [
          "silence (curl: error 61)" % len(BR_BODY),
          script(h200("Content-Encoding: br", "Content-Length: %d" % len(BR_BODY))
                 + BR_BODY[3:20], "stall"),
-         plain="200 bytes=17 timeout " + TIMEOUT_IDLE, z="200 protocol secs=0..0.9"),
+         plain="200 bytes=17 timeout " + TIMEOUT_IDLE, z="200 protocol secs=0..1.5"),
     Case("/curl/1618", "curl test 1618: a brotli bomb: 256 MiB of zeros in 211 bytes "
          "(curl with --max-filesize: error 63)",
          encoded(BR_BOMB, "br"), plain="200 bytes=211 ok ce=br",

@@ -79,6 +79,8 @@ CONFIGS = [
 ]
 WAVES = [("async/epoll", "async/poll", "async/select"), ("threads", "processes"),
          ("blocking", "busy-poll")]
+if ASAN:  # several ASan crawls at once starve faultd and dnsmasq of CPU
+    WAVES = [(name,) for wave in WAVES for name in wave]
 WORKERS = 64            # -c for threads and processes
 SHARD_SECS = 5.0        # a serial shard's expected length, about
 SLACK = 10.0            # added to a process's expected length: its deadline
