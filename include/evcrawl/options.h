@@ -128,6 +128,17 @@ typedef struct evc_crawl_opts {
 				newer ones are this run's and a second URL
 				mapping there gets another name. 0: when the
 				crawler or fetcher was made */
+
+	/* Proxies (URLs as curl takes them: http://, socks5://, socks5h://,
+	 * credentials as USER:PASSWORD@, port 1080 when none is given). */
+	const char *proxy;	 /* every URL goes through it (curl's -x); NULL: none */
+	const char *http_proxy;	 /* http URLs, when proxy is NULL */
+	const char *https_proxy; /* https URLs, when proxy is NULL */
+	const char *noproxy;	 /* hosts reached directly: "a.example,.b.example,
+				    10.0.0.0/8,::1", "*" for all (curl's --noproxy) */
+	bool proxy_env;		 /* fill the unset ones above from http_proxy,
+				    https_proxy, all_proxy and no_proxy as curl
+				    reads them (the evcrawl command sets it) */
 } evc_crawl_opts_t;
 
 #define EVC_DATA_MAX (1u << 20) /* 1 MiB */

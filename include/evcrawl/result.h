@@ -33,6 +33,7 @@ typedef enum evc_error_kind {
 	EVC_ERR_ROBOTS,	 /* robots.txt disallows it (the robots option) */
 	EVC_ERR_SKIPPED, /* a recursive crawl's guard refused it (depth, max_pages, ...) */
 	EVC_ERR_HTTP,	 /* the final status was 400 or more (the fail_http option) */
+	EVC_ERR_PROXY,	 /* the proxy could not be reached, refused, or broke its protocol */
 	EVC_ERR__COUNT
 } evc_error_kind_t;
 

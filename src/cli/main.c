@@ -267,6 +267,7 @@ enum {
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
 	OPT_MODE,
+	OPT_NOPROXY,
 };
 
 static const struct option long_opts[] = {
@@ -315,6 +316,8 @@ static const struct option long_opts[] = {
     {"resume", required_argument, NULL, OPT_RESUME},
     {"stats-every", required_argument, NULL, OPT_STATS_EVERY},
     {"default-scheme", required_argument, NULL, OPT_DEFAULT_SCHEME},
+    {"proxy", required_argument, NULL, 'x'},
+    {"noproxy", required_argument, NULL, OPT_NOPROXY},
     {"fail", no_argument, NULL, OPT_FAIL},
     {"head", no_argument, NULL, 'I'},
     {"request", required_argument, NULL, 'X'},
@@ -340,7 +343,7 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-#define SHORT_OPTS "i:c:A:H:o:rkqhVIX:d:v"
+#define SHORT_OPTS "i:c:A:H:o:rkqhVIX:d:vx:"
 
 /*
  * -v: each request and response head on stderr, every line prefixed by the
@@ -421,9 +424,12 @@ static const struct {
     {"F", "use --data-binary @FILE with -H 'Content-Type: multipart/form-data; "
 	  "boundary=...' (no -F)"},
     {"json", "use --data-binary @FILE -H 'Content-Type: application/json'"},
-    {"proxy", "proxies are not supported yet"},
-    {"x", "proxies are not supported yet"},
-    {"noproxy", "proxies are not supported yet"},
+    {"proxy-user", "put the credentials in the proxy URL: -x http://USER:PASSWORD@HOST:PORT"},
+    {"U", "put the credentials in the proxy URL: -x http://USER:PASSWORD@HOST:PORT"},
+    {"socks5", "use -x socks5://HOST:PORT"},
+    {"socks5-hostname", "use -x socks5h://HOST:PORT"},
+    {"preproxy", "one proxy at a time: -x URL"},
+    {"proxy-insecure", "HTTPS proxies are not supported: use -x http://HOST:PORT"},
     {"cookie", "cookies are not supported yet"},
     {"b", "cookies are not supported yet"},
     {"cookie-jar", "cookies are not supported yet"},
@@ -823,6 +829,12 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			    a, opt == OPT_MATCH_STATUS ? "--match-status" : "--filter-status",
 			    optarg);
 			break;
+		case 'x':
+			o->proxy = optarg;
+			break;
+		case OPT_NOPROXY:
+			o->noproxy = optarg;
+			break;
 		case OPT_DEFAULT_SCHEME:
 			if (strcmp(optarg, "http") != 0 && strcmp(optarg, "https") != 0)
 				usage_error("--default-scheme wants http or https, not '%s'",
@@ -986,6 +998,7 @@ int main(int argc, char **argv)
 	struct app *a = &app;
 	struct parsed p = {0};
 	evc_crawl_opts_init(&a->opts);
+	a->opts.proxy_env = true; /* http_proxy and the rest, as curl reads them */
 	parse_args(a, &p, argc, argv);
 	raise_fd_limit();
 	pthread_mutex_init(&a->in.lock, NULL);

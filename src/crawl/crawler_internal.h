@@ -36,6 +36,7 @@
 #include "evcrawl/robots.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "net/proxy.h"
 #include "net/stream.h"
 #include "util/list.h"
 #include "util/table.h"
@@ -53,6 +54,7 @@ enum task_state {
 	T_ROBOTS_WAIT, /* parked on its host until robots.txt is known */
 	T_TLS_WAIT,    /* https: waiting for a handshake ticket before connecting */
 	T_CONNECTING,
+	T_PROXYING, /* the proxy's handshake: CONNECT, or SOCKS5 */
 	T_HANDSHAKING,
 	T_SENDING,
 	T_RECEIVING,
@@ -153,6 +155,11 @@ struct task {
 	evc_addrs_t *addrs;
 	unsigned addr_index;
 	int last_err; /* the last address's connect error, for the message */
+	/* Through a proxy, addrs are the proxy's. A SOCKS5 proxy that is
+	 * given an address gets the origin's, looked up first. */
+	bool resolving_proxy; /* the lookup in flight is of the proxy's name */
+	bool have_origin;     /* origin holds the origin's address */
+	evc_sockaddr_t origin;
 	evc_timer_t *timer;
 	enum task_state state;
 	bool holds_slot;
@@ -240,7 +247,7 @@ void evc__kick(evc_crawler_t *c);
 void evc__task_fd_pressure(struct task *t);
 
 /* pool.c */
-int evc__conn_open(struct task *t, const evc_sockaddr_t *addr);
+int evc__conn_open(struct task *t, const evc_sockaddr_t *addr, uint16_t port);
 void evc__conn_close(struct conn *k);
 struct conn *evc__conn_take_idle(struct host *x);
 void evc__conn_release(struct task *t);

@@ -10,6 +10,7 @@
 #include "crawl/fetch_core.h"
 #include "evcrawl/loop.h"
 #include "http/request.h"
+#include "net/proxy.h"
 
 uint64_t (*evc__fetch_clock)(void) = evc_hrtime;
 
@@ -302,6 +303,7 @@ enum evc__verdict evc__fetch_attempt(struct evc__fetch *f)
 		}
 	}
 	f->attempts++;
+	f->proxy = evc__proxy_pick(f->o, f->url.https, f->url.host);
 	uint64_t now = evc__fetch_clock();
 	if (!f->start_ns) {
 		struct timespec wall;
@@ -348,8 +350,24 @@ enum evc__verdict evc__fetch_connect_error(struct evc__fetch *f, const char *add
 	host_failed(f);
 	if (err == -ETIMEDOUT)
 		return evc__fetch_timeout(f, EVC__PHASE_CONNECT);
+	struct evc__proxy px;
+	const char *why;
+	if (f->proxy && evc__proxy_parse(f->proxy, &px, &why) == 0)
+		return evc__fetch_fail(f, EVC_ERR_PROXY, true, "cannot connect to the proxy %s port %u: %s",
+				       addr, px.port, evc_strerror(err ? err : -ECONNREFUSED));
 	return evc__fetch_fail(f, EVC_ERR_CONNECT, true, "connect to %s port %u: %s", addr,
 			       f->url.port, evc_strerror(err ? err : -ECONNREFUSED));
+}
+
+enum evc__verdict evc__fetch_proxy_error(struct evc__fetch *f, bool retryable, const char *fmt,
+					 ...)
+{
+	host_failed(f);
+	va_list ap;
+	va_start(ap, fmt);
+	enum evc__verdict v = fail_v(f, EVC_ERR_PROXY, retryable, fmt, ap);
+	va_end(ap);
+	return v;
 }
 
 enum evc__verdict evc__fetch_tls_error(struct evc__fetch *f, const char *why, bool retryable)
@@ -389,7 +407,15 @@ enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase
 		return evc__fetch_error(f, EVC_ERR_DNS, "DNS lookup of %s timed out after %u ms",
 					f->url.host, o->dns_timeout_ms);
 	case EVC__PHASE_CONNECT:
+		if (f->proxy)
+			return evc__fetch_fail(f, EVC_ERR_PROXY, true,
+					       "connecting to the proxy timed out after %u ms",
+					       o->connect_timeout_ms);
 		return evc__fetch_fail(f, EVC_ERR_TIMEOUT, true, "connect timed out after %u ms",
+				       o->connect_timeout_ms);
+	case EVC__PHASE_PROXY:
+		return evc__fetch_fail(f, EVC_ERR_PROXY, true,
+				       "the proxy did not answer within %u ms",
 				       o->connect_timeout_ms);
 	case EVC__PHASE_TLS:
 		return evc__fetch_fail(f, EVC_ERR_TIMEOUT, true,
@@ -508,7 +534,9 @@ static bool sets_content_type(const evc_crawl_opts_t *o)
 
 size_t evc__request_cap(const evc_crawl_opts_t *o)
 {
-	return EVC__REQUEST_MAX + (o->data ? o->data_len : 0);
+	bool proxied = o->proxy || o->http_proxy; /* the whole URL, credentials */
+	return EVC__REQUEST_MAX + (o->data ? o->data_len : 0) +
+	       (proxied ? EVC__URL_MAX + EVC__PROXY_AUTH_MAX : 0);
 }
 
 int evc__fetch_request(struct evc__fetch *f, char *buf, size_t cap, const char *fixed,
@@ -516,10 +544,24 @@ int evc__fetch_request(struct evc__fetch *f, char *buf, size_t cap, const char *
 {
 	const evc_crawl_opts_t *o = f->o;
 	bool body = o->data && !f->as_get;
-	int len = evc__request_build(
-	    buf, cap, method(f), &f->url, fixed, fixed_len, body ? o->data : NULL,
-	    body ? o->data_len : 0,
-	    body && !sets_content_type(o) ? "application/x-www-form-urlencoded" : NULL);
+	struct evc__request_extra x = {
+	    .body = body ? o->data : NULL,
+	    .body_len = body ? o->data_len : 0,
+	    .ctype = body && !sets_content_type(o) ? "application/x-www-form-urlencoded" : NULL,
+	};
+	/* A plain http URL through an HTTP proxy: the request goes to the
+	 * proxy, naming the whole URL, with the proxy's credentials. (Through
+	 * a tunnel the request is the origin's, as without a proxy.) */
+	struct evc__proxy px;
+	const char *why;
+	char auth[EVC__PROXY_AUTH_MAX];
+	if (f->proxy && !f->url.https && evc__proxy_parse(f->proxy, &px, &why) == 0 &&
+	    px.kind == EVC__PROXY_HTTP) {
+		x.absolute = true;
+		if (evc__proxy_auth_header(&px, auth, sizeof auth) > 0)
+			x.lines = auth;
+	}
+	int len = evc__request_build(buf, cap, method(f), &f->url, fixed, fixed_len, &x);
 	if (len > 0 && o->trace)
 		o->trace(o->trace_arg, f->url.href, '>', buf,
 			 (size_t)len - (body ? o->data_len : 0));
@@ -627,6 +669,19 @@ static enum evc__verdict complete(struct evc__fetch *f)
 	}
 	if (wait >= 0)
 		return retry_after(f, (uint64_t)wait);
+	if (status == 407 && f->proxy && !f->url.https) {
+		/* Only a proxy asks for its credentials (an origin's 407 would
+		 * mean nothing): the request went to an HTTP proxy, which
+		 * refused it. */
+		struct evc__proxy px;
+		const char *why;
+		bool auth = evc__proxy_parse(f->proxy, &px, &why) == 0 && px.auth;
+		set_error(f, EVC_ERR_PROXY,
+			  auth ? "the proxy refused the credentials (407)"
+			       : "the proxy wants credentials (407): give them in the proxy URL, "
+				 "http://USER:PASSWORD@HOST:PORT");
+		return EVC__DONE;
+	}
 	if (f->o->fail_http && status >= 400) {
 		set_error(f, EVC_ERR_HTTP, "HTTP %d", status);
 		return EVC__DONE;

@@ -65,6 +65,7 @@ enum evc__phase {
 	EVC__PHASE_TLS,	    /* the TLS handshake (connect_timeout): kind timeout, retried */
 	EVC__PHASE_IDLE,    /* no byte for idle_timeout: kind timeout, retried */
 	EVC__PHASE_WHOLE,   /* the whole fetch: kind timeout, final */
+	EVC__PHASE_PROXY,   /* the proxy's handshake (connect_timeout): kind proxy, retried */
 };
 
 /* The final response's body as it streams (decoded); non-zero stops the
@@ -78,6 +79,10 @@ struct evc__fetch {
 	void *user;
 	struct evc__url url; /* the current URL (after redirects) */
 	int url_rc;	     /* 0, or why the input is not a URL */
+
+	/* The proxy the current URL goes through (a string of o's), or NULL:
+	 * chosen by each attempt, since a redirect may change scheme or host. */
+	const char *proxy;
 
 	unsigned attempts, redirects;
 	uint64_t *visited; /* hashes of URLs redirected from (allocated on the first) */
@@ -162,7 +167,7 @@ enum evc__verdict evc__fetch_dns_error(struct evc__fetch *f, const char *errmsg)
 
 /** No address of the host took the connection: err (-errno) from the last
  * one tried, at addr (text). RETRY_WAIT or DONE, kind connect (timeout for
- * -ETIMEDOUT). */
+ * -ETIMEDOUT); kind proxy when f->proxy is set (the host was the proxy). */
 enum evc__verdict evc__fetch_connect_error(struct evc__fetch *f, const char *addr, int err);
 
 /**
@@ -182,6 +187,14 @@ void evc__fetch_tls_done(struct evc__fetch *f, double ms, const char *version, c
 /** The server's certificate for the record (cert_info): a reference is
  * taken; NULL is fine. */
 void evc__fetch_set_cert(struct evc__fetch *f, struct evc__cert *cert);
+
+/**
+ * The proxy failed this attempt (a lookup of its name, its handshake):
+ * why, and whether another attempt may fare better. RETRY_WAIT or DONE,
+ * kind proxy.
+ */
+enum evc__verdict evc__fetch_proxy_error(struct evc__fetch *f, bool retryable, const char *fmt,
+					 ...) __attribute__((format(printf, 3, 4)));
 
 /** A deadline passed (see enum evc__phase). */
 enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase);

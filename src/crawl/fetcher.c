@@ -36,6 +36,7 @@
 #include "evcrawl/resolver.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "net/proxy.h"
 #include "net/stream.h"
 
 #define READ_BUF_SIZE (64 * 1024)
@@ -132,13 +133,31 @@ static void on_resolved(void *arg, int status, evc_addrs_t *addrs, const char *e
 	l->done = true;
 }
 
-/* Look the host up with evcrawl's resolver on a private loop, waiting. */
-static evc_addrs_t *resolve_private(evc_fetcher_t *f, enum evc__verdict *v)
+/* A lookup failed: of the origin's name (kind dns) or the proxy's (kind
+ * proxy). errmsg NULL: it timed out. */
+static enum evc__verdict lookup_failed(evc_fetcher_t *f, const char *proxy_host,
+				       const char *errmsg)
 {
-	const struct evc__url *u = &f->f.url;
+	if (proxy_host && errmsg)
+		return evc__fetch_proxy_error(&f->f, false, "cannot resolve the proxy's host %s: %s",
+					      proxy_host, errmsg);
+	if (proxy_host)
+		return evc__fetch_proxy_error(&f->f, false,
+					      "DNS lookup of the proxy timed out after %u ms",
+					      f->opts.o.dns_timeout_ms);
+	if (!errmsg)
+		return timed_out(f, EVC__PHASE_DNS);
+	return evc__fetch_dns_error(&f->f, errmsg);
+}
+
+/* Look host up with evcrawl's resolver on a private loop, waiting.
+ * proxy_host: host is the proxy's (for the error). */
+static evc_addrs_t *resolve_private(evc_fetcher_t *f, const char *host, uint16_t port,
+				    const char *proxy_host, enum evc__verdict *v)
+{
 	uint64_t t0 = evc_hrtime();
 	struct lookup l = {0};
-	int rc = evc_resolver_cached(f->resolver, u->host, u->port, &l.addrs, &l.errmsg);
+	int rc = evc_resolver_cached(f->resolver, host, port, &l.addrs, &l.errmsg);
 	if (rc > 0) {
 		/* A numeric host or an override did no lookup: no dns time. */
 		f->f.dns_ms = rc == 2 ? -1 : (double)(evc_hrtime() - t0) / 1e6;
@@ -146,7 +165,7 @@ static evc_addrs_t *resolve_private(evc_fetcher_t *f, enum evc__verdict *v)
 	}
 	if (rc == 0) {
 		evc_resolve_req_t *req = NULL;
-		rc = evc_resolve(f->resolver, u->host, u->port, on_resolved, &l, &req);
+		rc = evc_resolve(f->resolver, host, port, on_resolved, &l, &req);
 		uint64_t wait = min_u64(f->opts.o.dns_timeout_ms, remaining_ms(f));
 		uint64_t until = evc_hrtime() + wait * 1000000u;
 		while (rc == 0 && !l.done && evc_hrtime() < until)
@@ -156,13 +175,13 @@ static evc_addrs_t *resolve_private(evc_fetcher_t *f, enum evc__verdict *v)
 			l.errmsg = evc_strerror(rc);
 		else if (!l.done) {
 			evc_resolve_cancel(req);
-			*v = timed_out(f, EVC__PHASE_DNS);
+			*v = lookup_failed(f, proxy_host, NULL);
 			return NULL;
 		}
 		if (l.addrs)
 			return l.addrs;
 	}
-	*v = evc__fetch_dns_error(&f->f, l.errmsg);
+	*v = lookup_failed(f, proxy_host, l.errmsg ? l.errmsg : "lookup failed");
 	return NULL;
 }
 
@@ -173,17 +192,17 @@ static bool is_numeric(const char *host)
 }
 
 /* The classic way: getaddrinfo() blocks until the system resolver answers. */
-static evc_addrs_t *resolve_system(evc_fetcher_t *f, enum evc__verdict *v)
+static evc_addrs_t *resolve_system(evc_fetcher_t *f, const char *host, const char *proxy_host,
+				   enum evc__verdict *v)
 {
-	const char *host = f->f.url.host;
 	uint64_t t0 = evc_hrtime();
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res = NULL;
 	int rc = getaddrinfo(host, NULL, &hints, &res);
 	f->f.dns_ms = is_numeric(host) ? -1 : (double)(evc_hrtime() - t0) / 1e6;
 	if (rc != 0) {
-		*v = evc__fetch_dns_error(&f->f, rc == EAI_NONAME ? "Domain name not found"
-								  : gai_strerror(rc));
+		*v = lookup_failed(f, proxy_host,
+				   rc == EAI_NONAME ? "Domain name not found" : gai_strerror(rc));
 		return NULL;
 	}
 	unsigned n = 0;
@@ -204,13 +223,73 @@ static evc_addrs_t *resolve_system(evc_fetcher_t *f, enum evc__verdict *v)
 	freeaddrinfo(res);
 	if (!a)
 		*v = evc__fetch_error(&f->f, EVC_ERR_IO, "out of memory");
+	else if (!a->count) {
+		evc_addrs_unref(a);
+		a = NULL;
+		*v = lookup_failed(f, proxy_host, "no address");
+	}
 	return a;
+}
+
+static evc_addrs_t *resolve(evc_fetcher_t *f, const char *host, uint16_t port,
+			    const char *proxy_host, enum evc__verdict *v)
+{
+	return f->resolver ? resolve_private(f, host, port, proxy_host, v)
+			   : resolve_system(f, host, proxy_host, v);
 }
 
 /* Wait-and-retry for busy-poll: true while the budget for this call lasts. */
 static bool spin_on(const evc_fetcher_t *f, ssize_t n, uint64_t until)
 {
 	return f->busy && (n == EVC__WANT_READ || n == EVC__WANT_WRITE) && evc_hrtime() < until;
+}
+
+/* Drive the handshake of f->s (a TLS stream, a proxy tunnel) within the
+ * connect timeout: 0, a failure code, or WANT_* when time ran out. */
+static int handshake(evc_fetcher_t *f)
+{
+	uint64_t limit = min_u64(f->opts.o.connect_timeout_ms, remaining_ms(f));
+	uint64_t until = evc_hrtime() + limit * 1000000u;
+	int rc;
+	for (;;) {
+		uint64_t now = evc_hrtime();
+		uint64_t left = now < until ? (until - now) / 1000000u : 0;
+		if (left == 0)
+			return EVC__WANT_READ;
+		set_io_timeout(f, left);
+		rc = evc__stream_handshake(f->s);
+		if (!((rc == EVC__WANT_READ || rc == EVC__WANT_WRITE) && f->busy))
+			return rc; /* blocking: "would block" means the timeout passed */
+	}
+}
+
+/* Through the proxy's handshake on the new connection (SOCKS5, or CONNECT
+ * for https), within the connect timeout. */
+static bool start_tunnel(evc_fetcher_t *f, const struct evc__proxy *px,
+			 const evc_sockaddr_t *origin, enum evc__verdict *v)
+{
+	const struct evc__url *u = &f->f.url;
+	struct evc__stream *s;
+	if (evc__proxy_wrap(f->s, px, u->host, u->port, origin, &s) < 0) {
+		*v = evc__fetch_error(&f->f, EVC_ERR_IO, "out of memory");
+		return false;
+	}
+	f->s = s;
+	uint64_t t0 = evc_hrtime();
+	int rc = handshake(f);
+	/* Connected to the origin only now. */
+	f->f.connect_ms += (double)(evc_hrtime() - t0) / 1e6;
+	if (rc == EVC__WANT_READ || rc == EVC__WANT_WRITE) {
+		*v = timed_out(f, EVC__PHASE_PROXY);
+		return false;
+	}
+	if (rc < 0) {
+		bool retryable;
+		const char *why = evc__proxy_failure(s, &retryable);
+		*v = evc__fetch_proxy_error(&f->f, retryable, "%s", why);
+		return false;
+	}
+	return true;
 }
 
 /* TLS on the new connection, within the connect timeout. */
@@ -224,21 +303,7 @@ static bool start_tls(evc_fetcher_t *f, struct evc__tls_ctx *ctx, enum evc__verd
 	}
 	f->s = s;
 	uint64_t t0 = evc_hrtime();
-	uint64_t limit = min_u64(f->opts.o.connect_timeout_ms, remaining_ms(f));
-	uint64_t until = t0 + limit * 1000000u;
-	int rc;
-	for (;;) {
-		uint64_t now = evc_hrtime();
-		uint64_t left = now < until ? (until - now) / 1000000u : 0;
-		if (left == 0) {
-			rc = EVC__WANT_READ;
-			break;
-		}
-		set_io_timeout(f, left);
-		rc = evc__stream_handshake(s);
-		if (!((rc == EVC__WANT_READ || rc == EVC__WANT_WRITE) && f->busy))
-			break; /* blocking: "would block" means the timeout passed */
-	}
+	int rc = handshake(f);
 	if (rc == EVC__WANT_READ || rc == EVC__WANT_WRITE) {
 		*v = timed_out(f, EVC__PHASE_TLS);
 		return false;
@@ -319,7 +384,22 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 		return true;
 	}
 	close_conn(f);
-	evc_addrs_t *addrs = f->resolver ? resolve_private(f, v) : resolve_system(f, v);
+	/* Through a proxy: connect to it (a SOCKS5 proxy without h is given
+	 * the origin's address, looked up here first). */
+	struct evc__proxy px;
+	const char *why;
+	bool proxied = f->f.proxy && evc__proxy_parse(f->f.proxy, &px, &why) == 0;
+	evc_sockaddr_t origin;
+	evc_addrs_t *addrs;
+	if (proxied && px.kind == EVC__PROXY_SOCKS5) {
+		if (!(addrs = resolve(f, u->host, u->port, NULL, v)))
+			return false;
+		origin = addrs->addr[0];
+		evc_addrs_unref(addrs);
+	}
+	uint16_t port = proxied ? px.port : u->port;
+	addrs = proxied ? resolve(f, px.host, px.port, px.host, v)
+			: resolve(f, u->host, u->port, NULL, v);
 	if (!addrs)
 		return false;
 	int err = -ECONNREFUSED;
@@ -328,14 +408,13 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 		evc__addr_text(&addrs->addr[i], last, sizeof last);
 		uint64_t c0 = evc_hrtime();
 		unsigned limit = (unsigned)min_u64(f->opts.o.connect_timeout_ms, remaining_ms(f));
-		err = evc__tcp_connect_wait(&addrs->addr[i], u->port, limit, f->busy, &f->s);
+		err = evc__tcp_connect_wait(&addrs->addr[i], port, limit, f->busy, &f->s);
 		/* Out of descriptors (other threads hold them): wait for one to
 		 * come free, within the fetch's time, instead of failing. */
 		while (evc__fd_pressure(err) && err != -EADDRNOTAVAIL && remaining_ms(f) > 20) {
 			sleep_ms(20);
 			limit = (unsigned)min_u64(f->opts.o.connect_timeout_ms, remaining_ms(f));
-			err =
-			    evc__tcp_connect_wait(&addrs->addr[i], u->port, limit, f->busy, &f->s);
+			err = evc__tcp_connect_wait(&addrs->addr[i], port, limit, f->busy, &f->s);
 		}
 		if (err == 0) {
 			f->f.connect_ms = (double)(evc_hrtime() - c0) / 1e6;
@@ -347,7 +426,9 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 	}
 	evc_addrs_unref(addrs);
 	if (f->s) {
-		if (!ctx || start_tls(f, ctx, v))
+		if ((!proxied || !evc__proxy_tunnels(&px, u->https) ||
+		     start_tunnel(f, &px, px.kind == EVC__PROXY_SOCKS5 ? &origin : NULL, v)) &&
+		    (!ctx || start_tls(f, ctx, v)))
 			return true;
 		close_conn(f);
 		return false;

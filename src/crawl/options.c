@@ -10,6 +10,7 @@
 #include "crawl/options.h"
 #include "crawl/polite.h"
 #include "http/request.h"
+#include "net/proxy.h"
 
 void evc_crawl_opts_init(evc_crawl_opts_t *o)
 {
@@ -221,6 +222,21 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 		*what = buf;
 		return -EINVAL;
 	}
+	const char *env_http = o->http_proxy, *env_https = o->https_proxy, *env_no;
+	if (o->proxy_env)
+		evc__proxy_env(o, &env_http, &env_https, &env_no);
+	const char *proxies[] = {o->proxy, env_http, env_https};
+	for (size_t i = 0; i < 3; i++) {
+		struct evc__proxy px;
+		const char *why;
+		bool from_env = i == 1 ? env_http != o->http_proxy : i == 2 && env_https != o->https_proxy;
+		if (proxies[i] && *proxies[i] && evc__proxy_parse(proxies[i], &px, &why) < 0) {
+			snprintf(buf, sizeof buf, "bad proxy '%.100s'%s: %s", proxies[i],
+				 from_env ? " (from the environment)" : "", why);
+			*what = buf;
+			return -EINVAL;
+		}
+	}
 	for (size_t i = 0; o->resolve && o->resolve[i]; i++) {
 		char host[256], addr[64];
 		uint16_t port;
@@ -278,8 +294,10 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	size_t nh, nr, nw;
 	size_t bytes = list_size(src->headers, &nh) + list_size(src->resolve, &nr) +
 		       list_size(src->record_headers, &nw);
-	const char *strs[] = {src->dns_servers, src->user_agent,     src->output_dir, src->cacert,
-			      src->capath,	src->default_scheme, src->method};
+	const char *strs[] = {src->dns_servers,	   src->user_agent, src->output_dir,
+			      src->cacert,	   src->capath,	    src->default_scheme,
+			      src->method,	   src->proxy,	    src->http_proxy,
+			      src->https_proxy,	   src->noproxy};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		bytes += strs[i] ? strlen(strs[i]) + 1 : 0;
 	bytes += src->data ? src->data_len + 1 : 0;
@@ -299,6 +317,10 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	dst->capath = put_str(&p, src->capath);
 	dst->default_scheme = put_str(&p, src->default_scheme);
 	dst->method = put_str(&p, src->method);
+	dst->proxy = put_str(&p, src->proxy);
+	dst->http_proxy = put_str(&p, src->http_proxy);
+	dst->https_proxy = put_str(&p, src->https_proxy);
+	dst->noproxy = put_str(&p, src->noproxy);
 	if (src->data) { /* bytes, NULs and all */
 		dst->data = memcpy(p, src->data, src->data_len);
 		p += src->data_len;
@@ -321,6 +343,8 @@ int evc__engine_opts_init(struct evc__engine_opts *e, const evc_crawl_opts_t *op
 		e->o = *opts;
 	else
 		evc_crawl_opts_init(&e->o);
+	if (e->o.proxy_env) /* the environment's strings are copied below */
+		evc__proxy_env(&e->o, &e->o.http_proxy, &e->o.https_proxy, &e->o.noproxy);
 	const char *what;
 	int rc = evc_crawl_opts_check(&e->o, &what);
 	if (rc == 0)
@@ -552,6 +576,7 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 		     : IS("fail")	  ? &o->fail_http
 		     : IS("save-errors")  ? &o->save_errors
 		     : IS("no-clobber")	  ? &o->no_clobber
+		     : IS("proxy-env")	  ? &o->proxy_env
 					  : NULL;
 	if (flag) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
@@ -590,6 +615,10 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 			     : IS("default-scheme") ? &o->default_scheme
 			     : IS("method")	    ? &o->method
 			     : IS("data")	    ? &o->data
+			     : IS("proxy")	    ? &o->proxy
+			     : IS("http-proxy")	    ? &o->http_proxy
+			     : IS("https-proxy")    ? &o->https_proxy
+			     : IS("noproxy")	    ? &o->noproxy
 						    : NULL;
 	if (field == &o->data)
 		o->data_len = strlen(v);

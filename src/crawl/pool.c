@@ -15,11 +15,11 @@
 
 #include "crawl/crawler_internal.h"
 
-int evc__conn_open(struct task *t, const evc_sockaddr_t *addr)
+int evc__conn_open(struct task *t, const evc_sockaddr_t *addr, uint16_t port)
 {
 	evc_crawler_t *c = t->c;
 	struct evc__stream *s;
-	int rc = evc__tcp_connect(addr, t->f.url.port, &s);
+	int rc = evc__tcp_connect(addr, port, &s);
 	if (rc < 0 && rc != -EINPROGRESS)
 		return rc;
 	struct conn *k = calloc(1, sizeof *k);

@@ -28,6 +28,7 @@ static const char *const kind_names[EVC_ERR__COUNT] = {
     [EVC_ERR_ROBOTS] = "robots",
     [EVC_ERR_SKIPPED] = "skipped",
     [EVC_ERR_HTTP] = "http",
+    [EVC_ERR_PROXY] = "proxy",
 };
 
 const char *evc_error_kind_name(evc_error_kind_t kind)

@@ -27,6 +27,7 @@ static void send_request(struct task *t, bool reused);
 static void connect_next(struct task *t);
 static void arm_timer(struct task *t);
 static bool reuse_or_fail(struct task *t);
+static void lookup(struct task *t);
 
 static double elapsed_ms(uint64_t from_ns)
 {
@@ -231,10 +232,18 @@ void evc__on_task_timer(evc_timer_t *timer, void *arg)
 			return;
 		}
 		t->f.dns_ms = elapsed_ms(t->phase_ns);
-		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_DNS));
+		if (t->resolving_proxy)
+			evc__task_act(t, evc__fetch_proxy_error(
+					     &t->f, false, "DNS lookup of the proxy timed out after %u ms",
+					     c->opts.o.dns_timeout_ms));
+		else
+			evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_DNS));
 		return;
 	case T_CONNECTING:
 		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_CONNECT));
+		return;
+	case T_PROXYING:
+		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_PROXY));
 		return;
 	case T_HANDSHAKING:
 		evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_TLS));
@@ -353,13 +362,19 @@ static void handshake(struct task *t)
 	send_request(t, false);
 }
 
-/* TCP is up: TLS first for https, else the request. */
-static void connected(struct task *t)
+/* The proxy the task's URL goes through, taken apart; false when none. */
+static bool task_proxy(const struct task *t, struct evc__proxy *px)
+{
+	const char *why;
+	return t->f.proxy && evc__proxy_parse(t->f.proxy, px, &why) == 0;
+}
+
+/* The way to the origin is open (directly, or through a proxy): TLS first
+ * for https, else the request. */
+static void origin_ready(struct task *t)
 {
 	evc_crawler_t *c = t->c;
 	struct conn *k = t->conn;
-	t->f.connect_ms = elapsed_ms(t->phase_ns);
-	evc__fetch_set_remote(&t->f, k->remote);
 	if (!t->f.url.https) {
 		send_request(t, false);
 		return;
@@ -378,6 +393,51 @@ static void connected(struct task *t)
 	t->phase_deadline = evc_now(c->loop) + c->opts.o.connect_timeout_ms;
 	arm_timer(t);
 	handshake(t);
+}
+
+/* Drive the proxy's handshake; then on to the origin. */
+static void proxy_handshake(struct task *t)
+{
+	struct conn *k = t->conn;
+	int rc = evc__stream_handshake(k->s);
+	if (rc == EVC__WANT_READ || rc == EVC__WANT_WRITE) {
+		watch_want(t, rc, 0);
+		return;
+	}
+	if (rc < 0) {
+		bool retryable;
+		const char *why = evc__proxy_failure(k->s, &retryable);
+		evc__task_act(t, evc__fetch_proxy_error(&t->f, retryable, "%s", why));
+		return;
+	}
+	t->f.connect_ms = elapsed_ms(t->phase_ns); /* connected to the origin now */
+	origin_ready(t);
+}
+
+/* TCP is up: through the proxy's handshake when there is one, then to the
+ * origin. */
+static void connected(struct task *t)
+{
+	evc_crawler_t *c = t->c;
+	struct conn *k = t->conn;
+	t->f.connect_ms = elapsed_ms(t->phase_ns);
+	evc__fetch_set_remote(&t->f, k->remote);
+	struct evc__proxy px;
+	if (!task_proxy(t, &px) || !evc__proxy_tunnels(&px, t->f.url.https)) {
+		origin_ready(t);
+		return;
+	}
+	struct evc__stream *s;
+	if (evc__proxy_wrap(k->s, &px, t->f.url.host, t->f.url.port,
+			    t->have_origin ? &t->origin : NULL, &s) < 0) {
+		evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory"));
+		return;
+	}
+	k->s = s;
+	t->state = T_PROXYING;
+	t->phase_deadline = evc_now(c->loop) + c->opts.o.connect_timeout_ms;
+	arm_timer(t);
+	proxy_handshake(t);
 }
 
 static void on_connected(struct task *t)
@@ -400,6 +460,9 @@ void evc__on_conn_io(evc_loop_t *loop, int fd, int events, void *arg)
 	switch (t->state) {
 	case T_CONNECTING:
 		on_connected(t);
+		break;
+	case T_PROXYING:
+		proxy_handshake(t);
 		break;
 	case T_HANDSHAKING:
 		handshake(t);
@@ -470,8 +533,10 @@ static void connect_next(struct task *t)
 	}
 	if (!ticket_take(t))
 		return;
+	struct evc__proxy px;
+	uint16_t port = task_proxy(t, &px) ? px.port : t->f.url.port;
 	t->phase_ns = evc_hrtime();
-	int rc = evc__conn_open(t, &t->addrs->addr[t->addr_index]);
+	int rc = evc__conn_open(t, &t->addrs->addr[t->addr_index], port);
 	if (rc == -ENOMEM) {
 		evc__task_act(t, evc__fetch_error(&t->f, EVC_ERR_IO, "out of memory"));
 		return;
@@ -496,6 +561,39 @@ static void connect_next(struct task *t)
 	watch_conn(t, EVC_WRITE);
 }
 
+/* A lookup failed: the origin's name (kind dns) or the proxy's (kind proxy). */
+static void lookup_failed(struct task *t, const char *errmsg)
+{
+	struct evc__proxy px;
+	if (t->resolving_proxy && task_proxy(t, &px))
+		evc__task_act(t, evc__fetch_proxy_error(&t->f, false,
+							"cannot resolve the proxy's host %s: %s",
+							px.host, errmsg ? errmsg : "lookup failed"));
+	else
+		evc__task_act(t, evc__fetch_dns_error(&t->f, errmsg));
+}
+
+/* A lookup answered: connect, or (the origin's address for a SOCKS5 proxy)
+ * look the proxy up next. */
+static void resolved(struct task *t, evc_addrs_t *addrs)
+{
+	if (!addrs->count) {
+		evc_addrs_unref(addrs);
+		lookup_failed(t, "no address");
+		return;
+	}
+	if (t->f.proxy && !t->resolving_proxy) {
+		t->origin = addrs->addr[0];
+		t->have_origin = true;
+		evc_addrs_unref(addrs);
+		lookup(t);
+		return;
+	}
+	t->addrs = addrs;
+	t->addr_index = 0;
+	connect_next(t);
+}
+
 static void on_resolved(void *arg, int status, evc_addrs_t *addrs, const char *errmsg)
 {
 	struct task *t = arg;
@@ -506,12 +604,49 @@ static void on_resolved(void *arg, int status, evc_addrs_t *addrs, const char *e
 		return;
 	}
 	if (status < 0) {
-		evc__task_act(t, evc__fetch_dns_error(&t->f, errmsg));
+		lookup_failed(t, errmsg);
 		return;
 	}
-	t->addrs = evc_addrs_ref(addrs);
-	t->addr_index = 0;
-	connect_next(t);
+	resolved(t, evc_addrs_ref(addrs));
+}
+
+/*
+ * Look up the next name: the origin's, or through a proxy the proxy's
+ * (and first the origin's when the proxy is SOCKS5 without h, which is
+ * given an address). From the cache when it can, else with c-ares.
+ */
+static void lookup(struct task *t)
+{
+	evc_crawler_t *c = t->c;
+	struct evc__proxy px;
+	const char *host = t->f.url.host;
+	uint16_t port = t->f.url.port;
+	t->resolving_proxy = false;
+	if (task_proxy(t, &px) && (px.kind != EVC__PROXY_SOCKS5 || t->have_origin)) {
+		host = px.host;
+		port = px.port;
+		t->resolving_proxy = true;
+	}
+	t->phase_ns = evc_hrtime();
+	const char *errmsg = NULL;
+	evc_addrs_t *addrs = NULL;
+	int rc = evc_resolver_cached(c->resolver, host, port, &addrs, &errmsg);
+	if (rc > 0) {
+		/* A numeric host or an override did no lookup: no dns time. */
+		t->f.dns_ms = rc == 2 ? -1 : elapsed_ms(t->phase_ns);
+		resolved(t, addrs);
+		return;
+	}
+	if (rc < 0) {
+		lookup_failed(t, errmsg);
+		return;
+	}
+	t->state = T_RESOLVING;
+	t->phase_deadline = evc_now(c->loop) + c->opts.o.dns_timeout_ms;
+	arm_timer(t);
+	rc = evc_resolve(c->resolver, host, port, on_resolved, t, &t->dns_req);
+	if (rc < 0)
+		lookup_failed(t, evc_strerror(rc));
 }
 
 /* Before a new connection: a server whose certificate already failed fails
@@ -569,24 +704,6 @@ void evc__task_start(evc_crawler_t *c, struct task *t)
 	t->fresh_conn_only = false;
 	evc_addrs_unref(t->addrs);
 	t->addrs = NULL;
-	t->phase_ns = evc_hrtime();
-	const char *errmsg = NULL;
-	int rc = evc_resolver_cached(c->resolver, t->f.url.host, t->f.url.port, &t->addrs, &errmsg);
-	if (rc > 0) {
-		/* A numeric host or an override did no lookup: no dns time. */
-		t->f.dns_ms = rc == 2 ? -1 : elapsed_ms(t->phase_ns);
-		t->addr_index = 0;
-		connect_next(t);
-		return;
-	}
-	if (rc < 0) {
-		evc__task_act(t, evc__fetch_dns_error(&t->f, errmsg));
-		return;
-	}
-	t->state = T_RESOLVING;
-	t->phase_deadline = evc_now(c->loop) + c->opts.o.dns_timeout_ms;
-	arm_timer(t);
-	rc = evc_resolve(c->resolver, t->f.url.host, t->f.url.port, on_resolved, t, &t->dns_req);
-	if (rc < 0)
-		evc__task_act(t, evc__fetch_dns_error(&t->f, evc_strerror(rc)));
+	t->have_origin = false;
+	lookup(t);
 }

@@ -126,30 +126,36 @@ static char *put(char *p, const char *s, size_t len)
 }
 
 int evc__request_build(char *buf, size_t cap, const char *method, const struct evc__url *u,
-		       const char *fixed, size_t fixed_len, const char *body, size_t body_len,
-		       const char *ctype)
+		       const char *fixed, size_t fixed_len, const struct evc__request_extra *x)
 {
+	static const struct evc__request_extra none;
+	if (!x)
+		x = &none;
 	char host[300], clen[80] = "";
 	size_t host_len = evc__url_host_header(u, host, sizeof host);
-	size_t mlen = strlen(method), tlen = strlen(u->target);
-	if (body)
-		snprintf(clen, sizeof clen, "Content-Length: %zu\r\n%s%s%s", body_len,
-			 ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "");
+	const char *target = x->absolute ? u->href : u->target;
+	size_t mlen = strlen(method), tlen = strlen(target);
+	size_t lines_len = x->lines ? strlen(x->lines) : 0;
+	if (x->body)
+		snprintf(clen, sizeof clen, "Content-Length: %zu\r\n%s%s%s", x->body_len,
+			 x->ctype ? "Content-Type: " : "", x->ctype ? x->ctype : "",
+			 x->ctype ? "\r\n" : "");
 	size_t clen_len = strlen(clen);
-	size_t need = mlen + 1 + tlen + 11 + 6 + host_len + 2 + fixed_len + clen_len + 2 +
-		      (body ? body_len : 0);
+	size_t need = mlen + 1 + tlen + 11 + 6 + host_len + 2 + fixed_len + lines_len + clen_len +
+		      2 + (x->body ? x->body_len : 0);
 	if (host_len >= sizeof host || need > cap)
 		return EVC_ETOOLARGE;
 	char *p = put(buf, method, mlen);
 	*p++ = ' ';
-	p = put(p, u->target, tlen);
+	p = put(p, target, tlen);
 	p = put(p, " HTTP/1.1\r\nHost: ", 17);
 	p = put(p, host, host_len);
 	p = put(p, "\r\n", 2);
 	p = put(p, fixed, fixed_len);
+	p = put(p, x->lines ? x->lines : "", lines_len);
 	p = put(p, clen, clen_len);
 	p = put(p, "\r\n", 2);
-	if (body)
-		p = put(p, body, body_len);
+	if (x->body)
+		p = put(p, x->body, x->body_len);
 	return (int)(p - buf);
 }

@@ -29,15 +29,23 @@
 int evc__request_headers(char **out, const char *user_agent, const char *const *headers,
 			 bool compressed, const char **bad);
 
+/* What a request carries besides its URL's and the crawl's fixed block. */
+struct evc__request_extra {
+	bool absolute;	   /* the whole URL as target (to an HTTP proxy) */
+	const char *lines; /* more header lines ("Name: value\r\n"...), or NULL */
+	const char *body;  /* body_len bytes, or NULL: no body */
+	size_t body_len;
+	const char *ctype; /* the body's Content-Type, or NULL: none */
+};
+
 /**
- * Write "METHOD target HTTP/1.1", Host and the fixed block into buf, and
- * with a body (body_len bytes, body not NULL) its Content-Length, ctype's
- * Content-Type line when ctype is not NULL, and the body itself. Returns
- * the length, or EVC_ETOOLARGE when it does not fit in cap.
+ * Write "METHOD target HTTP/1.1", Host, the fixed block and x's lines into
+ * buf, and with a body its Content-Length, Content-Type and the body
+ * itself. x may be NULL. Returns the length, or EVC_ETOOLARGE when it does
+ * not fit in cap.
  */
 int evc__request_build(char *buf, size_t cap, const char *method, const struct evc__url *u,
-		       const char *fixed, size_t fixed_len, const char *body, size_t body_len,
-		       const char *ctype);
+		       const char *fixed, size_t fixed_len, const struct evc__request_extra *x);
 
 /** Whether name (len bytes) is a valid HTTP header field name (a token). */
 bool evc__header_name_ok(const char *name, size_t len);

@@ -436,7 +436,19 @@ def _cmdline(pid):
 
 # What must appear in /proc/PID/cmdline for a record of that name.
 CMDLINE_MARK = {"nginx": "nginx", "nginx-worker": "nginx", "dnsmasq": "dnsmasq",
-                "dnsmasq-child": "dnsmasq", "faultd": "faultd.py"}
+                "dnsmasq-child": "dnsmasq", "faultd": "faultd.py",
+                "tinyproxy": "tinyproxy", "tinyproxy-auth": "tinyproxy",
+                "microsocks": "microsocks", "microsocks-auth": "microsocks"}
+
+TINYPROXY = "/usr/bin/tinyproxy"
+MICROSOCKS = "/usr/bin/microsocks"
+# The proxies' credentials (World(proxies=True)). tinyproxy's configuration
+# takes only plain characters; microsocks takes any, so its password needs
+# percent-encoding in a proxy URL (PROXY_PASS_URL).
+PROXY_USER = "evc"
+TINYPROXY_PASS = "pa-ss.1"
+SOCKS_PASS = "pa:ss@1"
+SOCKS_PASS_URL = "pa%3Ass%401"
 
 
 def _ours(name, pid, start):
@@ -612,14 +624,19 @@ class World:
     dns_records = DNS_RECORDS       # name -> list of addresses
 
     def __init__(self, pages=200, delay_ms=100, tls=False, access_log=False,
-                 dir=None, dns_log=False, die_with_parent=True):
+                 dir=None, dns_log=False, die_with_parent=True, proxies=False):
         """pages: how many /p/N.html; delay_ms: the /delay/ answer time;
         tls: also serve HTTPS (https_port, ca_file); access_log: nginx writes
         DIR/access.log; dir: use this (new or empty) directory instead of a
         fresh temp dir; dns_log: dnsmasq logs each query to DIR/dnsmasq.log;
         die_with_parent: a watchdog process stops the world if this process
         dies without calling stop() (the command line turns this off so that
-        the servers outlive it)."""
+        the servers outlive it); proxies: also start two tinyproxy (HTTP and
+        CONNECT; the second wants PROXY_USER:TINYPROXY_PASS) and two
+        microsocks (SOCKS5; the second wants PROXY_USER:SOCKS_PASS) on
+        127.0.0.1: http_proxy_port, http_proxy_auth_port, socks_port,
+        socks_auth_port. They resolve names with the system's resolver, so
+        URLs through them name 127.0.0.1 or localhost, not *.test."""
         if pages < 1:
             raise ValueError("pages must be >= 1")
         self.pages = pages
@@ -628,6 +645,9 @@ class World:
         self.access_log = access_log
         self.dns_log = dns_log
         self.die_with_parent = die_with_parent
+        self.proxies = proxies
+        self.http_proxy_port = self.http_proxy_auth_port = None
+        self.socks_port = self.socks_auth_port = None
         self.hosts = list(HOSTS)        # h01.test .. h20.test
         self._dir_arg = dir
         self.dir = self.root = None
@@ -660,6 +680,10 @@ class World:
              "EVC_DELAY_MS": self.delay_ms}
         if self.tls:
             e.update(EVC_HTTPS_PORT=self.https_port, EVC_CA_FILE=self.ca_file)
+        if self.proxies:
+            e.update(EVC_HTTP_PROXY_PORT=self.http_proxy_port,
+                     EVC_HTTP_PROXY_AUTH_PORT=self.http_proxy_auth_port,
+                     EVC_SOCKS_PORT=self.socks_port, EVC_SOCKS_AUTH_PORT=self.socks_auth_port)
         return {k: str(v) for k, v in e.items()}
 
     def __enter__(self):
@@ -708,6 +732,8 @@ class World:
                 self.ca_file = os.path.join(self.dir, "tls", "ca.pem")
             self._start_dnsmasq()
             self._start_nginx()
+            if self.proxies:
+                self._start_proxies()
             faultd_ready()
             with open(os.path.join(self.dir, "world.env"), "w") as f:
                 f.write("".join("%s=%s\n" % (k, shlex.quote(v))
@@ -807,6 +833,47 @@ class World:
         # The caller waits for it later.
         return lambda: self._wait_ready("faultd", p, ready, [self._log("faultd")])
 
+    def _start_server(self, name, argv_for, conf_for=None):
+        """Start a server that takes its port on the command line or in a
+        configuration file, on a free port of 127.0.0.1 (retried when the
+        port is taken meanwhile). Returns the port."""
+        for attempt in range(10):
+            port = _free_port(["127.0.0.1"])
+            if conf_for:
+                with open(os.path.join(self.dir, name + ".conf"), "w") as f:
+                    f.write(conf_for(port))
+            p = self._spawn(name, argv_for(port))
+            try:
+                self._wait_ready(name, p, lambda: _can_connect("127.0.0.1", port),
+                                 [self._log(name)])
+                return port
+            except _PortTaken:
+                self._stop_proc(p)
+        raise WorldError("%s: no free port after 10 tries" % name)
+
+    def _start_proxies(self):
+        def tinyproxy_conf(auth):
+            def conf(port):
+                return "".join(line + "\n" for line in [
+                    "Port %d" % port, "Listen 127.0.0.1", "Allow 127.0.0.1",
+                    "Timeout 30", "MaxClients 200", "LogLevel Connect",
+                    "DisableViaHeader Yes"] + (
+                    ["BasicAuth %s %s" % (PROXY_USER, TINYPROXY_PASS)] if auth else []))
+            return conf
+        for name, auth in (("tinyproxy", False), ("tinyproxy-auth", True)):
+            conf = os.path.join(self.dir, name + ".conf")
+            port = self._start_server(name, lambda port: [TINYPROXY, "-d", "-c", conf],
+                                      tinyproxy_conf(auth))
+            if auth:
+                self.http_proxy_auth_port = port
+            else:
+                self.http_proxy_port = port
+        self.socks_port = self._start_server(
+            "microsocks", lambda port: [MICROSOCKS, "-i", "127.0.0.1", "-p", str(port)])
+        self.socks_auth_port = self._start_server(
+            "microsocks-auth", lambda port: [MICROSOCKS, "-i", "127.0.0.1", "-p", str(port),
+                                             "-u", PROXY_USER, "-P", SOCKS_PASS])
+
     def _start_dnsmasq(self):
         conf = os.path.join(self.dir, "dnsmasq.conf")
         for attempt in range(10):
@@ -877,6 +944,8 @@ def main(argv=None):
     st.add_argument("--tls", action="store_true", help="also serve HTTPS")
     st.add_argument("--access-log", action="store_true", help="nginx writes DIR/access.log")
     st.add_argument("--dns-log", action="store_true", help="dnsmasq logs every query")
+    st.add_argument("--proxies", action="store_true",
+                    help="also start tinyproxy and microsocks (with and without credentials)")
     sp = sub.add_parser("stop", help="stop the world in DIR and remove DIR")
     sp.add_argument("dir", nargs="?", default=os.environ.get("EVC_WORLD_DIR"),
                     help="world directory (default: $EVC_WORLD_DIR)")
@@ -889,7 +958,7 @@ def main(argv=None):
         if args.cmd == "start":
             w = World(pages=args.pages, delay_ms=args.delay_ms, tls=args.tls,
                       access_log=args.access_log, dir=args.dir, dns_log=args.dns_log,
-                      die_with_parent=False)
+                      die_with_parent=False, proxies=args.proxies)
             w.start()
             for k, v in w.env().items():
                 print("%s=%s" % (k, shlex.quote(v)))

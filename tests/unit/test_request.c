@@ -59,7 +59,7 @@ static void build(const char *url, char *out, size_t cap)
 	struct evc__url u;
 	assert_int_equal(evc__url_parse(&u, url, strlen(url)), 0);
 	const char *fixed = "Accept: */*\r\n";
-	int n = evc__request_build(out, cap, "GET", &u, fixed, strlen(fixed), NULL, 0, NULL);
+	int n = evc__request_build(out, cap, "GET", &u, fixed, strlen(fixed), NULL);
 	assert_true(n > 0);
 	out[n] = '\0';
 	evc__url_free(&u);
@@ -82,7 +82,7 @@ static void test_request_too_large(void **state)
 	const char *url = "http://h01.test/0123456789";
 	assert_int_equal(evc__url_parse(&u, url, strlen(url)), 0);
 	char buf[40];
-	assert_int_equal(evc__request_build(buf, sizeof buf, "GET", &u, "", 0, NULL, 0, NULL),
+	assert_int_equal(evc__request_build(buf, sizeof buf, "GET", &u, "", 0, NULL),
 			 EVC_ETOOLARGE);
 	evc__url_free(&u);
 }
