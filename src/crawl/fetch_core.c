@@ -731,6 +731,20 @@ static void trace_response(struct evc__fetch *f, const char *data, size_t len)
 	}
 }
 
+/*
+ * Whether what broke the exchange before a whole head came is the proxy's:
+ * an HTTP proxy carrying a plain request always answers in HTTP of its own
+ * (a 502 when the origin fails it), so bytes that are not HTTP, or a close
+ * before the head, are the proxy's doing.
+ */
+static bool proxy_answers(const struct evc__fetch *f)
+{
+	struct evc__proxy px;
+	const char *why;
+	return f->proxy && !f->url.https && !f->head_handled &&
+	       evc__proxy_parse(f->proxy, &px, &why) == 0 && px.kind == EVC__PROXY_HTTP;
+}
+
 enum evc__verdict evc__fetch_feed(struct evc__fetch *f, const char *data, size_t len)
 {
 	struct evc__response *resp = f->resp;
@@ -754,8 +768,10 @@ enum evc__verdict evc__fetch_feed(struct evc__fetch *f, const char *data, size_t
 	if (rc == -EIO)
 		return evc__fetch_error(f, f->skipped ? EVC_ERR_SKIPPED : EVC_ERR_IO, "%s",
 					f->message ? f->message : "write error");
-	return evc__fetch_error(f, EVC_ERR_PROTOCOL, "%s",
-				resp->error_msg ? resp->error_msg : evc_strerror(rc));
+	const char *why = resp->error_msg ? resp->error_msg : evc_strerror(rc);
+	if (proxy_answers(f))
+		return evc__fetch_error(f, EVC_ERR_PROXY, "the HTTP proxy's answer: %s", why);
+	return evc__fetch_error(f, EVC_ERR_PROTOCOL, "%s", why);
 }
 
 enum evc__verdict evc__fetch_eof(struct evc__fetch *f)
@@ -770,6 +786,10 @@ enum evc__verdict evc__fetch_eof(struct evc__fetch *f)
 	if (stale(f))
 		return EVC__RETRY_FRESH;
 	/* Cut short. A body already being saved is not fetched again. */
+	if (proxy_answers(f))
+		return evc__fetch_fail(f, EVC_ERR_PROXY, true, "the HTTP proxy closed the connection %s",
+				       f->got_bytes ? "in the middle of its answer's head"
+						    : "without answering");
 	return evc__fetch_fail(f, EVC_ERR_PROTOCOL, !f->saving, "%s",
 			       resp->error_msg
 				   ? resp->error_msg

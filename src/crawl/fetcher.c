@@ -49,6 +49,7 @@ struct evc_fetcher {
 
 	/* the kept-alive connection */
 	struct evc__stream *s;
+	struct evc__stream *tcp; /* the TCP stream at the bottom of s */
 	char key[320];
 	char remote[48]; /* its peer's address */
 	unsigned conn_requests;
@@ -95,7 +96,7 @@ static void sleep_ms(uint64_t ms)
 static void close_conn(evc_fetcher_t *f)
 {
 	evc__stream_close(f->s);
-	f->s = NULL;
+	f->s = f->tcp = NULL;
 	f->key[0] = '\0';
 	f->conn_requests = 0;
 	f->tls = false;
@@ -251,16 +252,20 @@ static int handshake(evc_fetcher_t *f)
 	uint64_t limit = min_u64(f->opts.o.connect_timeout_ms, remaining_ms(f));
 	uint64_t until = evc_hrtime() + limit * 1000000u;
 	int rc;
+	/* Every read and write inside the handshake shares the time. */
+	evc__tcp_set_deadline(f->tcp, until);
 	for (;;) {
-		uint64_t now = evc_hrtime();
-		uint64_t left = now < until ? (until - now) / 1000000u : 0;
-		if (left == 0)
-			return EVC__WANT_READ;
-		set_io_timeout(f, left);
+		if (evc_hrtime() >= until) {
+			rc = EVC__WANT_READ;
+			break;
+		}
 		rc = evc__stream_handshake(f->s);
 		if (!((rc == EVC__WANT_READ || rc == EVC__WANT_WRITE) && f->busy))
-			return rc; /* blocking: "would block" means the timeout passed */
+			break; /* blocking: "would block" means the time ran out */
 	}
+	evc__tcp_set_deadline(f->tcp, 0);
+	f->io_timeout_ms = -1; /* the deadline changed the socket's timeouts */
+	return rc;
 }
 
 /* Through the proxy's handshake on the new connection (SOCKS5, or CONNECT
@@ -421,6 +426,7 @@ static bool get_conn(evc_fetcher_t *f, bool fresh, enum evc__verdict *v)
 			snprintf(f->remote, sizeof f->remote, "%.47s", last);
 			evc__fetch_set_remote(&f->f, f->remote);
 			f->io_timeout_ms = -1;
+			f->tcp = f->s;
 			snprintf(f->key, sizeof f->key, "%s", key);
 		}
 	}

@@ -430,18 +430,20 @@ static int http_head(struct tunnel *t)
 				break;
 			}
 		}
+		/* Garbage is known as such before its end. */
+		size_t cmp = t->in_len < 5 ? t->in_len : 5;
+		if (memcmp(t->in, "HTTP/", cmp) != 0)
+			return fail(t, false, "%s answered CONNECT with something that is not HTTP",
+				    t->where);
 		if (!end) {
-			/* Garbage is known as such before its end. */
-			if (t->in_len >= 5 && memcmp(t->in, "HTTP/", 5) != 0)
-				return fail(t, false, "%s answered CONNECT with something that is not "
-						      "HTTP",
-					    t->where);
 			int rc = fill(t, 0);
 			if (rc)
 				return rc;
 			continue;
 		}
-		const char *line = t->in, *eol = memchr(line, '\n', (size_t)(end - line) + 1);
+		/* The status line ends at the first LF, at the latest in the
+		 * head's own end. */
+		const char *line = t->in, *eol = memchr(line, '\n', (size_t)(end - line) + skip);
 		size_t llen = (size_t)(eol - line);
 		if (llen && line[llen - 1] == '\r')
 			llen--;

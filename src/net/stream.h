@@ -114,6 +114,17 @@ int evc__tcp_connect_wait(const evc_sockaddr_t *addr, uint16_t port, unsigned ti
 void evc__tcp_set_timeout(struct evc__stream *s, unsigned ms);
 
 /**
+ * Bound all reads and writes of s (a TCP stream; anything else is left
+ * alone) together, until deadline_ns on evc_hrtime's clock (0: no longer):
+ * each waits at most what is left, and once it has passed they say
+ * WANT_READ/WANT_WRITE at once. For the blocking engines' handshakes, whose
+ * reads happen inside a stream above (TLS, a proxy tunnel) and would each
+ * get the full I/O timeout: a server sending a byte a second would hold
+ * them forever. The I/O timeout is left changed: set it again after.
+ */
+void evc__tcp_set_deadline(struct evc__stream *s, uint64_t deadline_ns);
+
+/**
  * Whether err (a negative code from opening or watching a socket) means the
  * process is out of descriptors or local ports rather than that this
  * address failed: EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL, and the select

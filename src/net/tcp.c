@@ -15,10 +15,29 @@
 
 struct tcp {
 	struct evc__stream s; /* first: the pointer handed out */
+	uint64_t deadline_ns; /* evc__tcp_set_deadline; 0: none */
 };
+
+/* With a deadline: false when it has passed; else the socket's wait (opt:
+ * SO_RCVTIMEO or SO_SNDTIMEO) is cut to what is left of it. */
+static bool before_deadline(struct evc__stream *s, int opt)
+{
+	struct tcp *t = (struct tcp *)s;
+	if (!t->deadline_ns)
+		return true;
+	uint64_t now = evc_hrtime();
+	if (now >= t->deadline_ns)
+		return false;
+	uint64_t us = (t->deadline_ns - now + 999) / 1000;
+	struct timeval tv = {.tv_sec = (time_t)(us / 1000000), .tv_usec = (long)(us % 1000000)};
+	setsockopt(s->fd, SOL_SOCKET, opt, &tv, sizeof tv);
+	return true;
+}
 
 static ssize_t tcp_read(struct evc__stream *s, char *buf, size_t cap)
 {
+	if (!before_deadline(s, SO_RCVTIMEO))
+		return EVC__WANT_READ;
 	for (;;) {
 		ssize_t n = recv(s->fd, buf, cap, 0);
 		if (n >= 0)
@@ -31,6 +50,8 @@ static ssize_t tcp_read(struct evc__stream *s, char *buf, size_t cap)
 
 static ssize_t tcp_write(struct evc__stream *s, const char *buf, size_t len)
 {
+	if (!before_deadline(s, SO_SNDTIMEO))
+		return EVC__WANT_WRITE;
 	for (;;) {
 		/* MSG_NOSIGNAL: a closed peer is -EPIPE, not a dead process. */
 		ssize_t n = send(s->fd, buf, len, MSG_NOSIGNAL);
@@ -78,6 +99,7 @@ static int new_stream(int fd, struct evc__stream **out)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	t->s.ops = &tcp_ops;
 	t->s.fd = fd;
+	t->deadline_ns = 0;
 	*out = &t->s;
 	return 0;
 }
@@ -157,6 +179,12 @@ void evc__tcp_set_timeout(struct evc__stream *s, unsigned ms)
 		tv.tv_usec = 1000; /* 0 would mean "no timeout" */
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+void evc__tcp_set_deadline(struct evc__stream *s, uint64_t deadline_ns)
+{
+	if (s && s->ops == &tcp_ops)
+		((struct tcp *)s)->deadline_ns = deadline_ns;
 }
 
 bool evc__fd_pressure(int err)

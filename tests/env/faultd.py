@@ -75,6 +75,29 @@ Paths (the query string is ignored; "..." means anything may follow):
                           counters; answers "reset\\n"
   anything else           404, body "not found\\n"
 
+A broken proxy. faultd also answers as an HTTP proxy and as a SOCKS5 proxy
+(a connection whose first byte is 5), and misbehaves as the target host
+NAME.proxy says (PROXY_FAULTS):
+
+  NAME        HTTP proxy (CONNECT, or GET http://...)   SOCKS5 proxy (socks5h)
+  ----------  ----------------------------------------  -----------------------
+  forbidden   403 Forbidden                             reply 2 (not allowed)
+  unavailable 503 Service Unavailable                   reply 1 (general failure)
+  refused     502 Bad Gateway                           reply 5 (refused)
+  auth        407 with Proxy-Authenticate               -
+  garbage     non-HTTP bytes, closes                    non-SOCKS bytes, closes
+  stall       never answers                             never answers
+  close       closes without a byte                     closes without a byte
+  trickle     a head byte per second, never ending      a reply byte per second
+  huge        an endless head (64 KiB of header lines)  -
+  early       200 with garbage right after its head     -
+
+Any other target is served as if faultd were that origin: an absolute-form
+GET http://HOST:PORT/PATH is answered as GET /PATH (so /echo shows what a
+client sends to a proxy), a CONNECT to another host gets 200 and the tunnel
+is faultd itself (plain HTTP), and so is a SOCKS5 tunnel (any address or
+name, with or without a user name and password: any are accepted).
+
 Answers with a body have Content-Type: text/plain unless said otherwise. HEAD
 gets the same head as GET and no body. Request bodies (Content-Length only) are
 read and discarded.
@@ -1823,16 +1846,136 @@ async def h_not_found(conn, req, rest):
 # --------------------------------------------------------------------------
 # The connection loop
 
+PROXY_FAULTS = ("forbidden", "unavailable", "refused", "auth", "garbage", "stall", "close",
+                "trickle", "huge", "early")
+PROXY_GARBAGE = b"SSH-2.0-garbage\x00\xff\xfe\r\n\r\n"
+
+
+def proxy_fault(host):
+    """The misbehaviour a proxy target NAME.proxy asks for, or None."""
+    host = (host or "").lower().rstrip(".")
+    name, _, rest = host.partition(".")
+    return name if rest == "proxy" and name in PROXY_FAULTS else None
+
+
+async def stall(conn):
+    await conn.sleep(60)
+
+
+async def trickle(conn, data):
+    for i in range(len(data)):
+        await conn.send(data[i:i + 1])
+        await conn.sleep(1.0)
+    await stall(conn)
+
+
+async def http_proxy_fault(conn, req, fault):
+    """Misbehave as an HTTP proxy (CONNECT or absolute-form). Returns
+    whether the connection goes on."""
+    close = [("Content-Length", 0), ("Connection", "close")]
+    if fault in ("forbidden", "unavailable", "refused"):
+        status, reason = {"forbidden": (403, "Forbidden"), "refused": (502, "Bad Gateway"),
+                          "unavailable": (503, "Service Unavailable")}[fault]
+        await conn.send(head(status, close, reason=reason))
+    elif fault == "auth":
+        await conn.send(head(407, [("Proxy-Authenticate", 'Basic realm="faultd"')] + close,
+                             reason="Proxy Authentication Required"))
+    elif fault == "garbage":
+        await conn.send(PROXY_GARBAGE)
+    elif fault == "stall":
+        await stall(conn)
+    elif fault == "trickle":
+        await trickle(conn, b"HTTP/1.1 200 Connection established\r\nX-Slow: yes\r\n")
+    elif fault == "huge":
+        await conn.send(b"HTTP/1.1 200 Connection established\r\n")
+        for i in range(64):
+            await conn.send(b"X-Filler-%02d: %s\r\n" % (i, b"h" * 1010))
+        await stall(conn)
+    elif fault == "early":
+        await conn.send(b"HTTP/1.1 200 Connection established\r\n\r\n" + PROXY_GARBAGE)
+    await conn.flushed()
+    return False
+
+
+async def socks5(conn):
+    """Act as a SOCKS5 proxy (RFC 1928, RFC 1929) until the tunnel is open:
+    True to serve HTTP on the same connection (the tunnel leads to faultd
+    itself), False to close."""
+    async def take(n):
+        while len(conn.buf) < n:
+            if conn.closed or not await conn.wait_data(IDLE_TIMEOUT):
+                raise Closed()
+        data = bytes(conn.buf[:n])
+        del conn.buf[:n]
+        conn.more.set()
+        return data
+    ver, nmethods = await take(2)
+    methods = await take(nmethods)
+    if 2 in methods:                    # a user name and password: any will do
+        await conn.send(b"\x05\x02")
+        _, ulen = await take(2)
+        await take(ulen)
+        plen, = await take(1)
+        await take(plen)
+        await conn.send(b"\x01\x00")
+    else:
+        await conn.send(b"\x05\x00")
+    ver, cmd, _, atyp = await take(4)
+    if atyp == 1:
+        host = socket.inet_ntop(socket.AF_INET, await take(4))
+    elif atyp == 4:
+        host = socket.inet_ntop(socket.AF_INET6, await take(16))
+    else:
+        n, = await take(1)
+        host = (await take(n)).decode("latin-1")
+    await take(2)
+    fault = proxy_fault(host)
+    ok = b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50"
+    if fault is None:
+        await conn.send(ok)
+        return True
+    if fault in ("forbidden", "unavailable", "refused"):
+        code = {"forbidden": 2, "unavailable": 1, "refused": 5}[fault]
+        await conn.send(b"\x05" + bytes([code]) + ok[2:])
+    elif fault == "garbage":
+        await conn.send(PROXY_GARBAGE)
+    elif fault in ("stall", "huge", "early", "auth"):
+        await stall(conn)
+    elif fault == "trickle":
+        await trickle(conn, ok[:3])
+    await conn.flushed()
+    return False
+
+
 async def serve(reader, writer):
     """Answer requests on one connection, in order, until a handler says to
-    close or the client goes."""
+    close or the client goes. As a proxy (see "A broken proxy"), first the
+    SOCKS5 handshake or the CONNECT."""
     conn = Conn(reader, writer)
     try:
+        while not conn.buf and not conn.closed:
+            if not await conn.wait_data(IDLE_TIMEOUT):
+                break
+        if conn.buf[:1] == b"\x05" and not await socks5(conn):
+            conn.close()
+            return
         while not conn.closed:
             req = await conn.read_request()
             if req is None:
                 break
             conn.nreq += 1
+            if req.method == "CONNECT" or req.target.startswith("http://"):
+                target = req.target[7:] if req.method != "CONNECT" else req.target
+                hostport, _, path = target.partition("/")
+                host = hostport.rsplit(":", 1)[0].strip("[]")
+                fault = proxy_fault(host)
+                if fault:
+                    await http_proxy_fault(conn, req, fault)
+                    break
+                if req.method == "CONNECT":
+                    await conn.send(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    continue
+                req.path = "/" + path.split("?", 1)[0]
             handler, rest = route(req.path)
             if req.path not in ADMIN_PATHS:
                 conn.count(req)

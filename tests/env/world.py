@@ -267,6 +267,14 @@ http {
         # is our nginx answering on every address, not some other program.)
         location = /__world { default_type text/plain; return 200 "%(dir)s\\n"; }
 
+        # Who is asking: the peer's address, in the body and in X-Peer (the
+        # proxies connect from their own addresses: see World's proxies).
+        location = /peer {
+            default_type text/plain;
+            add_header X-Peer $remote_addr always;
+            return 200 "$remote_addr\\n";
+        }
+
         # The generated site (/p/N.html, /big/...) is served from root.
 
         # Answers "delayed\\n" (8 bytes, chunked) after delay_ms.
@@ -449,6 +457,11 @@ PROXY_USER = "evc"
 TINYPROXY_PASS = "pa-ss.1"
 SOCKS_PASS = "pa:ss@1"
 SOCKS_PASS_URL = "pa%3Ass%401"
+# The addresses the proxies connect from, so that the origin can tell who
+# came (nginx's /peer): tinyproxy from .2, microsocks from .3, a direct
+# connection from .1.
+TINYPROXY_FROM = "127.0.0.2"
+SOCKS_FROM = "127.0.0.3"
 
 
 def _ours(name, pid, start):
@@ -636,7 +649,8 @@ class World:
         microsocks (SOCKS5; the second wants PROXY_USER:SOCKS_PASS) on
         127.0.0.1: http_proxy_port, http_proxy_auth_port, socks_port,
         socks_auth_port. They resolve names with the system's resolver, so
-        URLs through them name 127.0.0.1 or localhost, not *.test."""
+        URLs through them name 127.0.0.1 or localhost, not *.test; they
+        connect from TINYPROXY_FROM and SOCKS_FROM (nginx's /peer says)."""
         if pages < 1:
             raise ValueError("pages must be >= 1")
         self.pages = pages
@@ -856,8 +870,8 @@ class World:
             def conf(port):
                 return "".join(line + "\n" for line in [
                     "Port %d" % port, "Listen 127.0.0.1", "Allow 127.0.0.1",
-                    "Timeout 30", "MaxClients 200", "LogLevel Connect",
-                    "DisableViaHeader Yes"] + (
+                    "Bind %s" % TINYPROXY_FROM, "Timeout 30", "MaxClients 200",
+                    "LogLevel Info", "DisableViaHeader Yes"] + (
                     ["BasicAuth %s %s" % (PROXY_USER, TINYPROXY_PASS)] if auth else []))
             return conf
         for name, auth in (("tinyproxy", False), ("tinyproxy-auth", True)):
@@ -869,10 +883,12 @@ class World:
             else:
                 self.http_proxy_port = port
         self.socks_port = self._start_server(
-            "microsocks", lambda port: [MICROSOCKS, "-i", "127.0.0.1", "-p", str(port)])
+            "microsocks", lambda port: [MICROSOCKS, "-i", "127.0.0.1", "-p", str(port),
+                                        "-b", SOCKS_FROM])
         self.socks_auth_port = self._start_server(
             "microsocks-auth", lambda port: [MICROSOCKS, "-i", "127.0.0.1", "-p", str(port),
-                                             "-u", PROXY_USER, "-P", SOCKS_PASS])
+                                             "-b", SOCKS_FROM, "-u", PROXY_USER,
+                                             "-P", SOCKS_PASS])
 
     def _start_dnsmasq(self):
         conf = os.path.join(self.dir, "dnsmasq.conf")
