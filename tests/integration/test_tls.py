@@ -57,7 +57,9 @@ def comparable(rec):
 
 class Hostile(threading.Thread):
     """A TCP server on loopback that misbehaves during the TLS handshake:
-    "stall" reads the ClientHello and never answers; "reset" reads it and
+    "stall" reads the ClientHello and never answers; "trickle" answers with
+    a record header announcing 16 KiB and then one byte every 0.25 s (each
+    read gets a byte well within any I/O timeout); "reset" reads it and
     closes with RST; "count" completes TLS handshakes with a self-signed
     certificate (the client refuses it) and counts connections."""
 
@@ -94,10 +96,24 @@ class Hostile(threading.Thread):
                     c.close()
                 elif self.how == "stall":
                     self.held.append(c)  # never answers; closed at stop
+                elif self.how == "trickle":
+                    self.held.append(c)
+                    threading.Thread(target=self.trickle, args=(c,), daemon=True).start()
                 else:
                     c.close()
             except OSError:
                 c.close()
+
+    def trickle(self, c):
+        data = b"\x16\x03\x03\x40\x00" + b"\x00" * 40
+        try:
+            for i in range(len(data)):
+                if self.stop_flag:
+                    return
+                c.sendall(data[i:i + 1])
+                time.sleep(0.25)
+        except OSError:
+            pass
 
     def stop(self):
         self.stop_flag = True
@@ -353,6 +369,22 @@ with TLSMatrix() as m:
     t.ok(took < 5, "... and the run ends by itself (%.1f s)" % took)
     stall.stop()
     reset.stop()
+    # A byte every 0.25 s: each read is well within any I/O timeout, but the
+    # handshake as a whole has --connect-timeout, in every engine.
+    trickle = Hostile("trickle")
+    trickle.start()
+    for mode in ("async", "blocking", "busy-poll"):
+        t0 = time.monotonic()
+        run = evcrawl("-q", "--retries", "0", "--connect-timeout", "1", "--mode", mode,
+                      "--resolve", "good.test:*:127.0.0.1", "https://good.test:%d/" % trickle.port,
+                      timeout=30)
+        took = time.monotonic() - t0
+        t.eq(kind_msg(run.records[0] if run.records else {}),
+             ("timeout", "TLS handshake timed out after 1000 ms"),
+             "%s: a server that trickles its handshake a byte at a time: timeout after "
+             "--connect-timeout" % mode)
+        t.ok(took < 2.5, "... within it (%.1f s)" % took)
+    trickle.stop()
 
     # ---- a KeyUpdate on an idle kept-alive connection ------------------------------
     # The server sends TLS records that carry no data while the connection
