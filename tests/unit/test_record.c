@@ -115,7 +115,7 @@ static void test_kind_names(void **state)
 {
 	const char *want[] = {"ok",	   "bad_url",  "dns",	    "connect",	"tls",
 			      "timeout",   "protocol", "too_large", "redirect", "io",
-			      "cancelled", "robots",   "skipped",   "http"};
+			      "cancelled", "robots",   "skipped",   "http",	"proxy"};
 	assert_int_equal(sizeof want / sizeof want[0], EVC_ERR__COUNT);
 	for (int k = 0; k < EVC_ERR__COUNT; k++)
 		assert_string_equal(evc_error_kind_name((evc_error_kind_t)k), want[k]);
