@@ -353,14 +353,14 @@ enum evc__verdict evc__fetch_connect_error(struct evc__fetch *f, const char *add
 	struct evc__proxy px;
 	const char *why;
 	if (f->proxy && evc__proxy_parse(f->proxy, &px, &why) == 0)
-		return evc__fetch_fail(f, EVC_ERR_PROXY, true, "cannot connect to the proxy %s port %u: %s",
-				       addr, px.port, evc_strerror(err ? err : -ECONNREFUSED));
+		return evc__fetch_fail(f, EVC_ERR_PROXY, true,
+				       "cannot connect to the proxy %s port %u: %s", addr, px.port,
+				       evc_strerror(err ? err : -ECONNREFUSED));
 	return evc__fetch_fail(f, EVC_ERR_CONNECT, true, "connect to %s port %u: %s", addr,
 			       f->url.port, evc_strerror(err ? err : -ECONNREFUSED));
 }
 
-enum evc__verdict evc__fetch_proxy_error(struct evc__fetch *f, bool retryable, const char *fmt,
-					 ...)
+enum evc__verdict evc__fetch_proxy_error(struct evc__fetch *f, bool retryable, const char *fmt, ...)
 {
 	host_failed(f);
 	va_list ap;
@@ -787,9 +787,9 @@ enum evc__verdict evc__fetch_eof(struct evc__fetch *f)
 		return EVC__RETRY_FRESH;
 	/* Cut short. A body already being saved is not fetched again. */
 	if (proxy_answers(f))
-		return evc__fetch_fail(f, EVC_ERR_PROXY, true, "the HTTP proxy closed the connection %s",
-				       f->got_bytes ? "in the middle of its answer's head"
-						    : "without answering");
+		return evc__fetch_fail(
+		    f, EVC_ERR_PROXY, true, "the HTTP proxy closed the connection %s",
+		    f->got_bytes ? "in the middle of its answer's head" : "without answering");
 	return evc__fetch_fail(f, EVC_ERR_PROTOCOL, !f->saving, "%s",
 			       resp->error_msg
 				   ? resp->error_msg

@@ -193,8 +193,8 @@ void evc__fetch_set_cert(struct evc__fetch *f, struct evc__cert *cert);
  * why, and whether another attempt may fare better. RETRY_WAIT or DONE,
  * kind proxy.
  */
-enum evc__verdict evc__fetch_proxy_error(struct evc__fetch *f, bool retryable, const char *fmt,
-					 ...) __attribute__((format(printf, 3, 4)));
+enum evc__verdict evc__fetch_proxy_error(struct evc__fetch *f, bool retryable, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /** A deadline passed (see enum evc__phase). */
 enum evc__verdict evc__fetch_timeout(struct evc__fetch *f, enum evc__phase phase);

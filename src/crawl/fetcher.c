@@ -136,12 +136,11 @@ static void on_resolved(void *arg, int status, evc_addrs_t *addrs, const char *e
 
 /* A lookup failed: of the origin's name (kind dns) or the proxy's (kind
  * proxy). errmsg NULL: it timed out. */
-static enum evc__verdict lookup_failed(evc_fetcher_t *f, const char *proxy_host,
-				       const char *errmsg)
+static enum evc__verdict lookup_failed(evc_fetcher_t *f, const char *proxy_host, const char *errmsg)
 {
 	if (proxy_host && errmsg)
-		return evc__fetch_proxy_error(&f->f, false, "cannot resolve the proxy's host %s: %s",
-					      proxy_host, errmsg);
+		return evc__fetch_proxy_error(
+		    &f->f, false, "cannot resolve the proxy's host %s: %s", proxy_host, errmsg);
 	if (proxy_host)
 		return evc__fetch_proxy_error(&f->f, false,
 					      "DNS lookup of the proxy timed out after %u ms",

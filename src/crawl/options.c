@@ -229,7 +229,8 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 	for (size_t i = 0; i < 3; i++) {
 		struct evc__proxy px;
 		const char *why;
-		bool from_env = i == 1 ? env_http != o->http_proxy : i == 2 && env_https != o->https_proxy;
+		bool from_env =
+		    i == 1 ? env_http != o->http_proxy : i == 2 && env_https != o->https_proxy;
 		if (proxies[i] && *proxies[i] && evc__proxy_parse(proxies[i], &px, &why) < 0) {
 			snprintf(buf, sizeof buf, "bad proxy '%.100s'%s: %s", proxies[i],
 				 from_env ? " (from the environment)" : "", why);
@@ -294,10 +295,9 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	size_t nh, nr, nw;
 	size_t bytes = list_size(src->headers, &nh) + list_size(src->resolve, &nr) +
 		       list_size(src->record_headers, &nw);
-	const char *strs[] = {src->dns_servers,	   src->user_agent, src->output_dir,
-			      src->cacert,	   src->capath,	    src->default_scheme,
-			      src->method,	   src->proxy,	    src->http_proxy,
-			      src->https_proxy,	   src->noproxy};
+	const char *strs[] = {src->dns_servers, src->user_agent,     src->output_dir, src->cacert,
+			      src->capath,	src->default_scheme, src->method,     src->proxy,
+			      src->http_proxy,	src->https_proxy,    src->noproxy};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		bytes += strs[i] ? strlen(strs[i]) + 1 : 0;
 	bytes += src->data ? src->data_len + 1 : 0;

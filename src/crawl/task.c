@@ -234,7 +234,8 @@ void evc__on_task_timer(evc_timer_t *timer, void *arg)
 		t->f.dns_ms = elapsed_ms(t->phase_ns);
 		if (t->resolving_proxy)
 			evc__task_act(t, evc__fetch_proxy_error(
-					     &t->f, false, "DNS lookup of the proxy timed out after %u ms",
+					     &t->f, false,
+					     "DNS lookup of the proxy timed out after %u ms",
 					     c->opts.o.dns_timeout_ms));
 		else
 			evc__task_act(t, evc__fetch_timeout(&t->f, EVC__PHASE_DNS));
@@ -566,9 +567,9 @@ static void lookup_failed(struct task *t, const char *errmsg)
 {
 	struct evc__proxy px;
 	if (t->resolving_proxy && task_proxy(t, &px))
-		evc__task_act(t, evc__fetch_proxy_error(&t->f, false,
-							"cannot resolve the proxy's host %s: %s",
-							px.host, errmsg ? errmsg : "lookup failed"));
+		evc__task_act(t, evc__fetch_proxy_error(
+				     &t->f, false, "cannot resolve the proxy's host %s: %s",
+				     px.host, errmsg ? errmsg : "lookup failed"));
 	else
 		evc__task_act(t, evc__fetch_dns_error(&t->f, errmsg));
 }

@@ -270,8 +270,9 @@ void evc__proxy_env(const evc_crawl_opts_t *o, const char **http, const char **h
 		if (!*http)
 			*http = env("http_proxy", NULL) ? env("http_proxy", NULL) : all;
 		if (!*https)
-			*https = env("https_proxy", "HTTPS_PROXY") ? env("https_proxy", "HTTPS_PROXY")
-								   : all;
+			*https = env("https_proxy", "HTTPS_PROXY")
+				     ? env("https_proxy", "HTTPS_PROXY")
+				     : all;
 	}
 	if (!*noproxy)
 		*noproxy = env("no_proxy", "NO_PROXY");
@@ -374,7 +375,8 @@ static int fill(struct tunnel *t, size_t need)
 		if (n == EVC__WANT_READ || n == EVC__WANT_WRITE)
 			return (int)n;
 		if (n == 0)
-			return fail(t, true, "%s closed the connection before it answered", t->where);
+			return fail(t, true, "%s closed the connection before it answered",
+				    t->where);
 		if (n < 0)
 			return fail(t, true, "reading from %s: %s", t->where, evc_strerror((int)n));
 		t->in_len += (size_t)n;
@@ -454,16 +456,18 @@ static int http_head(struct tunnel *t)
 				    t->where);
 		int status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
 		char reason[64];
-		reason_of(line + 12 + (llen > 12), llen > 13 ? llen - 13 : 0, reason, sizeof reason);
+		reason_of(line + 12 + (llen > 12), llen > 13 ? llen - 13 : 0, reason,
+			  sizeof reason);
 		if (status >= 200 && status < 300) {
 			consume(t, (size_t)(end - t->in) + skip);
 			return opened(t);
 		}
 		if (status == 407)
 			return fail(t, false,
-				    t->auth ? "%s refused the credentials (407 %s)"
-					    : "%s wants credentials (407 %s): give them in the proxy "
-					      "URL, http://USER:PASSWORD@HOST:PORT",
+				    t->auth
+					? "%s refused the credentials (407 %s)"
+					: "%s wants credentials (407 %s): give them in the proxy "
+					  "URL, http://USER:PASSWORD@HOST:PORT",
 				    t->where, reason);
 		return fail(t, status == 502 || status == 503 || status == 504,
 			    "%s refused the tunnel to %s:%u: %d %s", t->where, t->host, t->port,
@@ -723,8 +727,8 @@ int evc__proxy_wrap(struct evc__stream *inner, const struct evc__proxy *p, const
 		bool h6 = strchr(host, ':') != NULL;
 		char hp[300];
 		snprintf(hp, sizeof hp, "%s%s%s:%u", h6 ? "[" : "", host, h6 ? "]" : "", port);
-		int n = snprintf(NULL, 0, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", hp, hp,
-				 auth);
+		int n =
+		    snprintf(NULL, 0, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", hp, hp, auth);
 		if (n >= (int)sizeof t->out && !(t->big = malloc((size_t)n + 1))) {
 			tunnel_close(&t->s);
 			return -ENOMEM;

@@ -84,12 +84,24 @@ static void test_noproxy(void **state)
 		const char *host;
 		bool match;
 	} cases[] = {
-	    {"example.com", true},  {"www.example.com", true}, {"EXAMPLE.COM.", true},
-	    {"notexample.com", false}, {"example.com.au", false}, {"other.org", true},
-	    {"a.b.other.org", true}, {"10.1.2.3", true},	 {"11.0.0.1", false},
-	    {"::1", true},	    {"::2", false},		 {"192.168.1.5", true},
-	    {"192.168.1.50", false}, {"fe80::1", true},	 {"fe00::1", false},
-	    {"x.test", true},	    {"y.x.test", true},		 {"1.2.3.4", false},
+	    {"example.com", true},
+	    {"www.example.com", true},
+	    {"EXAMPLE.COM.", true},
+	    {"notexample.com", false},
+	    {"example.com.au", false},
+	    {"other.org", true},
+	    {"a.b.other.org", true},
+	    {"10.1.2.3", true},
+	    {"11.0.0.1", false},
+	    {"::1", true},
+	    {"::2", false},
+	    {"192.168.1.5", true},
+	    {"192.168.1.50", false},
+	    {"fe80::1", true},
+	    {"fe00::1", false},
+	    {"x.test", true},
+	    {"y.x.test", true},
+	    {"1.2.3.4", false},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		if (evc__noproxy_match(list, cases[i].host) != cases[i].match)
@@ -120,8 +132,8 @@ static void test_pick_and_env(void **state)
 	assert_string_equal(evc__proxy_pick(&o, true, "other.test"), "http://all:3");
 
 	/* The environment, as curl reads it. */
-	static const char *const vars[] = {"http_proxy", "HTTP_PROXY",	"https_proxy", "HTTPS_PROXY",
-					   "all_proxy",	 "ALL_PROXY",	"no_proxy",    "NO_PROXY"};
+	static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+					   "all_proxy",	 "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		unsetenv(vars[i]);
 	const char *http, *https, *no;
@@ -232,8 +244,7 @@ static void rig_open(struct rig *r, const char *proxy, const char *host, uint16_
 		sa.in4.sin_family = AF_INET;
 		assert_int_equal(inet_pton(AF_INET, addr, &sa.in4.sin_addr), 1);
 	}
-	assert_int_equal(evc__proxy_wrap(&ps->s, &p, host, port, addr ? &sa : NULL, &r->tunnel),
-			 0);
+	assert_int_equal(evc__proxy_wrap(&ps->s, &p, host, port, addr ? &sa : NULL, &r->tunnel), 0);
 	assert_true(evc__is_tunnel(r->tunnel));
 }
 
@@ -312,8 +323,7 @@ static void test_connect_tunnel(void **state)
 	rig_close(&r);
 }
 
-static void connect_fails(const char *proxy, const char *answer, const char *why,
-			  bool retryable)
+static void connect_fails(const char *proxy, const char *answer, const char *why, bool retryable)
 {
 	struct rig r;
 	rig_open(&r, proxy, "h.test", 443, NULL);
@@ -337,9 +347,9 @@ static void test_connect_refusals(void **state)
 {
 	connect_fails("http://p:1", "HTTP/1.1 403 Forbidden\r\n\r\n",
 		      "the HTTP proxy p:1 refused the tunnel to h.test:443: 403 Forbidden", false);
-	connect_fails("http://p:1", "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
-		      "the HTTP proxy p:1 refused the tunnel to h.test:443: 503 Service Unavailable",
-		      true);
+	connect_fails(
+	    "http://p:1", "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+	    "the HTTP proxy p:1 refused the tunnel to h.test:443: 503 Service Unavailable", true);
 	connect_fails("http://p:1", "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
 		      "the HTTP proxy p:1 wants credentials (407 Proxy Authentication Required): "
 		      "give them in the proxy URL, http://USER:PASSWORD@HOST:PORT",
@@ -488,10 +498,10 @@ static void test_socks5_failures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse),	      cmocka_unit_test(test_noproxy),
-	    cmocka_unit_test(test_pick_and_env),      cmocka_unit_test(test_auth_header),
-	    cmocka_unit_test(test_connect_tunnel),    cmocka_unit_test(test_connect_refusals),
-	    cmocka_unit_test(test_socks5),	      cmocka_unit_test(test_socks5_failures),
+	    cmocka_unit_test(test_parse),	   cmocka_unit_test(test_noproxy),
+	    cmocka_unit_test(test_pick_and_env),   cmocka_unit_test(test_auth_header),
+	    cmocka_unit_test(test_connect_tunnel), cmocka_unit_test(test_connect_refusals),
+	    cmocka_unit_test(test_socks5),	   cmocka_unit_test(test_socks5_failures),
 	};
 	return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
 }
