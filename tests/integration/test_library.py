@@ -11,9 +11,11 @@
    (records for argument and stdin URLs, heartbeat lines), dnslookup
    (answers, NXDOMAIN, input order, exit status), stats_server (live JSON
    counters while a slow crawl runs, interleaved clients, final counters).
-4. scripts/evcrawl.py (ctypes over the installed libevcrawl.so): a 50-page
-   crawl, timers/watchers on the crawl's loop, cancel, errors; and the
-   scripts built on it, find-broken-links and check-sitemap.
+4. The Python binding from the checkout (python/evcrawl through PYTHONPATH,
+   ctypes over the installed libevcrawl.so): a 50-page crawl,
+   timers/watchers on the crawl's loop, cancel, errors; and the scripts
+   built on it, find-broken-links and check-sitemap (which import it through
+   the scripts/evcrawl symlink, with no PYTHONPATH).
 
 With a sanitizer build (EVC_BUILD=.../build/sanitize) the install, the
 examples and the binding all use the ASan/UBSan library: the examples are
@@ -124,7 +126,6 @@ def write_sitemap(path, urls, gz=False):
 BINDING_CHILD = r"""
 import json, os, sys, time
 cfg = json.loads(sys.argv[1])
-sys.path.insert(0, cfg["scripts"])
 import evcrawl
 
 class Out(dict):
@@ -448,7 +449,8 @@ try:
     t.ok(refused, "stats_server: no longer listening once it has exited")
 
     # ------------------------------------------------------ the Python binding
-    py_env = dict(os.environ, EVCRAWL_LIB=os.path.join(LIBDIR, "libevcrawl.so.0"))
+    py_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    py_env["EVCRAWL_LIB"] = os.path.join(LIBDIR, "libevcrawl.so.0")
     if SANITIZE:
         asan = run([CC, "-print-file-name=libasan.so"]).stdout.strip()
         if os.path.isabs(asan) and os.path.exists(asan):
@@ -460,8 +462,9 @@ try:
             py_env["EVCRAWL_LIB"] = os.path.join(ROOT, "build", "libevcrawl.so")
             t.diag("no libasan to preload: the Python part uses build/libevcrawl.so")
     t1 = time.monotonic()
-    cfg = {"scripts": os.path.join(ROOT, "scripts"), "dns": DNS, "port": P}
-    r = run([sys.executable, "-c", BINDING_CHILD, json.dumps(cfg)], env=py_env, timeout=60)
+    cfg = {"dns": DNS, "port": P}
+    r = run([sys.executable, "-c", BINDING_CHILD, json.dumps(cfg)],
+            env=dict(py_env, PYTHONPATH=os.path.join(ROOT, "python")), timeout=60)
     t.diag("the binding's run took %.2f s" % (time.monotonic() - t1))
     res = {}
     for line in r.stdout.splitlines():

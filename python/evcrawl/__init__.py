@@ -1,4 +1,4 @@
-"""evcrawl.py - Python binding for libevcrawl (ctypes, standard library only).
+"""evcrawl - Python binding for libevcrawl (ctypes, standard library only).
 
 Crawl a list of URLs, one dict per URL (the evcrawl command's JSON record):
 
@@ -30,8 +30,8 @@ on_result) run inside the loop; an exception raised in one stops the loop
 and is re-raised by whatever was running it (Loop.run(), iteration).
 Errors from the library raise EvcrawlError with evc_strerror()'s message.
 
-The library is found through $EVCRAWL_LIB (a path), else
-../build/libevcrawl.so next to this script, else the system's search path
+The library is found through $EVCRAWL_LIB (a path), else build/libevcrawl.so
+of the checkout this package is in, else the system's search path
 (ctypes.util.find_library("evcrawl")).
 """
 
@@ -72,8 +72,8 @@ def _find_library():
     path = os.environ.get("EVCRAWL_LIB")
     if path:
         return path
-    here = os.path.dirname(os.path.abspath(__file__))
-    built = os.path.join(here, os.pardir, "build", "libevcrawl.so")
+    here = os.path.dirname(os.path.realpath(__file__))
+    built = os.path.join(here, os.pardir, os.pardir, "build", "libevcrawl.so")
     if os.path.exists(built):
         return os.path.normpath(built)
     found = ctypes.util.find_library("evcrawl")
