@@ -3,7 +3,8 @@
 
 1. `make install PREFIX=/usr/local DESTDIR=<tmp>` installs exactly the
    expected files (command, static and shared library with soname links,
-   headers, man page, evcrawl.pc), and `make uninstall` removes them all.
+   headers, man page, evcrawl.pc, the Python package), and `make uninstall`
+   removes them all.
 2. The shared library exports only `evc_` symbols, and every EVC_API
    function of the headers.
 3. examples/ builds against the staged install through pkg-config, and each
@@ -258,9 +259,13 @@ LIBDIR = os.path.join(stage, "usr", "local", "lib")
 w = None
 try:
     # ---------------------------------------------------------------- install
-    sanitize_arg = ["SANITIZE=1"] if SANITIZE else []
+    # The package goes where this Python looks (test_python_package checks
+    # the directories scripts/python-site-dir picks).
+    make_vars = (["SANITIZE=1"] if SANITIZE else []) + ["PYTHON=" + sys.executable]
+    pydir = run([sys.executable, "-I", os.path.join(ROOT, "scripts", "python-site-dir"),
+                 "/usr/local"]).stdout.strip()
     t1 = time.monotonic()
-    r = run(["make", "-s", "install", "PREFIX=/usr/local", "DESTDIR=" + stage] + sanitize_arg,
+    r = run(["make", "-s", "install", "PREFIX=/usr/local", "DESTDIR=" + stage] + make_vars,
             cwd=ROOT, env=make_env(), timeout=600)
     t.diag("make install took %.2f s" % (time.monotonic() - t1))
     t.eq(r.returncode, 0, "make install PREFIX=/usr/local DESTDIR=<tmp>", r.stderr[-3000:])
@@ -269,6 +274,8 @@ try:
             "usr/local/lib/libevcrawl.so.0", "usr/local/lib/" + so_full,
             "usr/local/lib/pkgconfig/evcrawl.pc", "usr/local/share/man/man1/evcrawl.1"]
     want += ["usr/local/include/evcrawl/" + h for h in HEADERS]
+    want += [os.path.join(pydir, "evcrawl", f).lstrip("/")
+             for f in ("__init__.py", "_config.py", "py.typed")]
     t.eq(files_under(stage), sorted(want), "install puts exactly the expected files")
     t.eq((os.readlink(os.path.join(LIBDIR, "libevcrawl.so")),
           os.readlink(os.path.join(LIBDIR, "libevcrawl.so.0")),
@@ -574,7 +581,7 @@ try:
          "check-sitemap: a missing sitemap, exit 2")
 
     # -------------------------------------------------------------- uninstall
-    r = run(["make", "-s", "uninstall", "PREFIX=/usr/local", "DESTDIR=" + stage] + sanitize_arg,
+    r = run(["make", "-s", "uninstall", "PREFIX=/usr/local", "DESTDIR=" + stage] + make_vars,
             cwd=ROOT, env=make_env())
     t.eq((r.returncode, files_under(stage),
           os.path.exists(os.path.join(stage, "usr/local/include/evcrawl"))), (0, [], False),
