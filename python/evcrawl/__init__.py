@@ -4,8 +4,9 @@ Crawl a list of URLs, one dict per URL (the evcrawl command's JSON record):
 
     import evcrawl
     for rec in evcrawl.crawl(urls, concurrency=200, per_host=8, timeout=10):
-        if rec["error"] or rec["status"] >= 400:
-            print(rec["url"], rec["status"], rec["error"])
+        why = evcrawl.failure(rec)      # "404", "dns: ...", or None
+        if why:
+            print(rec["url"], why)
 
 `urls` may be any iterable (a file, a generator); it is consumed lazily, as
 the crawler has room, so a huge list never sits in memory. Other keyword
@@ -21,7 +22,7 @@ timers and fd watchers to a Loop and crawl on it:
     loop.watch(sock.fileno(), on_readable)          # on_readable(fd, events)
     crawler = evcrawl.Crawler(loop, timeout=5)
     crawler.add("http://example.test/")
-    crawler.close_input()
+    crawler.close_input()       # the watcher adds none: iteration may end
     for rec in crawler:                             # runs the loop
         print(rec)
 
