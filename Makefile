@@ -128,7 +128,8 @@ HEADERS := $(wildcard include/evcrawl/*.h)
 # (scripts/python-site-dir: Debian's python3 and PREFIX=/usr/local give
 # /usr/local/lib/python3.X/dist-packages); PYTHONDIR=... overrides it. Its
 # _config.py, written here, records LIBDIR: the package loads the library
-# installed with it even where the dynamic loader does not look.
+# installed with it even where the dynamic loader does not look. Uninstall
+# with the same PREFIX and PYTHON (or PYTHONDIR) as the install.
 PYTHON ?= python3
 PYTHONDIR ?= $(shell $(PYTHON) -I scripts/python-site-dir '$(PREFIX)')
 PY_FILES := python/evcrawl/__init__.py python/evcrawl/py.typed
