@@ -51,7 +51,8 @@ ifeq ($(V),1)
 Q :=
 endif
 
-.PHONY: all build deps test demo lint format clean bench-loop install uninstall
+.PHONY: all build deps test demo lint format clean bench-loop install uninstall \
+	install-python uninstall-python
 # Dependencies first, then the build in a second make, so that pkg-config
 # answers (and -j builds) only ever see an installed system.
 all: deps
@@ -115,16 +116,26 @@ format:
 	$(Q)clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(TOOL_SRCS) $(wildcard include/evcrawl/*.h src/*/*.h)
 
 # make install PREFIX=/usr/local DESTDIR=/tmp/stage: the command, both
-# libraries (the shared one with its soname links), the headers, the man page
-# and evcrawl.pc. make uninstall removes exactly those.
+# libraries (the shared one with its soname links), the headers, the man page,
+# evcrawl.pc and the Python package. make uninstall removes exactly those.
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCDIR := $(PREFIX)/include/evcrawl
 MANDIR := $(PREFIX)/share/man/man1
 PCDIR := $(LIBDIR)/pkgconfig
 HEADERS := $(wildcard include/evcrawl/*.h)
+# The Python package goes where $(PYTHON) imports PREFIX's packages from
+# (scripts/python-site-dir: Debian's python3 and PREFIX=/usr/local give
+# /usr/local/lib/python3.X/dist-packages); PYTHONDIR=... overrides it. Its
+# _config.py, written here, records LIBDIR: the package loads the library
+# installed with it even where the dynamic loader does not look. Uninstall
+# with the same PREFIX and PYTHON (or PYTHONDIR) as the install.
+PYTHON ?= python3
+PYTHONDIR ?= $(shell $(PYTHON) -I scripts/python-site-dir '$(PREFIX)')
+PY_FILES := python/evcrawl/__init__.py python/evcrawl/py.typed
+PY_INSTALLED := $(notdir $(PY_FILES)) _config.py
 
-install: all
+install: all install-python
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(PCDIR)
 	install -m 755 $(BUILD)/evcrawl $(DESTDIR)$(PREFIX)/bin/evcrawl
 	install -m 644 $(BUILD)/libevcrawl.a $(DESTDIR)$(LIBDIR)/libevcrawl.a
@@ -136,13 +147,28 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		doc/evcrawl.pc.in >$(DESTDIR)$(PCDIR)/evcrawl.pc
 
-uninstall:
+uninstall: uninstall-python
 	rm -f $(DESTDIR)$(PREFIX)/bin/evcrawl $(DESTDIR)$(LIBDIR)/libevcrawl.a \
 		$(DESTDIR)$(LIBDIR)/libevcrawl.so $(DESTDIR)$(LIBDIR)/libevcrawl.so.$(SONAME_MAJOR) \
 		$(DESTDIR)$(LIBDIR)/libevcrawl.so.$(VERSION) $(DESTDIR)$(MANDIR)/evcrawl.1 \
 		$(DESTDIR)$(PCDIR)/evcrawl.pc
 	rm -f $(addprefix $(DESTDIR)$(INCDIR)/,$(notdir $(HEADERS)))
 	-rmdir $(DESTDIR)$(INCDIR) 2>/dev/null
+
+# Only the package (no build needed); install and uninstall include these.
+install-python:
+	@test -n "$(PYTHONDIR)" || { echo "cannot ask $(PYTHON) where packages go: set PYTHONDIR" >&2; exit 1; }
+	install -d $(DESTDIR)$(PYTHONDIR)/evcrawl
+	install -m 644 $(PY_FILES) $(DESTDIR)$(PYTHONDIR)/evcrawl/
+	printf '# Written by make install: where the library is.\nLIBDIR = %s\nSONAME = %s\n' \
+		"'$(LIBDIR)'" "'libevcrawl.so.$(SONAME_MAJOR)'" >$(DESTDIR)$(PYTHONDIR)/evcrawl/_config.py
+
+# __pycache__: what Python compiled from the package when it was imported.
+uninstall-python:
+	@test -n "$(PYTHONDIR)" || { echo "cannot ask $(PYTHON) where packages go: set PYTHONDIR" >&2; exit 1; }
+	rm -f $(addprefix $(DESTDIR)$(PYTHONDIR)/evcrawl/,$(PY_INSTALLED))
+	rm -rf $(DESTDIR)$(PYTHONDIR)/evcrawl/__pycache__
+	-rmdir $(DESTDIR)$(PYTHONDIR)/evcrawl 2>/dev/null
 
 clean:
 	rm -rf build

@@ -3,7 +3,8 @@
 
 1. `make install PREFIX=/usr/local DESTDIR=<tmp>` installs exactly the
    expected files (command, static and shared library with soname links,
-   headers, man page, evcrawl.pc), and `make uninstall` removes them all.
+   headers, man page, evcrawl.pc, the Python package), and `make uninstall`
+   removes them all.
 2. The shared library exports only `evc_` symbols, and every EVC_API
    function of the headers.
 3. examples/ builds against the staged install through pkg-config, and each
@@ -11,9 +12,11 @@
    (records for argument and stdin URLs, heartbeat lines), dnslookup
    (answers, NXDOMAIN, input order, exit status), stats_server (live JSON
    counters while a slow crawl runs, interleaved clients, final counters).
-4. scripts/evcrawl.py (ctypes over the installed libevcrawl.so): a 50-page
-   crawl, timers/watchers on the crawl's loop, cancel, errors; and the
-   scripts built on it, find-broken-links and check-sitemap.
+4. The Python binding from the checkout (python/evcrawl through PYTHONPATH,
+   ctypes over the installed libevcrawl.so): a 50-page crawl,
+   timers/watchers on the crawl's loop, cancel, errors; and the scripts
+   built on it, find-broken-links and check-sitemap (which import it through
+   the scripts/evcrawl symlink, with no PYTHONPATH).
 
 With a sanitizer build (EVC_BUILD=.../build/sanitize) the install, the
 examples and the binding all use the ASan/UBSan library: the examples are
@@ -124,7 +127,6 @@ def write_sitemap(path, urls, gz=False):
 BINDING_CHILD = r"""
 import json, os, sys, time
 cfg = json.loads(sys.argv[1])
-sys.path.insert(0, cfg["scripts"])
 import evcrawl
 
 class Out(dict):
@@ -257,9 +259,13 @@ LIBDIR = os.path.join(stage, "usr", "local", "lib")
 w = None
 try:
     # ---------------------------------------------------------------- install
-    sanitize_arg = ["SANITIZE=1"] if SANITIZE else []
+    # The package goes where this Python looks (test_python_package checks
+    # the directories scripts/python-site-dir picks).
+    make_vars = (["SANITIZE=1"] if SANITIZE else []) + ["PYTHON=" + sys.executable]
+    pydir = run([sys.executable, "-I", os.path.join(ROOT, "scripts", "python-site-dir"),
+                 "/usr/local"]).stdout.strip()
     t1 = time.monotonic()
-    r = run(["make", "-s", "install", "PREFIX=/usr/local", "DESTDIR=" + stage] + sanitize_arg,
+    r = run(["make", "-s", "install", "PREFIX=/usr/local", "DESTDIR=" + stage] + make_vars,
             cwd=ROOT, env=make_env(), timeout=600)
     t.diag("make install took %.2f s" % (time.monotonic() - t1))
     t.eq(r.returncode, 0, "make install PREFIX=/usr/local DESTDIR=<tmp>", r.stderr[-3000:])
@@ -268,6 +274,8 @@ try:
             "usr/local/lib/libevcrawl.so.0", "usr/local/lib/" + so_full,
             "usr/local/lib/pkgconfig/evcrawl.pc", "usr/local/share/man/man1/evcrawl.1"]
     want += ["usr/local/include/evcrawl/" + h for h in HEADERS]
+    want += [os.path.join(pydir, "evcrawl", f).lstrip("/")
+             for f in ("__init__.py", "_config.py", "py.typed")]
     t.eq(files_under(stage), sorted(want), "install puts exactly the expected files")
     t.eq((os.readlink(os.path.join(LIBDIR, "libevcrawl.so")),
           os.readlink(os.path.join(LIBDIR, "libevcrawl.so.0")),
@@ -448,7 +456,8 @@ try:
     t.ok(refused, "stats_server: no longer listening once it has exited")
 
     # ------------------------------------------------------ the Python binding
-    py_env = dict(os.environ, EVCRAWL_LIB=os.path.join(LIBDIR, "libevcrawl.so.0"))
+    py_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    py_env["EVCRAWL_LIB"] = os.path.join(LIBDIR, "libevcrawl.so.0")
     if SANITIZE:
         asan = run([CC, "-print-file-name=libasan.so"]).stdout.strip()
         if os.path.isabs(asan) and os.path.exists(asan):
@@ -460,8 +469,9 @@ try:
             py_env["EVCRAWL_LIB"] = os.path.join(ROOT, "build", "libevcrawl.so")
             t.diag("no libasan to preload: the Python part uses build/libevcrawl.so")
     t1 = time.monotonic()
-    cfg = {"scripts": os.path.join(ROOT, "scripts"), "dns": DNS, "port": P}
-    r = run([sys.executable, "-c", BINDING_CHILD, json.dumps(cfg)], env=py_env, timeout=60)
+    cfg = {"dns": DNS, "port": P}
+    r = run([sys.executable, "-c", BINDING_CHILD, json.dumps(cfg)],
+            env=dict(py_env, PYTHONPATH=os.path.join(ROOT, "python")), timeout=60)
     t.diag("the binding's run took %.2f s" % (time.monotonic() - t1))
     res = {}
     for line in r.stdout.splitlines():
@@ -571,7 +581,7 @@ try:
          "check-sitemap: a missing sitemap, exit 2")
 
     # -------------------------------------------------------------- uninstall
-    r = run(["make", "-s", "uninstall", "PREFIX=/usr/local", "DESTDIR=" + stage] + sanitize_arg,
+    r = run(["make", "-s", "uninstall", "PREFIX=/usr/local", "DESTDIR=" + stage] + make_vars,
             cwd=ROOT, env=make_env())
     t.eq((r.returncode, files_under(stage),
           os.path.exists(os.path.join(stage, "usr/local/include/evcrawl"))), (0, [], False),

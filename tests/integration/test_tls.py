@@ -23,7 +23,6 @@ import threading
 import time
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROOT = os.path.dirname(TESTS)
 sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
 
 from crawltest import EVCRAWL, t, evcrawl, jsonl_ok, run_python  # noqa: E402
@@ -491,15 +490,14 @@ with TLSMatrix() as m:
 
     # ---- the library: options by name (Python binding) ------------------------------
     code = r"""
-import json, sys
-sys.path.insert(0, %r)
+import json
 import evcrawl
 recs = list(evcrawl.crawl([%r, %r], cacert=%r, tls_min="1.2", retries=0,
                           resolve=["good.test:*:127.0.0.1"]))
 print(json.dumps(sorted([r["url"], r["status"], (r["error"] or {}).get("kind")] for r in recs)))
 recs = list(evcrawl.crawl([%r], insecure=True, retries=0, resolve=["good.test:*:127.0.0.1"]))
 print(json.dumps([r["status"] for r in recs]))
-""" % (os.path.join(ROOT, "scripts"), u("chain"), u("selfsigned"), m.ca_file, u("selfsigned"))
+""" % (u("chain"), u("selfsigned"), m.ca_file, u("selfsigned"))
     p = run_python(code)
     lines = p.stdout.splitlines()
     t.eq(lines[:1], [json.dumps(sorted([[u("chain"), 200, None],

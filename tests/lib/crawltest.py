@@ -108,14 +108,15 @@ def closed_port(kind=socket.SOCK_STREAM):
 
 
 def run_python(code, timeout=60):
-    """Run code in a child Python that imports the binding (scripts/evcrawl.py)
-    against this build's libevcrawl.so; the CompletedProcess (text). The
-    sanitizer build's library needs libasan loaded first; CPython itself
-    leaks at exit, so leak detection is off there."""
+    """Run code in a child Python that imports the binding (python/evcrawl,
+    through PYTHONPATH) against this build's libevcrawl.so; the
+    CompletedProcess (text). The sanitizer build's library needs libasan
+    loaded first; CPython itself leaks at exit, so leak detection is off
+    there."""
     root = os.path.dirname(TESTS)
     build = os.environ.get("EVC_BUILD", os.path.join(root, "build"))
     env = dict(os.environ, EVCRAWL_LIB=os.path.join(build, "libevcrawl.so"),
-               PYTHONPATH=os.path.join(root, "scripts"))
+               PYTHONPATH=os.path.join(root, "python"))
     if os.path.basename(build) == "sanitize":
         asan = subprocess.run([os.environ.get("CC", "cc"), "-print-file-name=libasan.so"],
                               capture_output=True, text=True).stdout.strip()

@@ -1,11 +1,12 @@
-"""evcrawl.py - Python binding for libevcrawl (ctypes, standard library only).
+"""evcrawl - Python binding for libevcrawl (ctypes, standard library only).
 
 Crawl a list of URLs, one dict per URL (the evcrawl command's JSON record):
 
     import evcrawl
     for rec in evcrawl.crawl(urls, concurrency=200, per_host=8, timeout=10):
-        if rec["error"] or rec["status"] >= 400:
-            print(rec["url"], rec["status"], rec["error"])
+        why = evcrawl.failure(rec)      # "404", "dns: ...", or None
+        if why:
+            print(rec["url"], why)
 
 `urls` may be any iterable (a file, a generator); it is consumed lazily, as
 the crawler has room, so a huge list never sits in memory. Other keyword
@@ -21,32 +22,43 @@ timers and fd watchers to a Loop and crawl on it:
     loop.watch(sock.fileno(), on_readable)          # on_readable(fd, events)
     crawler = evcrawl.Crawler(loop, timeout=5)
     crawler.add("http://example.test/")
-    crawler.close_input()
+    crawler.close_input()       # the watcher adds none: iteration may end
     for rec in crawler:                             # runs the loop
         print(rec)
 
 Everything happens in the calling thread. Callbacks (timers, watchers,
 on_result) run inside the loop; an exception raised in one stops the loop
 and is re-raised by whatever was running it (Loop.run(), iteration).
-Errors from the library raise EvcrawlError with evc_strerror()'s message.
+Ctrl-C while the loop runs stops it and raises KeyboardInterrupt from there
+(never inside a callback, where ctypes would swallow it); leaving crawl()
+that way cancels and frees its crawler. Errors from the library raise
+EvcrawlError with evc_strerror()'s message.
 
-The library is found through $EVCRAWL_LIB (a path), else
-../build/libevcrawl.so next to this script, else the system's search path
+The library is found through $EVCRAWL_LIB (a path); else, installed by
+`make install`, the LIBDIR it recorded (evcrawl/_config.py); else, in a
+checkout, build/libevcrawl.so; else the system's search path
 (ctypes.util.find_library("evcrawl")).
+
+Typed (PEP 561, py.typed): records are `Record` TypedDicts.
 """
 
 import collections
 import ctypes
-import errno
 import ctypes.util
+import errno
 import itertools
 import json
 import os
+import signal
+import threading
 import weakref
 from ctypes import (CFUNCTYPE, POINTER, Structure, byref, c_bool, c_char_p, c_int, c_size_t,
                     c_uint, c_uint64, c_void_p)
+from typing import (Any, Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional,
+                    Protocol, Set, Tuple, TypedDict, Union, cast)
 
-__all__ = ["crawl", "Loop", "Crawler", "Timer", "EvcrawlError", "failure", "version",
+__all__ = ["crawl", "Loop", "Crawler", "Timer", "Robots", "EvcrawlError", "failure", "version",
+           "Record", "RecordError", "TimeMs", "RedirectHop", "TlsInfo", "CertInfo", "Stats",
            "READ", "WRITE"]
 
 READ = 1   # EVC_READ: for Loop.watch() and the events its callback gets
@@ -55,11 +67,118 @@ WRITE = 2  # EVC_WRITE
 _RUN_DEFAULT, _RUN_ONCE, _RUN_NOWAIT = 0, 1, 2
 
 
+# ---------------------------------------------------------------------------
+# Types (Python 3.9 syntax: typing's Optional and Union, no "X | None")
+
+URL = Union[str, bytes]
+
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+FileLike = Union[int, _HasFileno]  # an fd, or a socket, file, ... with fileno()
+
+# An option's value: str()-ed for the library; True/False become "1"/"0";
+# a list or tuple sets a repeatable option (header=[...]) once per item.
+OptionValue = Union[str, int, float, None, List[Union[str, int, float]],
+                    Tuple[Union[str, int, float], ...]]
+
+
+class TimeMs(TypedDict):
+    """A record's phases in ms; None when the phase did not happen."""
+    dns: Optional[float]
+    connect: Optional[float]
+    tls: Optional[float]
+    ttfb: Optional[float]
+    total: Optional[float]
+
+
+class RecordError(TypedDict):
+    """Why a URL failed: kind is one of bad_url, dns, connect, tls, proxy,
+    timeout, protocol, too_large, redirect, io, http, robots, skipped,
+    cancelled, lost."""
+    kind: str
+    message: str
+
+
+class RedirectHop(TypedDict):
+    url: str
+    status: int
+
+
+class TlsInfo(TypedDict):
+    version: str
+    cipher: Optional[str]
+    alpn: Optional[str]
+    resumed: bool
+
+
+class CertInfo(TypedDict):
+    subject: Optional[str]
+    issuer: Optional[str]
+    sans: List[str]
+    not_before: Optional[str]
+    not_after: Optional[str]
+    days_left: int
+
+
+class _RecordFields(TypedDict):
+    url: str
+    final_url: Optional[str]
+    status: Optional[int]
+    bytes: int
+    content_type: Optional[str]
+    redirects: int
+    attempts: int
+    time_ms: TimeMs
+    error: Optional[RecordError]
+    remote_ip: Optional[str]
+    http_version: Optional[str]
+    wire_bytes: int
+    started_at: Optional[str]
+    redirect_chain: List[RedirectHop]
+
+
+class Record(_RecordFields, total=False):
+    """One URL's result, the evcrawl command's JSON record (docs/design.md,
+    "The result record"). The fields below appear only when they apply."""
+    content_encoding: Optional[str]
+    headers: Dict[str, Optional[str]]
+    tls: TlsInfo
+    cert: CertInfo
+    depth: int
+    parent: Optional[str]
+    links: List[str]
+    saved: str
+
+
+class Stats(TypedDict):
+    """Crawler.stats(): live counters; errors maps error kind -> count."""
+    added: int
+    done: int
+    ok: int
+    errors: Dict[str, int]
+    bytes: int
+    in_flight: int
+    queued: int
+    waiting: int
+    connections: int
+    connections_opened: int
+    requests: int
+    keys: int
+    keys_waiting: int
+    keys_backing_off: int
+    keys_given_up: int
+    frontier_on_disk: int
+    frontier_spilled: int
+
+
 class EvcrawlError(Exception):
     """A libevcrawl call failed. `code` is the negative error code, and the
     message is evc_strerror(code) (with some context in front)."""
 
-    def __init__(self, code, context=None):
+    def __init__(self, code: int, context: Optional[str] = None) -> None:
         self.code = code
         msg = _lib.evc_strerror(code).decode()
         super().__init__("%s: %s" % (context, msg) if context else msg)
@@ -68,21 +187,41 @@ class EvcrawlError(Exception):
 # ---------------------------------------------------------------------------
 # Loading the library and declaring what we call
 
-def _find_library():
+def _library_path() -> Tuple[str, str]:
+    """The library to load, and where that choice came from. An installed
+    package uses the library installed with it (make install records its
+    LIBDIR, which need not be on the loader's path); a checkout's package
+    uses the checkout's build."""
     path = os.environ.get("EVCRAWL_LIB")
     if path:
-        return path
-    here = os.path.dirname(os.path.abspath(__file__))
-    built = os.path.join(here, os.pardir, "build", "libevcrawl.so")
+        return path, "$EVCRAWL_LIB"
+    try:
+        from . import _config  # type: ignore[attr-defined]  # by make install; not in a checkout
+    except ImportError:
+        pass
+    else:
+        return os.path.join(_config.LIBDIR, _config.SONAME), "the LIBDIR make install recorded"
+    here = os.path.dirname(os.path.realpath(__file__))
+    built = os.path.normpath(os.path.join(here, os.pardir, os.pardir, "build", "libevcrawl.so"))
     if os.path.exists(built):
-        return os.path.normpath(built)
+        return built, "the checkout's build"
     found = ctypes.util.find_library("evcrawl")
     if found:
-        return found
-    raise ImportError("libevcrawl not found: set EVCRAWL_LIB to the path of libevcrawl.so")
+        return found, "the system's library path"
+    raise ImportError("libevcrawl not found: this package was not installed by make install, "
+                      "is not in a built checkout, and the system's library path has none; "
+                      "set EVCRAWL_LIB to the path of libevcrawl.so")
 
 
-_lib = ctypes.CDLL(_find_library())
+def _load() -> Tuple[ctypes.CDLL, str]:
+    path, whence = _library_path()
+    try:
+        return ctypes.CDLL(path), path
+    except OSError as e:
+        raise ImportError("cannot load libevcrawl (%s): %s" % (whence, e)) from None
+
+
+_lib, _LIBRARY = _load()  # _LIBRARY: the path (or name) it was loaded from
 
 _IO_CB = CFUNCTYPE(None, c_void_p, c_int, c_int, c_void_p)   # loop, fd, events, arg
 _TIMER_CB = CFUNCTYPE(None, c_void_p, c_void_p)              # timer, arg
@@ -92,7 +231,7 @@ _BODY_CB = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p, c_size_t, c_void_p)
 #                    crawler, user, data, len, arg -> non-zero stops that fetch
 
 
-def _declare(name, restype, *argtypes):
+def _declare(name: str, restype: Any, *argtypes: Any) -> None:
     f = getattr(_lib, name)
     f.restype = restype
     f.argtypes = argtypes
@@ -138,12 +277,12 @@ for _name, _res, _args in [
     _declare(_name, _res, *_args)
 
 
-def version():
+def version() -> str:
     """The library's version, "MAJOR.MINOR.PATCH"."""
     return _lib.evc_version().decode()
 
 
-def _check(rc, context=None):
+def _check(rc: int, context: Optional[str] = None) -> int:
     if rc < 0:
         raise EvcrawlError(rc, context)
     return rc
@@ -173,22 +312,22 @@ class _Stats(Structure):
 # _handles, which maps it to the Python object (weakly: an object nobody
 # uses any more can still be collected and closed).
 
-_handles = {}
+_handles: Dict[int, "weakref.ref[Any]"] = {}
 _next_key = itertools.count(1)
 
 
-def _register(obj):
+def _register(obj: Any) -> int:
     key = next(_next_key)
     _handles[key] = weakref.ref(obj)
     return key
 
 
-def _lookup(key):
+def _lookup(key: int) -> Any:
     ref = _handles.get(key)
     return ref() if ref else None
 
 
-def _guard(loop, fn, *args):
+def _guard(loop: "Optional[Loop]", fn: Callable[..., Any], *args: Any) -> None:
     """Run a Python callback from C: an exception must not cross into C, so
     it is kept for the loop's runner to raise, and the loop is stopped."""
     try:
@@ -198,8 +337,44 @@ def _guard(loop, fn, *args):
             loop._fail(e)
 
 
+class _Interrupts:
+    """Ctrl-C while C runs the loop. Python runs a signal handler at its next
+    chance, often inside a callback, where a KeyboardInterrupt cannot cross
+    into C (ctypes prints "Exception ignored on calling ctypes callback
+    function" and drops it); with no callback at all it waits. So around
+    each call into the loop SIGINT's default handler is swapped for one
+    that notes the signal and stops the loop, the loop runs an iteration at
+    a time (a signal ends epoll_wait; evc_loop_run retries EINTR only in
+    DEFAULT mode), and KeyboardInterrupt is raised once C has returned.
+    A handler of the program's own, or a loop in another thread, is left
+    alone. Costs two sigaction calls per iteration."""
+
+    def __init__(self, loop: "Loop") -> None:
+        self._loop = loop
+        self._prev: Any = None
+        self.hit = False
+
+    def __enter__(self) -> "_Interrupts":
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._prev = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.hit = True
+        if self._loop._ptr:
+            _lib.evc_loop_stop(self._loop._ptr)
+
+    def __exit__(self, etype: Any, value: Any, tb: Any) -> None:
+        if self._prev is not None:
+            signal.signal(signal.SIGINT, self._prev)  # runs _note if one is pending
+            self._prev = None
+        if self.hit and etype is None:
+            raise KeyboardInterrupt
+
+
 @_IO_CB
-def _io_trampoline(loop_ptr, fd, events, key):
+def _io_trampoline(loop_ptr: int, fd: int, events: int, key: int) -> None:
     loop = _lookup(key)
     fn = loop and loop._watchers.get(fd)
     if fn:
@@ -207,37 +382,41 @@ def _io_trampoline(loop_ptr, fd, events, key):
 
 
 @_TIMER_CB
-def _timer_trampoline(timer_ptr, key):
+def _timer_trampoline(timer_ptr: int, key: int) -> None:
     timer = _lookup(key)
     if timer:
         _guard(timer._loop, timer._fire)
 
 
 @_RESULT_CB
-def _result_trampoline(crawler_ptr, result, key):
+def _result_trampoline(crawler_ptr: int, result: int, key: int) -> None:
     crawler = _lookup(key)
     if crawler:
         _guard(crawler.loop, crawler._result, result)
 
 
 @_BODY_CB
-def _body_trampoline(crawler_ptr, user, data, length, key):
+def _body_trampoline(crawler_ptr: int, user: int, data: int, length: int, key: int) -> int:
     crawler = _lookup(key)
     if not crawler or crawler._closing:
         return 0
-    stop = []
+    stop: List[Any] = []
     _guard(crawler.loop, lambda: stop.append(crawler._body(user, ctypes.string_at(data, length))))
     return 1 if not stop or stop[0] else 0  # an exception stops the fetch too
 
 
 @_FEED_CB
-def _feed_trampoline(crawler_ptr, key):
+def _feed_trampoline(crawler_ptr: int, key: int) -> None:
     crawler = _lookup(key)
     if crawler:
         _guard(crawler.loop, crawler._feed_more)
 
 
-def _ms(seconds):
+def _fileno(fd: FileLike) -> int:
+    return fd if isinstance(fd, int) else fd.fileno()
+
+
+def _ms(seconds: float) -> int:
     ms = int(round(float(seconds) * 1000))
     if ms < 0:
         raise ValueError("negative time: %r" % (seconds,))
@@ -254,79 +433,91 @@ class Loop:
     its watchers and cancels its timers.
     """
 
-    def __init__(self, backend=None):
+    def __init__(self, backend: Optional[str] = None) -> None:
         """backend: "epoll", "poll", "select", or None for the best here."""
         ptr = c_void_p()
         _check(_lib.evc_loop_new(byref(ptr), backend.encode() if backend else None),
                "loop %r" % (backend or "auto"))
-        self._ptr = ptr.value
+        self._ptr: Optional[int] = ptr.value
         self._key = _register(self)
-        self._watchers = {}      # fd -> fn(fd, events)
-        self._timers = {}        # key -> Timer, while allocated
-        self._crawlers = set()   # open crawlers on this loop
-        self._error = None       # first exception raised by a callback
+        self._watchers: Dict[int, Callable[[int, int], Any]] = {}  # fd -> fn(fd, events)
+        self._timers: Dict[int, Timer] = {}     # key -> Timer, while allocated
+        self._crawlers: Set[Crawler] = set()    # open crawlers on this loop
+        self._error: Optional[BaseException] = None  # first exception from a callback
         self._running = False
+        self._stopping = False  # stop() was called during run()
 
     # -- running
 
     @property
-    def backend(self):
+    def backend(self) -> str:
         """The selector in use: "epoll", "poll" or "select"."""
         return _lib.evc_loop_backend(self._live()).decode()
 
-    def now(self):
+    def now(self) -> float:
         """The loop's cached monotonic time, in seconds."""
         return _lib.evc_now(self._live()) / 1000.0
 
-    def run(self):
+    def run(self) -> None:
         """Run until nothing is watched and no timer or crawl is active, or
         until stop(). Re-raises an exception from a callback."""
         self._run(_RUN_DEFAULT)
 
-    def run_once(self, block=True):
+    def run_once(self, block: bool = True) -> bool:
         """One iteration: run what is due, waiting for an event if block.
         Returns whether anything is still active."""
         return self._run(_RUN_ONCE if block else _RUN_NOWAIT) > 0
 
-    def stop(self):
+    def stop(self) -> None:
         """Make run() return after the current iteration."""
+        self._stopping = True
         _lib.evc_loop_stop(self._live())
 
-    def _run(self, mode):
+    def _run(self, mode: int) -> int:
         if self._running:
             raise RuntimeError("the loop is already running (a callback cannot run it)")
-        self._running = True
+        ptr = self._live()
+        self._running, self._stopping = True, False
         try:
-            rc = _lib.evc_loop_run(self._live(), mode)
+            with _Interrupts(self) as interrupts:
+                if mode != _RUN_DEFAULT:
+                    rc = _lib.evc_loop_run(ptr, mode)
+                else:
+                    # DEFAULT, one iteration at a time (see _Interrupts).
+                    rc = _lib.evc_loop_run(ptr, _RUN_NOWAIT)
+                    while (rc > 0 and not self._stopping and self._error is None
+                           and not interrupts.hit):
+                        rc = _lib.evc_loop_run(ptr, _RUN_ONCE)
         finally:
             self._running = False
         self._raise_pending()
         return _check(rc, "event loop")
 
-    def _fail(self, exc):
+    def _fail(self, exc: BaseException) -> None:
         if self._error is None:
             self._error = exc
         if self._ptr:
             _lib.evc_loop_stop(self._ptr)
 
-    def _raise_pending(self):
+    def _raise_pending(self) -> None:
         if self._error is not None:
             e, self._error = self._error, None
             raise e
 
-    def _live(self):
+    def _live(self) -> int:
         if not self._ptr:
             raise ValueError("the loop is closed")
         return self._ptr
 
     # -- timers and watchers
 
-    def call_later(self, seconds, fn, *args):
+    def call_later(self, seconds: float, fn: Callable[..., Any], *args: Any) -> "Timer":
         """Run fn(*args) once, after `seconds` (fractions allowed). Returns
         a Timer (cancel() it to call it off)."""
         return Timer(self, seconds, 0, fn, args)
 
-    def call_every(self, seconds, fn, *args, first=None):
+    def call_every(self, seconds: float, fn: Callable[..., Any], *args: Any,
+                   first: Optional[float] = None) -> "Timer":
         """Run fn(*args) every `seconds`, the first time after `first`
         seconds (default: `seconds`). Returns a Timer; cancel() stops it.
         A repeating timer keeps run() from returning until cancelled."""
@@ -334,28 +525,29 @@ class Loop:
             raise ValueError("call_every needs a period > 0")
         return Timer(self, seconds if first is None else first, seconds, fn, args)
 
-    def watch(self, fd, fn, read=True, write=False):
+    def watch(self, fd: "FileLike", fn: Callable[[int, int], Any], read: bool = True,
+              write: bool = False) -> None:
         """Call fn(fd, events) while fd (an int or an object with fileno())
         is readable (read=True) and/or writable (write=True); events has
         READ and/or WRITE set. Watching a watched fd again replaces its
         callback and events. Level-triggered: read or write what is ready,
         or unwatch. Unwatch before closing the fd."""
-        fd = fd if isinstance(fd, int) else fd.fileno()
+        fd = _fileno(fd)
         events = (READ if read else 0) | (WRITE if write else 0)
         _check(_lib.evc_io_start(self._live(), fd, events, _io_trampoline, self._key),
                "watch fd %d" % fd)
         self._watchers[fd] = fn
 
-    def unwatch(self, fd):
+    def unwatch(self, fd: "FileLike") -> None:
         """Stop watching fd (no callback for it runs after this). Watching
         nothing is fine."""
-        fd = fd if isinstance(fd, int) else fd.fileno()
+        fd = _fileno(fd)
         if self._watchers.pop(fd, None) is not None and self._ptr:
             _check(_lib.evc_io_stop(self._ptr, fd), "unwatch fd %d" % fd)
 
     # -- the end
 
-    def close(self):
+    def close(self) -> None:
         """Close the loop's crawlers, stop its watchers, cancel its timers
         and free it. Not from inside a callback. Closing twice is fine."""
         if not self._ptr:
@@ -372,13 +564,13 @@ class Loop:
         self._ptr = None
         _handles.pop(self._key, None)
 
-    def __enter__(self):
+    def __enter__(self) -> "Loop":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             if getattr(self, "_ptr", None) and not self._running:
                 self.close()
@@ -389,11 +581,12 @@ class Loop:
 class Timer:
     """A timer on a Loop: see Loop.call_later() and Loop.call_every()."""
 
-    def __init__(self, loop, seconds, repeat, fn, args=()):
+    def __init__(self, loop: Loop, seconds: float, repeat: float, fn: Callable[..., Any],
+                 args: Tuple[Any, ...] = ()) -> None:
         self._loop, self._fn, self._args = loop, fn, args
         self._repeat = _ms(repeat)
         self._key = _register(self)
-        self._ptr = _lib.evc_timer_new(loop._live(), _timer_trampoline, self._key)
+        self._ptr: Optional[int] = _lib.evc_timer_new(loop._live(), _timer_trampoline, self._key)
         if not self._ptr:
             raise MemoryError("evc_timer_new")
         loop._timers[self._key] = self  # the loop keeps it alive while set
@@ -403,11 +596,11 @@ class Timer:
             _check(rc, "timer")
 
     @property
-    def active(self):
+    def active(self) -> bool:
         """Whether the timer will still fire."""
         return bool(self._ptr) and bool(_lib.evc_timer_active(self._ptr))
 
-    def cancel(self):
+    def cancel(self) -> None:
         """Stop the timer for good and free it (safe inside its own callback)."""
         if self._ptr:
             _lib.evc_timer_free(self._ptr)
@@ -415,7 +608,7 @@ class Timer:
             self._loop._timers.pop(self._key, None)
             _handles.pop(self._key, None)
 
-    def _fire(self):
+    def _fire(self) -> None:
         try:
             self._fn(*self._args)
         finally:
@@ -430,9 +623,18 @@ class Crawler:
     iterating the crawler yields them (running the loop meanwhile) until
     every URL has its record and input is closed. Options as for crawl().
     Close it with close() (or use it as a context manager).
+
+    Input ends by itself for iteration and run(): with feed(), when its
+    iterable is exhausted; with add(), once every URL added has its record
+    and nothing else on the loop (a watcher, a timer, another crawler)
+    could add one. Otherwise (URLs still to come from a watcher, say) say
+    so with close_input().
     """
 
-    def __init__(self, loop=None, on_result=None, on_body=None, **options):
+    def __init__(self, loop: Optional[Loop] = None,
+                 on_result: Optional[Callable[[Record], Any]] = None,
+                 on_body: Optional[Callable[[Any, bytes], Any]] = None,
+                 **options: OptionValue) -> None:
         """loop: a Loop to run on, or None for a private one (self.loop),
         closed with the crawler. on_body(url, data): called with each piece
         of a URL's final body (decoded bytes) as it arrives; return True to
@@ -441,13 +643,13 @@ class Crawler:
         self.loop = Loop() if loop is None else loop
         self._on_result = on_result
         self._on_body = on_body
-        self._url_of = {}  # user id given to C -> URL, while on_body is set
+        self._url_of: Dict[int, URL] = {}  # user id given to C -> URL, while on_body is set
         self._next_id = itertools.count(1)
-        self._results = collections.deque()
-        self._urls = None
+        self._results: Deque[Record] = collections.deque()
+        self._urls: Optional[Iterator[URL]] = None
         self._closing = False
         self._buf = ctypes.create_string_buffer(4096)
-        self._ptr = None
+        self._ptr: Optional[int] = None
         self._key = _register(self)
         opts = _make_opts(options)
         try:
@@ -466,12 +668,12 @@ class Crawler:
         if on_body:
             _lib.evc_crawler_set_body_cb(self._ptr, _body_trampoline, self._key)
 
-    def _live(self):
+    def _live(self) -> int:
         if not self._ptr:
             raise ValueError("the crawler is closed")
         return self._ptr
 
-    def add(self, url):
+    def add(self, url: URL) -> None:
         """Add one URL (str or bytes); also fine inside any callback. A bad
         URL is not an error here: its record says bad_url."""
         b = url if isinstance(url, bytes) else url.encode("utf-8", "surrogateescape")
@@ -481,29 +683,29 @@ class Crawler:
             self._url_of[uid] = url
         _check(_lib.evc_crawler_add(self._live(), b, len(b), uid), "add %r" % (url,))
 
-    def feed(self, urls):
+    def feed(self, urls: Iterable[URL]) -> None:
         """Take URLs from the iterable `urls` as the crawler has room for
         them, and close input when it is exhausted. The iterable is read
         inside the loop: one that blocks (a terminal) stalls the crawl."""
         self._urls = iter(urls)
         _lib.evc_crawler_set_feed(self._live(), _feed_trampoline, self._key)
 
-    def close_input(self):
+    def close_input(self) -> None:
         """Say no more URLs will be added: the crawl then ends when every
         URL has its record."""
         _lib.evc_crawler_close_input(self._live())
 
-    def cancel(self):
+    def cancel(self) -> None:
         """Stop: queued and in-flight URLs get records with error
         "cancelled" (from the loop, soon); later add() raises."""
         _lib.evc_crawler_cancel(self._live())
 
     @property
-    def finished(self):
+    def finished(self) -> bool:
         """Whether input is closed and every URL has its record."""
         return bool(_lib.evc_crawler_finished(self._live()))
 
-    def stats(self):
+    def stats(self) -> Stats:
         """Live counters: added, done, ok, bytes, in_flight, queued, waiting,
         connections, connections_opened, requests, and errors (a dict of
         error kind -> count, for the kinds that occurred)."""
@@ -513,29 +715,45 @@ class Crawler:
         st = _Stats.from_buffer(buf)
         out = {name: getattr(st, name) for name, _ in _Stats._fields_ if name != "errors"}
         out["errors"] = {_ERROR_KINDS[k]: n for k, n in enumerate(st.errors) if n}
-        return out
+        return cast(Stats, out)
 
-    def run(self):
+    def run(self) -> None:
         """Run the loop until this crawler is finished (other watchers and
-        timers run too). Needs close_input() or an exhausted feed()."""
+        timers run too); input ends as for iteration (see the class)."""
         records = list(self._drive())  # only without on_result: keep them
         self._results.extend(records)   # for iteration
 
-    def __iter__(self):
-        """Yield records as they arrive, running the loop, until finished
-        (so input must end: close_input(), or feed() an iterable that ends)."""
+    def __iter__(self) -> Iterator[Record]:
+        """Yield records as they arrive, running the loop, until finished:
+        every URL has its record and input has ended (see the class). The
+        loop's body may add() more URLs."""
         return self._drive()
 
-    def _drive(self):
+    def _drive(self) -> Iterator[Record]:
         while True:
             while self._results:
                 yield self._results.popleft()
             if self.finished:
                 return
+            if self._nothing_can_come():
+                _lib.evc_crawler_close_input(self._ptr)
+                continue
             if not self.loop.run_once() and not self.finished and not self._results:
                 raise RuntimeError("nothing left to run, yet the crawler is not finished")
 
-    def close(self):
+    def _nothing_can_come(self) -> bool:
+        # Without this, iterating after add() with input left open would
+        # wait forever once the last record is out. Checked with every
+        # record yielded (the loop's body has had its chance to add more);
+        # Python-side first, the library's counters only then.
+        loop = self.loop
+        if self._urls is not None or loop._watchers or loop._timers or len(loop._crawlers) > 1:
+            return False
+        st = self.stats()
+        return (st["done"] == st["added"] and st["in_flight"] == st["queued"] == 0
+                and st["waiting"] == 0 and st["frontier_on_disk"] == 0)
+
+    def close(self) -> None:
         """Free the crawler. If URLs are still pending, they are cancelled
         first and the loop is run until they have ended (their records are
         dropped; other watchers and timers of the loop may run meanwhile).
@@ -552,7 +770,7 @@ class Crawler:
         if self._own_loop:
             self.loop.close()
 
-    def _drain(self):
+    def _drain(self) -> None:
         # The library's own cancel path ends every pending fetch cleanly in
         # one loop iteration or two. (evc_crawler_free() with fetches still
         # in flight is allowed by crawler.h, but is avoided here.)
@@ -560,20 +778,21 @@ class Crawler:
         _lib.evc_crawler_cancel(self._ptr)
         self.loop._running = True
         try:
-            while not _lib.evc_crawler_finished(self._ptr):
-                if _lib.evc_loop_run(self.loop._ptr, _RUN_ONCE) <= 0:
-                    break
+            with _Interrupts(self.loop) as interrupts:
+                while not _lib.evc_crawler_finished(self._ptr) and not interrupts.hit:
+                    if _lib.evc_loop_run(self.loop._ptr, _RUN_ONCE) <= 0:
+                        break
         finally:
             self.loop._running = False
         self._results.clear()
 
-    def __enter__(self):
+    def __enter__(self) -> "Crawler":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             if getattr(self, "_ptr", None) and not self.loop._running:
                 self.close()
@@ -582,17 +801,18 @@ class Crawler:
 
     # -- from the loop
 
-    def _body(self, user, data):
+    def _body(self, user: int, data: bytes) -> Any:
+        assert self._on_body is not None  # the body callback is set only with it
         return self._on_body(self._url_of.get(user), data)
 
-    def _result(self, result):
+    def _result(self, result: int) -> None:
         if self._url_of:
             self._url_of.pop(_lib.evc_result_user(result), None)
         n = _lib.evc_result_to_json(result, self._buf, len(self._buf))
         if n >= len(self._buf):
             self._buf = ctypes.create_string_buffer(n + 1)
             n = _lib.evc_result_to_json(result, self._buf, len(self._buf))
-        rec = json.loads(ctypes.string_at(self._buf, n).decode("utf-8", "replace"))
+        rec: Record = json.loads(ctypes.string_at(self._buf, n).decode("utf-8", "replace"))
         if self._closing:
             return
         if self._on_result:
@@ -600,7 +820,7 @@ class Crawler:
         else:
             self._results.append(rec)
 
-    def _feed_more(self):
+    def _feed_more(self) -> None:
         # Add up to 256 URLs. Returning without adding any means "nothing
         # for now" to the crawler, which would then stop asking: so blank
         # lines are skipped until a URL comes or the iterable ends.
@@ -617,7 +837,7 @@ class Crawler:
                     added += 1
         except BaseException as e:
             self._urls = None  # exhausted, or broken: no more input either way
-            _lib.evc_crawler_set_feed(self._ptr, _FEED_CB(), None)
+            _lib.evc_crawler_set_feed(self._ptr, _FEED_CB(0), None)  # NULL
             _lib.evc_crawler_close_input(self._ptr)
             if not isinstance(e, StopIteration):
                 raise
@@ -635,13 +855,13 @@ class Robots:
         r.sitemaps                    # ["http://...", ...]
     """
 
-    def __init__(self, text, agent="evcrawl"):
+    def __init__(self, text: Union[str, bytes], agent: str = "evcrawl") -> None:
         data = text.encode() if isinstance(text, str) else bytes(text)
-        self._r = c_void_p()
+        self._r: Optional[c_void_p] = c_void_p()
         _check(_lib.evc_robots_parse(byref(self._r), data, len(data), agent.encode()),
                "evc_robots_parse")
 
-    def allowed(self, path):
+    def allowed(self, path: str) -> bool:
         """May a URL with this path (and query) be fetched? A whole URL
         works too: its path and query are taken."""
         if "://" in path:
@@ -649,23 +869,23 @@ class Robots:
         return bool(_lib.evc_robots_allowed(self._r, path.encode()))
 
     @property
-    def crawl_delay(self):
+    def crawl_delay(self) -> Optional[float]:
         ms = _lib.evc_robots_crawl_delay_ms(self._r)
         return ms / 1000.0 if ms else None
 
     @property
-    def sitemaps(self):
+    def sitemaps(self) -> List[str]:
         urls = POINTER(c_char_p)()
         n = _lib.evc_robots_sitemaps(self._r, byref(urls))
         return [urls[i].decode(errors="replace") for i in range(n)]
 
-    def __del__(self):
+    def __del__(self) -> None:
         if getattr(self, "_r", None):
             _lib.evc_robots_free(self._r)
             self._r = None
 
 
-def _make_opts(options):
+def _make_opts(options: Mapping[str, OptionValue]) -> int:
     """evc_crawl_opts_t on the heap from keyword options; the caller frees it."""
     opts = _lib.evc_crawl_opts_new()
     if not opts:
@@ -675,7 +895,8 @@ def _make_opts(options):
             if value is None:
                 continue
             name = _ALIASES.get(name, name)
-            for v in (value if isinstance(value, (list, tuple)) else [value]):
+            values = value if isinstance(value, (list, tuple)) else [value]
+            for v in values:
                 s = ("1" if v else "0") if isinstance(v, bool) else str(v)
                 rc = _lib.evc_crawl_opts_set(opts, name.encode(), s.encode())
                 if rc == -errno.ENOENT:
@@ -688,7 +909,9 @@ def _make_opts(options):
     return opts
 
 
-def crawl(urls, concurrency=200, per_host=8, timeout=10, loop=None, **options):
+def crawl(urls: Union[URL, Iterable[URL]], concurrency: int = 200, per_host: int = 8,
+          timeout: float = 10, loop: Optional[Loop] = None,
+          **options: OptionValue) -> Iterator[Record]:
     """Crawl `urls` (any iterable of str or bytes, read lazily, blank and "#"
     lines skipped; or one URL as a str) and yield one
     record per URL as it finishes (a dict: url, final_url, status, bytes,
@@ -701,13 +924,14 @@ def crawl(urls, concurrency=200, per_host=8, timeout=10, loop=None, **options):
     """
     if isinstance(urls, (str, bytes)):  # one URL, not one per character
         urls = [urls]
-    with Crawler(loop, concurrency=concurrency, per_host=per_host, timeout=timeout,
-                 **options) as crawler:
+    opts: Dict[str, Any] = dict(options, concurrency=concurrency, per_host=per_host,
+                                timeout=timeout)
+    with Crawler(loop, **opts) as crawler:
         crawler.feed(urls)
         yield from crawler
 
 
-def failure(rec):
+def failure(rec: Mapping[str, Any]) -> Optional[str]:
     """Why a record counts as broken, as a short string: "404" for an HTTP
     status >= 400, "dns: Domain name not found" for an error; None when
     the URL answered with a status below 400."""
