@@ -132,15 +132,15 @@ typedef struct evc_crawl_opts {
 				crawler or fetcher was made */
 	/* Cookies (README "Cookies"; RFC 6265). Without any of these three no
 	 * cookie is kept or sent. */
-	const char *cookie;	       /* with a '=': a literal "name=value[; n2=v2]"
-					  Cookie sent with every request; else a
-					  Netscape cookie file to load into the
-					  engine's jar (it must exist unless it is
-					  cookie_jar too, or "" for none), which
-					  turns the cookie engine on */
-	const char *cookie_jar;	       /* turn the cookie engine on and write every
-					  cookie, session ones too, to this file
-					  (atomically) when the engine is freed */
+	const char *cookie;		/* with a '=': a literal "name=value[; n2=v2]"
+					   Cookie sent with every request; else a
+					   Netscape cookie file to load into the
+					   engine's jar (it must exist unless it is
+					   cookie_jar too, or "" for none), which
+					   turns the cookie engine on */
+	const char *cookie_jar;		/* turn the cookie engine on and write every
+					   cookie, session ones too, to this file
+					   (atomically) when the engine is freed */
 	struct evc_cookie_jar *cookies; /* a jar shared by every engine given it
 					  (cookies.h; not owned, must outlive
 					  them): Set-Cookie goes there, Cookie

@@ -514,12 +514,13 @@ struct parsed {
 	const char *wanted[33]; /* --record-header names, NULL-terminated */
 	int nwanted;
 	bool data_stdin; /* -d @-: the body came from stdin */
-	char *cookie;	      /* -b name=value ones, joined with "; " */
+	char *data;	 /* -d, --data-binary, --data-raw: joined with '&' */
+	size_t data_len;
+
+	char *cookie;		   /* -b name=value ones, joined with "; " */
 	const char **cookie_files; /* -b FILE ones */
 	int ncookie_files;
 	const char *cookie_jar; /* --cookie-jar FILE */
-	char *data;	 /* -d, --data-binary, --data-raw: joined with '&' */
-	size_t data_len;
 };
 
 /*
@@ -628,8 +629,9 @@ static void open_jar(struct app *a, struct parsed *p)
 				    "'name=value')",
 				    path, evc_strerror(rc));
 		if (bad && !a->quiet)
-			fprintf(stderr, "%s: warning: -b %s: %u %s not cookies, skipped\n", prog,
-				path, bad, bad == 1 ? "line is" : "lines are");
+			fprintf(stderr, "%s: warning: -b %s: skipped %u %s\n", prog, path, bad,
+				bad == 1 ? "line that is not a cookie"
+					 : "lines that are not cookies");
 	}
 }
 
@@ -700,9 +702,10 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			break;
 		case 'c':
 			if (optarg[0] && !strchr("0123456789+-", optarg[0]))
-				usage_error("-c is --concurrency, a number, not '%s' (curl's -c FILE "
-					    "is --cookie-jar FILE here)",
-					    optarg);
+				usage_error(
+				    "-c is --concurrency, a number, not '%s' (curl's -c FILE "
+				    "is --cookie-jar FILE here)",
+				    optarg);
 			o->concurrency = parse_count("--concurrency", optarg, 1);
 			break;
 		case 'b':

@@ -42,11 +42,11 @@
 #include "evcrawl/cookies.h"
 #include "util/url.h"
 
-#define EVC__COOKIE_MAX 4096	      /* name + value */
-#define EVC__COOKIE_ATTR_MAX 1024     /* one attribute's value */
-#define EVC__COOKIES_PER_DOMAIN 50    /* cookies of one domain */
-#define EVC__COOKIES_MAX 3000	      /* cookies in a jar */
-#define EVC__SET_COOKIE_PER_RESPONSE 50 /* Set-Cookie headers a response may have kept */
+#define EVC__COOKIE_MAX		     4096 /* name + value */
+#define EVC__COOKIE_ATTR_MAX	     1024 /* one attribute's value */
+#define EVC__COOKIES_PER_DOMAIN	     50	  /* cookies of one domain */
+#define EVC__COOKIES_MAX	     3000 /* cookies in a jar */
+#define EVC__SET_COOKIE_PER_RESPONSE 50	  /* Set-Cookie headers a response may have kept */
 
 /* Why a Set-Cookie was not stored (evc__cookies_set). */
 enum {
@@ -63,8 +63,8 @@ enum {
  * Store one Set-Cookie value (len bytes) received from the URL u at time
  * now. Returns one of the codes above. Thread-safe (the jar's lock).
  */
-int evc__cookies_set(evc_cookie_jar_t *jar, const struct evc__url *u, const char *value,
-		     size_t len, int64_t now);
+int evc__cookies_set(evc_cookie_jar_t *jar, const struct evc__url *u, const char *value, size_t len,
+		     int64_t now);
 
 /**
  * Store a response's Set-Cookie values: n NUL-terminated strings back to
@@ -80,8 +80,8 @@ unsigned evc__cookies_store(evc_cookie_jar_t *jar, const struct evc__url *u, con
  * not fit are left out. Expired cookies met on the way are dropped.
  * Returns the length (0: none).
  */
-size_t evc__cookies_header(evc_cookie_jar_t *jar, const struct evc__url *u, int64_t now,
-			   char *out, size_t cap);
+size_t evc__cookies_header(evc_cookie_jar_t *jar, const struct evc__url *u, int64_t now, char *out,
+			   size_t cap);
 
 /* ---- the rules, exported for the unit tests ------------------------------- */
 

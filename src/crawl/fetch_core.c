@@ -536,31 +536,33 @@ static char *with_cookies(const struct evc__fetch *f, size_t cap, const char *fi
 	 * fixed block and the body. */
 	size_t other = strlen(f->url.target) + strlen(f->url.host) + 400 +
 		       (o->data && !f->as_get ? o->data_len : 0);
-	size_t room = cap > fixed_len + other + lit_len + 12 ? cap - fixed_len - other - lit_len - 12 : 0;
-	char *b = malloc(fixed_len + 12 + lit_len + room + 1);
+	size_t room =
+	    cap > fixed_len + other + lit_len + 12 ? cap - fixed_len - other - lit_len - 12 : 0;
+	/* The jar's part on the stack first: most requests of a crawl with
+	 * cookies on have none, and then cost no allocation. */
+	char jar[EVC__REQUEST_MAX];
+	size_t jar_len = 0;
+	if (o->cookies && room > 1)
+		jar_len = evc__cookies_header(o->cookies, &f->url, (int64_t)time(NULL), jar,
+					      room < sizeof jar ? room : sizeof jar);
+	if (!lit && !jar_len)
+		return NULL;
+	char *b = malloc(fixed_len + 8 + lit_len + 2 + jar_len + 2);
 	if (!b)
 		return NULL;
-	memcpy(b, fixed, fixed_len);
-	char *p = b + fixed_len;
+	char *p = b;
+	memcpy(p, fixed, fixed_len);
+	p += fixed_len;
 	memcpy(p, "Cookie: ", 8);
 	p += 8;
 	memcpy(p, lit ? lit : "", lit_len);
 	p += lit_len;
-	size_t jar = 0;
-	if (o->cookies && room > 2) {
-		if (lit) {
-			memcpy(p, "; ", 2);
-			p += 2;
-		}
-		jar = evc__cookies_header(o->cookies, &f->url, (int64_t)time(NULL), p, room - 2);
-		if (!jar && lit)
-			p -= 2;
-		p += jar;
+	if (lit && jar_len) {
+		memcpy(p, "; ", 2);
+		p += 2;
 	}
-	if (!lit && !jar) {
-		free(b);
-		return NULL;
-	}
+	memcpy(p, jar, jar_len);
+	p += jar_len;
 	memcpy(p, "\r\n", 2);
 	*len = (size_t)(p + 2 - b);
 	return b;

@@ -194,8 +194,8 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 	}
 	if (fixed > EVC__HEADERS_MAX) {
 		snprintf(buf, sizeof buf,
-			 "request headers too large: %zu bytes (at most %d with -H, -A and -b)", fixed,
-			 EVC__HEADERS_MAX);
+			 "request headers too large: %zu bytes (at most %d with -H, -A and -b)",
+			 fixed, EVC__HEADERS_MAX);
 		*what = buf;
 		return -EINVAL;
 	}
@@ -361,9 +361,10 @@ static int engine_cookies(struct evc__engine_opts *e, const char ***headers)
 		return 0;
 	size_t n = 0;
 	const char *merged = NULL;
+	/* The last one, as it would replace the others in the fixed block. */
 	for (; o->headers && o->headers[n]; n++)
 		if (cookie_header(o->headers[n]))
-			merged = o->headers[n] + 7; /* the last one, as it would replace the others */
+			merged = o->headers[n] + 7;
 	if (!merged)
 		return 0;
 	while (*merged == ' ' || *merged == '\t')

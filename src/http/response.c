@@ -41,7 +41,7 @@ enum {
 #define WANTED_MAX 4096 /* bytes kept of a wanted header's value */
 /* A Set-Cookie longer than this is dropped whole: the cookie store takes
  * at most 4 KiB of name and value and 1 KiB per attribute anyway. */
-#define SET_COOKIE_MAX 8192
+#define SET_COOKIE_MAX	 8192
 #define SET_COOKIE_COUNT 50 /* Set-Cookie headers kept per response */
 
 /* r->z_state: where decoding of this body stands. */

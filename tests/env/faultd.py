@@ -69,7 +69,8 @@ Paths (the query string is ignored; "..." means anything may follow):
   /cookie/...             cookies (any path under /cookie/, for Path tests):
                           one Set-Cookie per "c=" query parameter (URL-
                           encoded, in order); with "to=URL", a 302 to it;
-                          else 200 with the request head as body. Always
+                          else 200 with the request head as body; with
+                          "delay=MS", after MS milliseconds. Always
                           X-Got-Cookie: the Cookie header received (absent
                           when none came) and X-Cookie-Headers: how many came
   /curl/NNNN, /curl/NNNN/...
@@ -1827,6 +1828,9 @@ async def h_cookie(conn, req, rest):
     if sent:
         hdrs.append(("X-Got-Cookie", sent[-1]))
     hdrs.append(("X-Cookie-Headers", len(sent)))
+    delay = [v for k, v in params if k == "delay" and v.isdigit()]
+    if delay:
+        await conn.sleep(int(delay[-1]) / 1000.0)
     to = [v for k, v in params if k == "to"]
     if to:
         hdrs.append(("Location", to[-1]))

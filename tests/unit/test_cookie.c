@@ -166,7 +166,7 @@ static void test_parse(void **state)
 	const char *u = "http://www.example.com/dir/page";
 	assert_int_equal(set(u, "a=1"), EVC__COOKIE_STORED);
 	assert_int_equal(set(u, "  b  =  two words  ; Path=/"), EVC__COOKIE_STORED);
-	assert_int_equal(set(u, "c=; path=/"), EVC__COOKIE_STORED); /* empty value */
+	assert_int_equal(set(u, "c=; path=/"), EVC__COOKIE_STORED);    /* empty value */
 	assert_int_equal(set(u, "d=x=y; Path=/"), EVC__COOKIE_STORED); /* '=' in the value */
 	assert_int_equal(set(u, "e=\"quoted\"; Path=/; Unknown=1; SameSite=Lax"),
 			 EVC__COOKIE_STORED);
@@ -181,7 +181,8 @@ static void test_parse(void **state)
 	assert_string_equal(header("http://www.example.com/dir/page"),
 			    "a=1; b=two words; c=; d=x=y; e=\"quoted\"");
 	/* Default path /dir: not sent to /, nor to /directory. */
-	assert_string_equal(header("http://www.example.com/"), "b=two words; c=; d=x=y; e=\"quoted\"");
+	assert_string_equal(header("http://www.example.com/"),
+			    "b=two words; c=; d=x=y; e=\"quoted\"");
 	assert_string_equal(header("http://www.example.com/directory"),
 			    "b=two words; c=; d=x=y; e=\"quoted\"");
 	/* A relative Path is ignored (the default path stands). */
@@ -218,8 +219,7 @@ static void test_domain_attribute(void **state)
 static void test_public_suffix(void **state)
 {
 	/* A public suffix is refused... */
-	assert_int_equal(set("http://www.example.co.uk/", "a=1; Domain=co.uk"),
-			 EVC__COOKIE_DOMAIN);
+	assert_int_equal(set("http://www.example.co.uk/", "a=1; Domain=co.uk"), EVC__COOKIE_DOMAIN);
 	assert_int_equal(set("http://www.example.co.uk/", "a=1; Domain=.uk"), EVC__COOKIE_DOMAIN);
 	assert_int_equal(set("http://www.example.com/", "a=1; Domain=com"), EVC__COOKIE_DOMAIN);
 	/* ... and so is an unknown top-level name (the list's "*" rule). */
@@ -500,9 +500,9 @@ static void test_file_round_trip(void **state)
 
 	/* One cookie from a server, then the jar written: every cookie,
 	 * session ones too, oldest first, HttpOnly marked. */
-	assert_int_equal(set_at("http://www.example.com/", "new=n1; HttpOnly; Domain=example.com",
-				now),
-			 EVC__COOKIE_STORED);
+	assert_int_equal(
+	    set_at("http://www.example.com/", "new=n1; HttpOnly; Domain=example.com", now),
+	    EVC__COOKIE_STORED);
 	char *out = write_temp("old contents\n");
 	assert_int_equal(evc_cookie_jar_save(jar, out), 0);
 	char want[2048];
