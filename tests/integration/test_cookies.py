@@ -189,6 +189,10 @@ try:
          (0, OUR_HEADER + line("h01.test", False, "/cookie", False, 0, "n", "1")),
          "-b F --cookie-jar F with no F yet: F is written at the end", run.err)
 
+    run = evcrawl("--help")
+    t.ok(run.rc == 0 and all(o in run.out.decode() for o in ("-b, --cookie", "--cookie-jar")),
+         "--help lists -b/--cookie and --cookie-jar")
+
     # Usage errors: one line, exit 2.
     for args, words in [
             (["-b", os.path.join(tmp, "missing.txt")], ["missing.txt", "No such file"]),
