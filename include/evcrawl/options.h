@@ -119,17 +119,6 @@ typedef struct evc_crawl_opts {
 	const char *const *record_headers; /* response headers the record shows
 					(NULL-terminated names; "headers":
 					{name: value}); NULL: none */
-	/* Called with each request head sent (dir '>') and each response head
-	 * received, interim ones included (dir '<'), as raw bytes, for -v.
-	 * From the thread that fetches (the loop's, or a blocking fetcher's).
-	 * NULL: none. */
-	void (*trace)(void *arg, const char *url, char dir, const char *head, size_t len);
-	void *trace_arg;
-	double output_since; /* with output_dir: files older than this (Unix
-				time) are an earlier run's and are replaced;
-				newer ones are this run's and a second URL
-				mapping there gets another name. 0: when the
-				crawler or fetcher was made */
 	/* Cookies (README "Cookies"; RFC 6265). Without any of these three no
 	 * cookie is kept or sent. */
 	const char *cookie;		/* with a '=': a literal "name=value[; n2=v2]"
@@ -147,6 +136,17 @@ typedef struct evc_crawl_opts {
 					  comes from there. When set, the engine
 					  neither loads a `cookie` file nor writes
 					  `cookie_jar`: the jar's owner does */
+	/* Called with each request head sent (dir '>') and each response head
+	 * received, interim ones included (dir '<'), as raw bytes, for -v.
+	 * From the thread that fetches (the loop's, or a blocking fetcher's).
+	 * NULL: none. */
+	void (*trace)(void *arg, const char *url, char dir, const char *head, size_t len);
+	void *trace_arg;
+	double output_since; /* with output_dir: files older than this (Unix
+				time) are an earlier run's and are replaced;
+				newer ones are this run's and a second URL
+				mapping there gets another name. 0: when the
+				crawler or fetcher was made */
 } evc_crawl_opts_t;
 
 #define EVC_DATA_MAX (1u << 20) /* 1 MiB */

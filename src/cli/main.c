@@ -266,6 +266,7 @@ enum {
 	OPT_DATA_BINARY,
 	OPT_NO_CLOBBER,
 	OPT_RECORD_HEADER,
+	OPT_COOKIE_JAR,
 	OPT_FORMAT,
 	OPT_DATA_RAW,
 	OPT_SAVE_ERRORS,
@@ -276,7 +277,6 @@ enum {
 	OPT_NO_PROGRESS,
 	OPT_SELECTOR,
 	OPT_MODE,
-	OPT_COOKIE_JAR,
 };
 
 static const struct option long_opts[] = {

@@ -572,13 +572,13 @@ int evc__fetch_request(struct evc__fetch *f, char *buf, size_t cap, const char *
 		       size_t fixed_len)
 {
 	const evc_crawl_opts_t *o = f->o;
-	bool body = o->data && !f->as_get;
-	size_t cookied_len = 0;
+	size_t cookied_len = 0; /* the fixed block with a Cookie line, when one is due */
 	char *cookied = with_cookies(f, cap, fixed, fixed_len, &cookied_len);
 	if (cookied) {
 		fixed = cookied;
 		fixed_len = cookied_len;
 	}
+	bool body = o->data && !f->as_get;
 	int len = evc__request_build(
 	    buf, cap, method(f), &f->url, fixed, fixed_len, body ? o->data : NULL,
 	    body ? o->data_len : 0,

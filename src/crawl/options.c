@@ -284,12 +284,13 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	size_t nh, nr, nw;
 	size_t bytes = list_size(src->headers, &nh) + list_size(src->resolve, &nr) +
 		       list_size(src->record_headers, &nw);
-	const char *strs[] = {src->dns_servers, src->user_agent, src->output_dir,
-			      src->cacert,	src->capath,	 src->default_scheme,
-			      src->method,	src->cookie,	 src->cookie_jar};
+	const char *strs[] = {src->dns_servers, src->user_agent,     src->output_dir, src->cacert,
+			      src->capath,	src->default_scheme, src->method};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		bytes += strs[i] ? strlen(strs[i]) + 1 : 0;
 	bytes += src->data ? src->data_len + 1 : 0;
+	bytes += src->cookie ? strlen(src->cookie) + 1 : 0;
+	bytes += src->cookie_jar ? strlen(src->cookie_jar) + 1 : 0;
 	size_t nslots = nh + nr + nw + 3;
 	/* One block: the list slots first, then the text. */
 	size_t slot_bytes = nslots * sizeof(const char *);
@@ -306,13 +307,13 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	dst->capath = put_str(&p, src->capath);
 	dst->default_scheme = put_str(&p, src->default_scheme);
 	dst->method = put_str(&p, src->method);
-	dst->cookie = put_str(&p, src->cookie);
-	dst->cookie_jar = put_str(&p, src->cookie_jar);
 	if (src->data) { /* bytes, NULs and all */
 		dst->data = memcpy(p, src->data, src->data_len);
 		p += src->data_len;
 		*p++ = '\0';
 	}
+	dst->cookie = put_str(&p, src->cookie);
+	dst->cookie_jar = put_str(&p, src->cookie_jar);
 	dst->headers = put_list(&p, src->headers, nh, &slots);
 	dst->resolve = put_list(&p, src->resolve, nr, &slots);
 	dst->record_headers = put_list(&p, src->record_headers, nw, &slots);
