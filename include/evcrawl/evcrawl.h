@@ -8,6 +8,7 @@
  *   fetcher.h   a blocking one-URL fetcher (the classic I/O models)
  *   crawler.h   the crawler: many URLs at once on a loop
  *   robots.h    robots.txt (RFC 9309): parse, and may this URL be fetched
+ *   cookies.h   a cookie jar to share between engines; Netscape cookie files
  *   fetch.h     options.h + result.h + fetcher.h in one include
  *   error.h     error codes and evc_strerror()
  *   version.h   EVC_VERSION_* and evc_version()
@@ -26,5 +27,6 @@
 #include "fetcher.h"
 #include "crawler.h"
 #include "robots.h"
+#include "cookies.h"
 
 #endif

@@ -36,6 +36,8 @@ enum {
 	EVC_SCOPE_ANY,	  /* anywhere */
 };
 
+struct evc_cookie_jar; /* cookies.h */
+
 typedef struct evc_crawl_opts {
 	unsigned concurrency;	     /* fetches in flight in total (100) */
 	unsigned per_host;	     /* ... per scheme+host+port (8) */
@@ -117,6 +119,23 @@ typedef struct evc_crawl_opts {
 	const char *const *record_headers; /* response headers the record shows
 					(NULL-terminated names; "headers":
 					{name: value}); NULL: none */
+	/* Cookies (README "Cookies"; RFC 6265). Without any of these three no
+	 * cookie is kept or sent. */
+	const char *cookie;		/* with a '=': a literal "name=value[; n2=v2]"
+					   Cookie sent with every request; else a
+					   Netscape cookie file to load into the
+					   engine's jar (it must exist unless it is
+					   cookie_jar too, or "" for none), which
+					   turns the cookie engine on */
+	const char *cookie_jar;		/* turn the cookie engine on and write every
+					   cookie, session ones too, to this file
+					   (atomically) when the engine is freed */
+	struct evc_cookie_jar *cookies; /* a jar shared by every engine given it
+					  (cookies.h; not owned, must outlive
+					  them): Set-Cookie goes there, Cookie
+					  comes from there. When set, the engine
+					  neither loads a `cookie` file nor writes
+					  `cookie_jar`: the jar's owner does */
 	/* Called with each request head sent (dir '>') and each response head
 	 * received, interim ones included (dir '<'), as raw bytes, for -v.
 	 * From the thread that fetches (the loop's, or a blocking fetcher's).
@@ -166,6 +185,7 @@ EVC_API void evc_crawl_opts_init(evc_crawl_opts_t *opts);
  * "default-scheme" ("http"/"https"), "fail" and "save-errors" ("0"/"1"),
  * "method" (a token: "HEAD", "POST", ...), "data" (the body, as text),
  * "no-clobber" ("0"/"1"), "record-header" (each call adds one name),
+ * "cookie" ("name=value" or a cookie file), "cookie-jar" (a file),
  * copying strings; it returns 0, -ENOENT for an unknown name, or -EINVAL
  * for a bad value. Only for options made by evc_crawl_opts_new(); free them with
  * evc_crawl_opts_free().

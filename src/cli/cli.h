@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evcrawl/cookies.h"
 #include "evcrawl/crawler.h"
 #include "evcrawl/fetch.h"
 #include "evcrawl/loop.h"

@@ -92,6 +92,15 @@ static void help(void)
 	       "      --match-status LIST   write only records whose status is in LIST\n"
 	       "                            (200,301-399; 0 = no status); all are counted\n"
 	       "      --filter-status LIST  write only records whose status is not in LIST\n"
+	       "  -b, --cookie DATA|FILE    'name=value[; n2=v2]' (DATA has a '='): sent\n"
+	       "                            with every request; else a Netscape cookie file\n"
+	       "                            (curl's, wget's) to start from, which also keeps\n"
+	       "                            the cookies servers set and sends them back\n"
+	       "                            (RFC 6265); repeatable; '' starts empty\n"
+	       "      --cookie-jar FILE     keep cookies (as -b FILE) and write them all,\n"
+	       "                            session ones too, to FILE at the end (curl's -c;\n"
+	       "                            here -c is --concurrency). Not with --mode\n"
+	       "                            processes: each worker has its own cookies\n"
 	       "      --compressed          ask for gzip, deflate, br or zstd and decode\n"
 	       "                            bodies (a coding it cannot decode is an error)\n"
 	       "      --cacert FILE         trust the CAs in FILE (PEM) instead of the system's\n"
@@ -262,6 +271,7 @@ enum {
 	OPT_DATA_BINARY,
 	OPT_NO_CLOBBER,
 	OPT_RECORD_HEADER,
+	OPT_COOKIE_JAR,
 	OPT_FORMAT,
 	OPT_DATA_RAW,
 	OPT_SAVE_ERRORS,
@@ -290,6 +300,8 @@ static const struct option long_opts[] = {
     {"resolve", required_argument, NULL, OPT_RESOLVE},
     {"user-agent", required_argument, NULL, 'A'},
     {"header", required_argument, NULL, 'H'},
+    {"cookie", required_argument, NULL, 'b'},
+    {"cookie-jar", required_argument, NULL, OPT_COOKIE_JAR},
     {"compressed", no_argument, NULL, OPT_COMPRESSED},
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"capath", required_argument, NULL, OPT_CAPATH},
@@ -348,7 +360,7 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-#define SHORT_OPTS "i:c:A:H:o:rkqhVIX:d:vx:"
+#define SHORT_OPTS "i:c:A:H:o:rkqhVIX:d:vx:b:"
 
 /*
  * -v: each request and response head on stderr, every line prefixed by the
@@ -435,9 +447,6 @@ static const struct {
     {"socks5-hostname", "use -x socks5h://HOST:PORT"},
     {"preproxy", "one proxy at a time: -x URL"},
     {"proxy-insecure", "HTTPS proxies are not supported: use -x http://HOST:PORT"},
-    {"cookie", "cookies are not supported yet"},
-    {"b", "cookies are not supported yet"},
-    {"cookie-jar", "cookies are not supported yet"},
     {"location", "redirects are always followed (--max-redirects N; 0: none)"},
     {"L", "redirects are always followed (--max-redirects N; 0: none)"},
     {"silent", "use -q/--quiet"},
@@ -518,6 +527,11 @@ struct parsed {
 	bool data_stdin; /* -d @-: the body came from stdin */
 	char *data;	 /* -d, --data-binary, --data-raw: joined with '&' */
 	size_t data_len;
+
+	char *cookie;		   /* -b name=value ones, joined with "; " */
+	const char **cookie_files; /* -b FILE ones */
+	int ncookie_files;
+	const char *cookie_jar; /* --cookie-jar FILE */
 };
 
 /*
@@ -585,6 +599,53 @@ static void add_data(struct parsed *p, int opt, const char *arg)
 	free(bytes);
 }
 
+/* -b: "name=value" ones are sent as they are (joined with "; "); anything
+ * else is a cookie file, as with curl. */
+static void add_cookie(struct parsed *p, const char *arg)
+{
+	if (!strchr(arg, '=')) {
+		p->cookie_files[p->ncookie_files++] = arg;
+		return;
+	}
+	char *all;
+	if (asprintf(&all, "%s%s%s", p->cookie ? p->cookie : "", p->cookie ? "; " : "", arg) < 0)
+		usage_error("out of memory");
+	free(p->cookie);
+	p->cookie = all;
+}
+
+/*
+ * -b FILE or --cookie-jar: one jar for the whole crawl, which every engine
+ * (the loop, each thread, each worker process's copy) shares. A -b file
+ * that does not exist is an error (a typo would silently send no cookies;
+ * curl ignores it), except when it is the --cookie-jar file too: the first
+ * run of `-b F --cookie-jar F`.
+ */
+static void open_jar(struct app *a, struct parsed *p)
+{
+	if (!p->ncookie_files && !p->cookie_jar)
+		return;
+	if (evc_cookie_jar_new(&a->opts.cookies) < 0)
+		usage_error("out of memory");
+	for (int i = 0; i < p->ncookie_files; i++) {
+		const char *path = p->cookie_files[i];
+		unsigned bad = 0;
+		if (!*path)
+			continue; /* -b '': cookies on, nothing loaded */
+		int rc = evc_cookie_jar_load(a->opts.cookies, path, &bad);
+		if (rc == -ENOENT && p->cookie_jar && strcmp(path, p->cookie_jar) == 0)
+			continue;
+		if (rc < 0)
+			usage_error("-b %s: %s (a cookie file; to send a cookie give "
+				    "'name=value')",
+				    path, evc_strerror(rc));
+		if (bad && !a->quiet)
+			fprintf(stderr, "%s: warning: -b %s: skipped %u %s\n", prog, path, bad,
+				bad == 1 ? "line that is not a cookie"
+					 : "lines that are not cookies");
+	}
+}
+
 /* mkdir -p: -o DIR creates its parents, as wget2 -P does. */
 static int make_dirs(const char *path)
 {
@@ -640,6 +701,7 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 	evc_crawl_opts_t *o = &a->opts;
 	p->progress = -1;
 	p->headers = calloc((size_t)argc + 1, sizeof *p->headers);
+	p->cookie_files = calloc((size_t)argc + 1, sizeof *p->cookie_files);
 	p->resolves = calloc((size_t)argc + 1, sizeof *p->resolves);
 	int opt;
 	check_long_names(argc, argv);
@@ -650,7 +712,20 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 			p->input = optarg;
 			break;
 		case 'c':
+			if (optarg[0] && !strchr("0123456789+-", optarg[0]))
+				usage_error(
+				    "-c is --concurrency, a number, not '%s' (curl's -c FILE "
+				    "is --cookie-jar FILE here)",
+				    optarg);
 			o->concurrency = parse_count("--concurrency", optarg, 1);
+			break;
+		case 'b':
+			add_cookie(p, optarg);
+			break;
+		case OPT_COOKIE_JAR:
+			if (!*optarg)
+				usage_error("--cookie-jar wants a file name");
+			p->cookie_jar = optarg;
 			break;
 		case OPT_PER_HOST:
 			o->per_host = parse_count("--per-host", optarg, 1);
@@ -923,6 +998,7 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		usage_error("-I/--head sends HEAD: not with -d/--data or another -X method");
 	if (p->head)
 		o->method = "HEAD";
+	o->cookie = p->cookie;
 	if (p->data) {
 		o->data = p->data;
 		o->data_len = p->data_len;
@@ -961,6 +1037,11 @@ static void parse_args(struct app *a, struct parsed *p, int argc, char **argv)
 		usage_error("%s is for --mode async (its scheduler keeps time per host); "
 			    "the classic modes fetch without it",
 			    p->polite);
+	if (p->cookie_jar && a->mode == MODE_PROCESSES)
+		usage_error("--cookie-jar: --mode processes fetches in worker processes that each "
+			    "keep their own cookies, so no one jar holds them all; use --mode "
+			    "threads or async (-b FILE alone is fine)");
+	open_jar(a, p);
 	if (o->insecure && !a->quiet)
 		fprintf(stderr, "%s: warning: -k: TLS certificates are not checked\n", prog);
 	if (o->output_dir) {
@@ -1046,6 +1127,18 @@ int main(int argc, char **argv)
 	output_flush(a);
 	if (rc == 2)
 		return 2;
+	if (p.cookie_jar) { /* also after a signal: the cookies got so far */
+		int jrc = evc_cookie_jar_save(a->opts.cookies, p.cookie_jar);
+		if (jrc < 0) {
+			fprintf(stderr, "%s: --cookie-jar %s: %s\n", prog, p.cookie_jar,
+				evc_strerror(jrc));
+			rc = 1;
+		}
+	}
+	evc_cookie_jar_free(a->opts.cookies);
+	a->opts.cookies = NULL;
+	free(p.cookie);
+	free(p.cookie_files);
 	if (!a->quiet)
 		print_summary(a);
 	free(p.headers);

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "crawl/cookies.h"
 #include "crawl/fetch_core.h"
 #include "evcrawl/loop.h"
 #include "http/request.h"
@@ -442,6 +443,10 @@ static int on_head(struct evc__fetch *f)
 {
 	struct evc__response *resp = f->resp;
 	f->head_handled = true;
+	/* Every head's cookies, a redirect's too: the next hop sends them. */
+	if (f->o->cookies && resp->n_set_cookie)
+		evc__cookies_store(f->o->cookies, &f->url, resp->set_cookie, resp->n_set_cookie,
+				   (int64_t)time(NULL));
 	f->status = resp->status;
 	f->outcome =
 	    resp->status == 429 || resp->status == 503 ? EVC__OUT_THROTTLE : EVC__OUT_RESPONSE;
@@ -521,6 +526,7 @@ void evc__fetch_exchange(struct evc__fetch *f, struct evc__response *resp, bool 
 		n++;
 	if (evc__response_want(resp, f->o->record_headers, n) < 0)
 		resp->nwant = 0; /* out of memory: the record shows them as absent */
+	resp->keep_set_cookie = f->o->cookies != NULL;
 }
 
 /* Whether the user's headers set a Content-Type. */
@@ -539,10 +545,67 @@ size_t evc__request_cap(const evc_crawl_opts_t *o)
 	       (proxied ? EVC__URL_MAX + EVC__PROXY_AUTH_MAX : 0);
 }
 
+/*
+ * The fixed block with a Cookie line added when this URL has cookies: the
+ * literal ones (the cookie option's "name=value" string, with an -H Cookie
+ * value merged in by the engine) first, then the jar's. Only what fits the
+ * request buffer is taken from the jar. Returns a malloc'd block (*len),
+ * or NULL when there is nothing to add (or no memory: sent without).
+ */
+static char *with_cookies(const struct evc__fetch *f, size_t cap, const char *fixed,
+			  size_t fixed_len, size_t *len)
+{
+	const evc_crawl_opts_t *o = f->o;
+	const char *lit = o->cookie && strchr(o->cookie, '=') ? o->cookie : NULL;
+	size_t lit_len = lit ? strlen(lit) : 0;
+	if (!lit && !o->cookies)
+		return NULL;
+	/* The request line, Host and Content-* take at most this beside the
+	 * fixed block and the body. */
+	size_t other = strlen(f->url.target) + strlen(f->url.host) + 400 +
+		       (o->data && !f->as_get ? o->data_len : 0);
+	size_t room =
+	    cap > fixed_len + other + lit_len + 12 ? cap - fixed_len - other - lit_len - 12 : 0;
+	/* The jar's part on the stack first: most requests of a crawl with
+	 * cookies on have none, and then cost no allocation. */
+	char jar[EVC__REQUEST_MAX];
+	size_t jar_len = 0;
+	if (o->cookies && room > 1)
+		jar_len = evc__cookies_header(o->cookies, &f->url, (int64_t)time(NULL), jar,
+					      room < sizeof jar ? room : sizeof jar);
+	if (!lit && !jar_len)
+		return NULL;
+	char *b = malloc(fixed_len + 8 + lit_len + 2 + jar_len + 2);
+	if (!b)
+		return NULL;
+	char *p = b;
+	memcpy(p, fixed, fixed_len);
+	p += fixed_len;
+	memcpy(p, "Cookie: ", 8);
+	p += 8;
+	memcpy(p, lit ? lit : "", lit_len);
+	p += lit_len;
+	if (lit && jar_len) {
+		memcpy(p, "; ", 2);
+		p += 2;
+	}
+	memcpy(p, jar, jar_len);
+	p += jar_len;
+	memcpy(p, "\r\n", 2);
+	*len = (size_t)(p + 2 - b);
+	return b;
+}
+
 int evc__fetch_request(struct evc__fetch *f, char *buf, size_t cap, const char *fixed,
 		       size_t fixed_len)
 {
 	const evc_crawl_opts_t *o = f->o;
+	size_t cookied_len = 0; /* the fixed block with a Cookie line, when one is due */
+	char *cookied = with_cookies(f, cap, fixed, fixed_len, &cookied_len);
+	if (cookied) {
+		fixed = cookied;
+		fixed_len = cookied_len;
+	}
 	bool body = o->data && !f->as_get;
 	struct evc__request_extra x = {
 	    .body = body ? o->data : NULL,
@@ -565,6 +628,7 @@ int evc__fetch_request(struct evc__fetch *f, char *buf, size_t cap, const char *
 	if (len > 0 && o->trace)
 		o->trace(o->trace_arg, f->url.href, '>', buf,
 			 (size_t)len - (body ? o->data_len : 0));
+	free(cookied);
 	if (len < 0)
 		evc__fetch_error(f, EVC_ERR_BAD_URL, "request line and headers exceed %zu bytes",
 				 cap);

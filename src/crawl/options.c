@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "crawl/cookies.h"
 #include "crawl/options.h"
 #include "crawl/polite.h"
 #include "http/request.h"
@@ -185,12 +187,16 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 		*what = buf;
 		return -EINVAL;
 	}
-	size_t fixed = strlen(block);
+	size_t fixed = strlen(block) + (o->cookie ? strlen(o->cookie) + 10 : 0);
 	free(block);
+	if (o->cookie && strpbrk(o->cookie, "\r\n")) {
+		*what = "bad cookie: it holds CR or LF";
+		return -EINVAL;
+	}
 	if (fixed > EVC__HEADERS_MAX) {
 		snprintf(buf, sizeof buf,
-			 "request headers too large: %zu bytes (at most %d with -H and -A)", fixed,
-			 EVC__HEADERS_MAX);
+			 "request headers too large: %zu bytes (at most %d with -H, -A and -b)",
+			 fixed, EVC__HEADERS_MAX);
 		*what = buf;
 		return -EINVAL;
 	}
@@ -301,6 +307,8 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		bytes += strs[i] ? strlen(strs[i]) + 1 : 0;
 	bytes += src->data ? src->data_len + 1 : 0;
+	bytes += src->cookie ? strlen(src->cookie) + 1 : 0;
+	bytes += src->cookie_jar ? strlen(src->cookie_jar) + 1 : 0;
 	size_t nslots = nh + nr + nw + 3;
 	/* One block: the list slots first, then the text. */
 	size_t slot_bytes = nslots * sizeof(const char *);
@@ -326,6 +334,8 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 		p += src->data_len;
 		*p++ = '\0';
 	}
+	dst->cookie = put_str(&p, src->cookie);
+	dst->cookie_jar = put_str(&p, src->cookie_jar);
 	dst->headers = put_list(&p, src->headers, nh, &slots);
 	dst->resolve = put_list(&p, src->resolve, nr, &slots);
 	dst->record_headers = put_list(&p, src->record_headers, nw, &slots);
@@ -333,6 +343,69 @@ static int opts_copy(evc_crawl_opts_t *dst, const evc_crawl_opts_t *src, char **
 		for (char *c = (char *)dst->record_headers[i]; *c; c++)
 			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
 	*block = mem;
+	return 0;
+}
+
+/* Whether the -H line h is "Cookie: <something with '='>". */
+static bool cookie_header(const char *h)
+{
+	return strncasecmp(h, "Cookie:", 7) == 0 && strchr(h + 7, '=');
+}
+
+/*
+ * The engine's cookies. A cookie file or cookie_jar without a shared jar:
+ * a jar of its own, loaded from the file (missing is fine when it is the
+ * cookie_jar too: the first run of a session). With cookies on, an -H
+ * Cookie value joins the literal ones in the one Cookie header the core
+ * writes (RFC 6265 5.4: a request carries one), so *headers gets the -H
+ * list without it (malloc'd; NULL when unchanged).
+ */
+static int engine_cookies(struct evc__engine_opts *e, const char ***headers)
+{
+	evc_crawl_opts_t *o = &e->o;
+	bool literal = o->cookie && strchr(o->cookie, '=');
+	if (!o->cookies && ((o->cookie && !literal) || o->cookie_jar)) {
+		int rc = evc_cookie_jar_new(&e->own_jar);
+		if (rc == 0 && o->cookie && !literal && *o->cookie) {
+			rc = evc_cookie_jar_load(e->own_jar, o->cookie, NULL);
+			if (rc == -ENOENT && o->cookie_jar && strcmp(o->cookie, o->cookie_jar) == 0)
+				rc = 0;
+		}
+		if (rc < 0) { /* nothing to write back over cookie_jar */
+			evc_cookie_jar_free(e->own_jar);
+			e->own_jar = NULL;
+			return rc;
+		}
+		o->cookies = e->own_jar;
+	}
+	if (!literal)
+		o->cookie = NULL; /* from here on: the literal value, if any */
+	if (!literal && !o->cookies)
+		return 0;
+	size_t n = 0;
+	const char *merged = NULL;
+	/* The last one, as it would replace the others in the fixed block. */
+	for (; o->headers && o->headers[n]; n++)
+		if (cookie_header(o->headers[n]))
+			merged = o->headers[n] + 7;
+	if (!merged)
+		return 0;
+	while (*merged == ' ' || *merged == '\t')
+		merged++;
+	if (asprintf(&e->cookie_line, "%s%s%s", merged, literal ? "; " : "",
+		     literal ? o->cookie : "") < 0) {
+		e->cookie_line = NULL;
+		return -ENOMEM;
+	}
+	size_t len = strlen(e->cookie_line);
+	while (len && (e->cookie_line[len - 1] == ' ' || e->cookie_line[len - 1] == '\t'))
+		e->cookie_line[--len] = '\0';
+	o->cookie = e->cookie_line;
+	if (!(*headers = calloc(n + 1, sizeof **headers)))
+		return -ENOMEM;
+	for (size_t i = 0, k = 0; i < n; i++)
+		if (!cookie_header(o->headers[i]))
+			(*headers)[k++] = o->headers[i];
 	return 0;
 }
 
@@ -356,9 +429,13 @@ int evc__engine_opts_init(struct evc__engine_opts *e, const evc_crawl_opts_t *op
 		clock_gettime(CLOCK_REALTIME_COARSE, &now);
 		e->o.output_since = (double)now.tv_sec + now.tv_nsec / 1e9;
 	}
+	const char **headers = NULL;
 	if (rc == 0)
-		rc = evc__request_headers(&e->fixed, e->o.user_agent, e->o.headers, e->o.compressed,
-					  NULL);
+		rc = engine_cookies(e, &headers);
+	if (rc == 0)
+		rc = evc__request_headers(&e->fixed, e->o.user_agent,
+					  headers ? headers : e->o.headers, e->o.compressed, NULL);
+	free(headers);
 	if (rc == 0)
 		e->fixed_len = strlen(e->fixed);
 	return rc;
@@ -380,6 +457,12 @@ struct evc__tls_ctx *evc__engine_tls(struct evc__engine_opts *e, const char **er
 
 void evc__engine_opts_free(struct evc__engine_opts *e)
 {
+	if (e->own_jar && e->o.cookie_jar) /* a failure has no one to tell: see options.h */
+		evc_cookie_jar_save(e->own_jar, e->o.cookie_jar);
+	evc_cookie_jar_free(e->own_jar);
+	e->own_jar = NULL;
+	free(e->cookie_line);
+	e->cookie_line = NULL;
 	evc__tls_ctx_release(e->tls);
 	e->tls = NULL;
 	free(e->fixed);
@@ -614,6 +697,8 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 			     : IS("exclude")	    ? &o->exclude
 			     : IS("default-scheme") ? &o->default_scheme
 			     : IS("method")	    ? &o->method
+			     : IS("cookie")	    ? &o->cookie
+			     : IS("cookie-jar")	    ? &o->cookie_jar
 			     : IS("data")	    ? &o->data
 			     : IS("proxy")	    ? &o->proxy
 			     : IS("http-proxy")	    ? &o->http_proxy

@@ -22,12 +22,21 @@ struct evc__engine_opts {
 	struct evc__tls_ctx *tls; /* made at the first https URL */
 	int tls_rc;		  /* its error, once tried and failed */
 	const char *tls_err;
+	/* Cookies: the jar the engine made for a cookie file or cookie_jar
+	 * (o.cookies then points at it; written to cookie_jar and freed with
+	 * the options), and the literal Cookie value with an -H Cookie value
+	 * merged in (o.cookie then points at it). NULL: none. */
+	struct evc_cookie_jar *own_jar;
+	char *cookie_line;
 };
 
 /**
  * Check opts (NULL: the defaults) and copy them into e, strings and all,
- * with the fixed header block built. Returns 0, -EINVAL for bad options, or
- * -ENOMEM; free with evc__engine_opts_free (also after a failure).
+ * with the fixed header block built, and the engine's own cookie jar made
+ * and loaded when the options ask for one. Returns 0, -EINVAL for bad
+ * options, -ENOMEM, or the -errno of a cookie file that cannot be read;
+ * free with evc__engine_opts_free (also after a failure), which writes the
+ * own jar to cookie_jar.
  */
 int evc__engine_opts_init(struct evc__engine_opts *e, const evc_crawl_opts_t *opts);
 void evc__engine_opts_free(struct evc__engine_opts *e);

@@ -37,6 +37,14 @@ const char *evc__registrable_domain(const char *host)
 	return d ? d : host; /* NULL: a public suffix itself, or one label */
 }
 
+bool evc__is_public_suffix(const char *name)
+{
+	if (is_ip(name))
+		return false;
+	pthread_once(&psl_once, psl_load);
+	return psl && psl_is_public_suffix(psl, name);
+}
+
 void evc__polite_key(const evc_crawl_opts_t *o, const char *host, const char *addr, char *buf,
 		     size_t cap)
 {

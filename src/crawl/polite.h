@@ -69,6 +69,14 @@ void evc__polite_key(const evc_crawl_opts_t *o, const char *host, const char *ad
  * host): the host itself for IP literals, single labels and suffixes. */
 const char *evc__registrable_domain(const char *host);
 
+/**
+ * Whether name (lower-case) is a public suffix ("com", "co.uk", and, by the
+ * list's "*" rule, any unknown top-level name such as "test"), by the same
+ * list as evc__registrable_domain. IP literals are not. The cookie store
+ * refuses a Domain attribute that is one.
+ */
+bool evc__is_public_suffix(const char *name);
+
 /** The gap after a start: delay_ms, or crawl_delay_ms when larger; with
  * random_delay jittered to 50-150 %. rnd is uniform in [0, 1). */
 uint64_t evc__polite_gap_ms(const evc_crawl_opts_t *o, const struct evc__polite *p, double rnd);

@@ -35,9 +35,14 @@ enum {
 	H_RETRY_AFTER,
 	H_LINK,
 	H_TRANSFER_ENCODING,
+	H_SET_COOKIE,
 };
 
 #define WANTED_MAX 4096 /* bytes kept of a wanted header's value */
+/* A Set-Cookie longer than this is dropped whole: the cookie store takes
+ * at most 4 KiB of name and value and 1 KiB per attribute anyway. */
+#define SET_COOKIE_MAX	 8192
+#define SET_COOKIE_COUNT 50 /* Set-Cookie headers kept per response */
 
 /* r->z_state: where decoding of this body stands. */
 enum {
@@ -720,6 +725,8 @@ static int kept_field(const char *name, size_t len)
 		return H_LINK;
 	if (token_is(name, len, "transfer-encoding"))
 		return H_TRANSFER_ENCODING;
+	if (token_is(name, len, "set-cookie"))
+		return H_SET_COOKIE;
 	return H_NONE;
 }
 
@@ -781,6 +788,12 @@ static int on_header_field_complete(llhttp_t *p)
 		r->value_len = strlen(r->content_encoding);
 		append_cut(r->content_encoding, sizeof(r->content_encoding), &r->value_len, ", ",
 			   2);
+	}
+	if (field == H_SET_COOKIE) { /* each one apart: an Expires date holds a comma */
+		if (!r->keep_set_cookie || r->n_set_cookie >= SET_COOKIE_COUNT)
+			field = H_NONE;
+		r->set_cookie_start = r->set_cookie_len;
+		r->set_cookie_drop = false;
 	}
 	if (field == H_TRANSFER_ENCODING && r->transfer_encoding[0]) {
 		r->value_len = strlen(r->transfer_encoding);
@@ -860,6 +873,22 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 		break;
 	case H_LOCATION:
 		return append_location(r, at, len) ? HPE_USER : 0;
+	case H_SET_COOKIE: {
+		size_t have = r->set_cookie_len - r->set_cookie_start;
+		if (r->set_cookie_drop || have + len > SET_COOKIE_MAX) {
+			r->set_cookie_drop = true;
+			break;
+		}
+		char *l = realloc(r->set_cookie, r->set_cookie_len + len + 1);
+		if (!l) {
+			r->set_cookie_drop = true;
+			break;
+		}
+		memcpy(l + r->set_cookie_len, at, len);
+		r->set_cookie_len += len;
+		r->set_cookie = l;
+		break;
+	}
 	case H_RETRY_AFTER:
 		append_cut(r->field_buf, sizeof(r->field_buf), &r->value_len, at, len);
 		break;
@@ -911,6 +940,18 @@ static int on_header_value_complete(llhttp_t *p)
 		if (r->link)
 			trim_end(r->link, &r->value_len);
 		break;
+	case H_SET_COOKIE:
+		while (r->set_cookie_len > r->set_cookie_start &&
+		       (r->set_cookie[r->set_cookie_len - 1] == ' ' ||
+			r->set_cookie[r->set_cookie_len - 1] == '\t'))
+			r->set_cookie_len--;
+		if (r->set_cookie_drop || r->set_cookie_len == r->set_cookie_start) {
+			r->set_cookie_len = r->set_cookie_start; /* too long, or empty */
+		} else {
+			r->set_cookie[r->set_cookie_len++] = '\0'; /* room made by realloc */
+			r->n_set_cookie++;
+		}
+		break;
 	}
 	if (r->wanted_field >= 0 && r->wanted[r->wanted_field])
 		trim_end(r->wanted[r->wanted_field], &r->wanted_len);
@@ -935,6 +976,10 @@ static void reset_head(struct evc__response *r)
 	r->location = NULL;
 	free(r->link);
 	r->link = NULL;
+	free(r->set_cookie);
+	r->set_cookie = NULL;
+	r->set_cookie_len = 0;
+	r->n_set_cookie = 0;
 	r->retry_after = -1;
 	r->head_bytes = 0;
 }
@@ -1234,5 +1279,9 @@ void evc__response_free(struct evc__response *r)
 	r->location = NULL;
 	free(r->link);
 	r->link = NULL;
+	free(r->set_cookie);
+	r->set_cookie = NULL;
+	r->set_cookie_len = 0;
+	r->n_set_cookie = 0;
 	decoder_free(r);
 }

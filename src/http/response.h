@@ -50,6 +50,17 @@ struct evc__response {
 	int retry_after; /* seconds (delta or HTTP date), -1 when absent */
 	char *link;	 /* Link headers, joined with ", " (malloc'd, NULL when
 			    none; at most 8 KiB kept, the rest dropped) */
+	/* With keep_set_cookie (set after init; the cookie store wants them):
+	 * each Set-Cookie value, NUL-terminated, back to back in set_cookie
+	 * (malloc'd), n_set_cookie of them, never joined (an Expires date
+	 * holds a comma). At most 50 per response; one longer than 8 KiB is
+	 * dropped. An interim (1xx) response's are forgotten. */
+	bool keep_set_cookie;
+	char *set_cookie;
+	size_t set_cookie_len;
+	unsigned n_set_cookie;
+	size_t set_cookie_start; /* private: where the current one began */
+	bool set_cookie_drop;	 /* private: the current one is dropped */
 
 	uint64_t body_bytes;	  /* delivered to on_body (decoded) */
 	uint64_t wire_body_bytes; /* body bytes as received (before decoding) */

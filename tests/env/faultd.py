@@ -66,6 +66,13 @@ Paths (the query string is ignored; "..." means anything may follow):
   /big/N                  200, Content-Length: N, N bytes of the repeating
                           pattern "0123456789abcdef" (N up to 4 GiB)
   /h/NAME, /h/NAME/...    the hostile cases: see "Hostile cases" below
+  /cookie/...             cookies (any path under /cookie/, for Path tests):
+                          one Set-Cookie per "c=" query parameter (URL-
+                          encoded, in order); with "to=URL", a 302 to it;
+                          else 200 with the request head as body; with
+                          "delay=MS", after MS milliseconds. Always
+                          X-Got-Cookie: the Cookie header received (absent
+                          when none came) and X-Cookie-Headers: how many came
   /curl/NNNN, /curl/NNNN/...
                           hostile cases ported from curl's test suite (the
                           answer of its tests/data/testNNNN, in bytes of
@@ -1828,6 +1835,33 @@ PREFIXES = [
     ("/retry/", h_retry), ("/429/", h_429), ("/big/", h_big), ("/h/", h_hostile),
     ("/curl/", h_curl),
 ]
+
+
+
+# --------------------------------------------------------------------------
+# Cookies (/cookie/...): what a server sets, and what the client sent back.
+
+async def h_cookie(conn, req, rest):
+    from urllib.parse import parse_qsl
+    query = req.target.partition("?")[2]
+    params = parse_qsl(query, keep_blank_values=True, encoding="latin-1")
+    hdrs = [("Set-Cookie", v) for k, v in params if k == "c"]
+    sent = [l.partition(":")[2].strip() for l in req.raw.decode("latin-1").split("\r\n")[1:]
+            if l.lower().startswith("cookie:")]
+    if sent:
+        hdrs.append(("X-Got-Cookie", sent[-1]))
+    hdrs.append(("X-Cookie-Headers", len(sent)))
+    delay = [v for k, v in params if k == "delay" and v.isdigit()]
+    if delay:
+        await conn.sleep(int(delay[-1]) / 1000.0)
+    to = [v for k, v in params if k == "to"]
+    if to:
+        hdrs.append(("Location", to[-1]))
+        return await respond(conn, req, 302, b"", headers=hdrs)
+    return await respond(conn, req, 200, req.raw, headers=hdrs)
+
+
+PREFIXES.append(("/cookie/", h_cookie))
 
 
 def route(path):
