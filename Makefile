@@ -224,9 +224,9 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libevc
 # check, or any error or leak in any evcrawl process, fails it
 # (tests/lib/valgrind-run). Left out: suites that measure time or resources
 # (crawl_errors, crawl_limits, crawl_resilience, polite, hostile,
-# reliability), tls (its own valgrind check; deadlines), and those that do
+# reliability, proxy), tls (its own valgrind check; deadlines), and those that do
 # not run evcrawl much (world, library, demo).
-VALGRIND_SUITES ?= crawl_basic crawl_output robots recursive crawl_cli modes
+VALGRIND_SUITES ?= crawl_basic crawl_output robots recursive crawl_cli modes cookies
 valgrind: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZE=0 build
 	$(Q)tests/lib/valgrind-run build $(VALGRIND_SUITES)
