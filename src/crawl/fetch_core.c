@@ -596,6 +596,24 @@ static char *with_cookies(const struct evc__fetch *f, size_t cap, const char *fi
 	return b;
 }
 
+/* The request head to the trace callback (-v), the proxy's credentials
+ * (auth: they are in it) starred out: a -v log gets pasted into bug reports. */
+static void trace_request(const struct evc__fetch *f, const char *head, size_t len, bool auth)
+{
+	static const char name[] = "\r\nProxy-Authorization: Basic ";
+	char *copy = auth ? malloc(len + 1) : NULL;
+	if (copy) {
+		memcpy(copy, head, len);
+		copy[len] = '\0';
+		char *p = strstr(copy, name);
+		for (p = p ? p + sizeof name - 1 : NULL; p && *p && *p != '\r'; p++)
+			*p = '*';
+		head = copy;
+	}
+	f->o->trace(f->o->trace_arg, f->url.href, '>', head, len);
+	free(copy);
+}
+
 int evc__fetch_request(struct evc__fetch *f, char *buf, size_t cap, const char *fixed,
 		       size_t fixed_len)
 {
@@ -626,8 +644,7 @@ int evc__fetch_request(struct evc__fetch *f, char *buf, size_t cap, const char *
 	}
 	int len = evc__request_build(buf, cap, method(f), &f->url, fixed, fixed_len, &x);
 	if (len > 0 && o->trace)
-		o->trace(o->trace_arg, f->url.href, '>', buf,
-			 (size_t)len - (body ? o->data_len : 0));
+		trace_request(f, buf, (size_t)len - (body ? o->data_len : 0), x.lines != NULL);
 	free(cookied);
 	if (len < 0)
 		evc__fetch_error(f, EVC_ERR_BAD_URL, "request line and headers exceed %zu bytes",
@@ -733,13 +750,14 @@ static enum evc__verdict complete(struct evc__fetch *f)
 	}
 	if (wait >= 0)
 		return retry_after(f, (uint64_t)wait);
-	if (status == 407 && f->proxy && !f->url.https) {
+	struct evc__proxy px;
+	const char *why;
+	if (status == 407 && f->proxy && !f->url.https &&
+	    evc__proxy_parse(f->proxy, &px, &why) == 0 && px.kind == EVC__PROXY_HTTP) {
 		/* Only a proxy asks for its credentials (an origin's 407 would
 		 * mean nothing): the request went to an HTTP proxy, which
 		 * refused it. */
-		struct evc__proxy px;
-		const char *why;
-		bool auth = evc__proxy_parse(f->proxy, &px, &why) == 0 && px.auth;
+		bool auth = px.auth;
 		set_error(f, EVC_ERR_PROXY,
 			  auth ? "the proxy refused the credentials (407)"
 			       : "the proxy wants credentials (407): give them in the proxy URL, "

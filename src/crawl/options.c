@@ -238,7 +238,13 @@ int evc_crawl_opts_check(const evc_crawl_opts_t *o, const char **what)
 		bool from_env =
 		    i == 1 ? env_http != o->http_proxy : i == 2 && env_https != o->https_proxy;
 		if (proxies[i] && *proxies[i] && evc__proxy_parse(proxies[i], &px, &why) < 0) {
-			snprintf(buf, sizeof buf, "bad proxy '%.100s'%s: %s", proxies[i],
+			/* Shown without its credentials: messages end up in logs. */
+			const char *u = proxies[i], *sep = strstr(u, "://");
+			const char *auth = sep ? sep + 3 : u, *at = NULL;
+			for (const char *c = auth; *c && *c != '/'; c++)
+				at = *c == '@' ? c : at;
+			snprintf(buf, sizeof buf, "bad proxy '%.*s%s%.100s'%s: %s",
+				 (int)(at ? auth - u : 0), u, at ? "***" : "", at ? at : u,
 				 from_env ? " (from the environment)" : "", why);
 			*what = buf;
 			return -EINVAL;

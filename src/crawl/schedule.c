@@ -216,7 +216,10 @@ static struct key *key_for(evc_crawler_t *c, struct task *t)
 	const struct evc__url *u = &t->f.url;
 	char name[320], addr[64];
 	const char *a = NULL;
-	if (o->politeness_key == EVC_KEY_IP) {
+	/* By address, unless a proxy looks the name up: a lookup here would
+	 * leak the name a socks5h user keeps to the proxy. */
+	if (o->politeness_key == EVC_KEY_IP &&
+	    !evc__proxy_resolves(evc__proxy_pick(o, u->https, u->host))) {
 		evc_addrs_t *addrs = NULL;
 		int rc = evc_resolver_cached(c->resolver, u->host, u->port, &addrs, NULL);
 		if (rc > 0 && addrs->count)
@@ -393,7 +396,16 @@ void evc__robots_done(struct task *t)
 	evc__fetch_result(&t->f, &r);
 	evc_robots_t *rules = NULL;
 	bool whole = r.error == EVC_OK || t->robots_cut;
-	if (whole && r.status >= 200 && r.status < 300) {
+	/* The proxy failed: that says nothing of the host's robots.txt. Its
+	 * parked URLs end with the proxy's error, nothing is kept, and the
+	 * next URL of the host asks again. */
+	char proxy_why[300] = "";
+	if (r.error == EVC_ERR_PROXY)
+		snprintf(proxy_why, sizeof proxy_why, "robots.txt: %s",
+			 r.error_message ? r.error_message : "proxy failure");
+	if (proxy_why[0]) {
+		rules = NULL;
+	} else if (whole && r.status >= 200 && r.status < 300) {
 		if (evc_robots_parse(&rules, t->robots_body ? t->robots_body : "", t->robots_len,
 				     c->robots_agent) < 0)
 			rules = NULL;
@@ -436,6 +448,8 @@ void evc__robots_done(struct task *t)
 			q->state = T_DONE;
 			if (c->cancelled)
 				evc__fetch_error(&q->f, EVC_ERR_CANCELLED, "cancelled");
+			else if (proxy_why[0])
+				evc__fetch_error(&q->f, EVC_ERR_PROXY, "%s", proxy_why);
 			else
 				evc__fetch_error(&q->f, EVC_ERR_IO, "out of memory");
 			evc__list_push_back(&c->bad, &q->link);

@@ -278,6 +278,13 @@ void evc__proxy_env(const evc_crawl_opts_t *o, const char **http, const char **h
 		*noproxy = env("no_proxy", "NO_PROXY");
 }
 
+bool evc__proxy_resolves(const char *url)
+{
+	struct evc__proxy p;
+	const char *why;
+	return url && evc__proxy_parse(url, &p, &why) == 0 && p.kind != EVC__PROXY_SOCKS5;
+}
+
 bool evc__proxy_tunnels(const struct evc__proxy *p, bool https)
 {
 	return p->kind != EVC__PROXY_HTTP || https;
@@ -324,6 +331,7 @@ struct tunnel {
 	size_t out_len, out_off;
 	char *in; /* what the proxy said; after the handshake, the origin's first bytes */
 	size_t in_len, in_off;
+	size_t scanned; /* in[] bytes searched for the end of the CONNECT answer */
 	char why[320];
 	bool retryable;
 	bool auth;
@@ -415,51 +423,62 @@ static void reason_of(const char *line, size_t len, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+/* Where the head in in[] ends (past its blank line: LF, then CR LF or LF),
+ * or 0 while it has not all come. Scans only what is new since *from. */
+static size_t head_end(const struct tunnel *t, size_t *from)
+{
+	for (size_t i = *from; i + 1 < t->in_len; i++) {
+		if (t->in[i] != '\n')
+			continue;
+		if (t->in[i + 1] == '\n')
+			return i + 2;
+		if (t->in[i + 1] == '\r' && i + 2 < t->in_len && t->in[i + 2] == '\n')
+			return i + 3;
+	}
+	/* A match starts with a LF at most 3 bytes from the end: start there
+	 * next time (the last two bytes may begin one). */
+	*from = t->in_len > 2 ? t->in_len - 2 : 0;
+	return 0;
+}
+
 static int http_head(struct tunnel *t)
 {
 	for (;;) {
-		const char *end = NULL;
-		size_t skip = 0;
-		for (size_t i = 0; i + 1 < t->in_len; i++) {
-			if (t->in[i] == '\n' && t->in[i + 1] == '\n') {
-				end = t->in + i;
-				skip = 2;
-				break;
-			}
-			if (i + 3 < t->in_len && !memcmp(t->in + i, "\r\n\r\n", 4)) {
-				end = t->in + i;
-				skip = 4;
-				break;
-			}
-		}
 		/* Garbage is known as such before its end. */
 		size_t cmp = t->in_len < 5 ? t->in_len : 5;
 		if (memcmp(t->in, "HTTP/", cmp) != 0)
 			return fail(t, false, "%s answered CONNECT with something that is not HTTP",
 				    t->where);
+		size_t end = head_end(t, &t->scanned);
 		if (!end) {
 			int rc = fill(t, 0);
 			if (rc)
 				return rc;
 			continue;
 		}
-		/* The status line ends at the first LF, at the latest in the
-		 * head's own end. */
-		const char *line = t->in, *eol = memchr(line, '\n', (size_t)(end - line) + skip);
+		/* The status line ends at the first LF (at the latest in the
+		 * blank line). */
+		const char *line = t->in, *eol = memchr(line, '\n', end);
 		size_t llen = (size_t)(eol - line);
 		if (llen && line[llen - 1] == '\r')
 			llen--;
-		if (llen < 12 || memcmp(line, "HTTP/1.", 7) != 0 || line[8] != ' ' ||
-		    line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' ||
-		    line[11] < '0' || line[11] > '9' || (llen > 12 && line[12] != ' '))
+		if (llen < 12 || memcmp(line, "HTTP/1.", 7) != 0 || line[7] < '0' ||
+		    line[7] > '9' || line[8] != ' ' || line[9] < '1' || line[9] > '5' ||
+		    line[10] < '0' || line[10] > '9' || line[11] < '0' || line[11] > '9' ||
+		    (llen > 12 && line[12] != ' '))
 			return fail(t, false, "%s answered CONNECT with something that is not HTTP",
 				    t->where);
 		int status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+		if (status < 200) { /* an interim answer: the real one follows */
+			consume(t, end);
+			t->scanned = 0;
+			continue;
+		}
 		char reason[64];
 		reason_of(line + 12 + (llen > 12), llen > 13 ? llen - 13 : 0, reason,
 			  sizeof reason);
-		if (status >= 200 && status < 300) {
-			consume(t, (size_t)(end - t->in) + skip);
+		if (status < 300) {
+			consume(t, end);
 			return opened(t);
 		}
 		if (status == 407)
@@ -482,7 +501,15 @@ static void socks_connect_request(struct tunnel *t)
 	req[n++] = 5; /* version */
 	req[n++] = 1; /* CONNECT */
 	req[n++] = 0;
-	if (t->kind == EVC__PROXY_SOCKS5H) {
+	unsigned char a[16];
+	bool v4 = inet_pton(AF_INET, t->host, a) == 1,
+	     v6 = !v4 && inet_pton(AF_INET6, t->host, a) == 1;
+	if (t->kind == EVC__PROXY_SOCKS5H && (v4 || v6)) {
+		/* An address in the URL goes as one, with or without h. */
+		req[n++] = v4 ? 1 : 4;
+		memcpy(req + n, a, v4 ? 4 : 16);
+		n += v4 ? 4 : 16;
+	} else if (t->kind == EVC__PROXY_SOCKS5H) {
 		size_t hl = strlen(t->host); /* at most 255: checked at wrap */
 		req[n++] = 3;
 		req[n++] = (unsigned char)hl;
@@ -710,7 +737,9 @@ int evc__proxy_wrap(struct evc__stream *inner, const struct evc__proxy *p, const
 	t->s.fd = inner->fd;
 	t->inner = inner;
 	t->kind = p->kind;
-	t->auth = p->auth;
+	/* RFC 1929 wants a user name of 1 to 255 bytes: with none, a SOCKS5
+	 * proxy is not offered a login. */
+	t->auth = p->auth && (p->kind == EVC__PROXY_HTTP || p->user[0]);
 	snprintf(t->user, sizeof t->user, "%s", p->user);
 	snprintf(t->pass, sizeof t->pass, "%s", p->pass);
 	snprintf(t->host, sizeof t->host, "%s", host);
@@ -730,7 +759,8 @@ int evc__proxy_wrap(struct evc__stream *inner, const struct evc__proxy *p, const
 		int n =
 		    snprintf(NULL, 0, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", hp, hp, auth);
 		if (n >= (int)sizeof t->out && !(t->big = malloc((size_t)n + 1))) {
-			tunnel_close(&t->s);
+			free(t->in); /* inner stays the caller's */
+			free(t);
 			return -ENOMEM;
 		}
 		snprintf(t->big ? t->big : t->out, (size_t)n + 1,
@@ -745,7 +775,7 @@ int evc__proxy_wrap(struct evc__stream *inner, const struct evc__proxy *p, const
 		} else {
 			unsigned char greet[4] = {5, 1, 0, 0};
 			size_t n = 3;
-			if (p->auth) { /* offer both: some proxies let anyone in */
+			if (t->auth) { /* offer both: some proxies let anyone in */
 				greet[1] = 2;
 				greet[3] = 2;
 				n = 4;

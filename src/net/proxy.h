@@ -16,9 +16,9 @@
  *
  * The tunnel is a stream (stream.h) over the TCP connection to the proxy:
  * its handshake sends the CONNECT or the SOCKS5 exchange and reads the
- * answer, nonblocking on the loop or within the stream's I/O timeout in the
- * blocking engines, and then it moves the origin's bytes untouched. TLS to
- * the origin wraps it like any stream.
+ * answer, nonblocking on the loop or, in the blocking engines, within the
+ * deadline evc__tcp_set_deadline puts on all its reads; then it moves the
+ * origin's bytes untouched. TLS to the origin wraps it like any stream.
  */
 #ifndef EVC_PROXY_H
 #define EVC_PROXY_H
@@ -54,7 +54,7 @@ int evc__proxy_parse(const char *url, struct evc__proxy *p, const char **why);
 
 /**
  * Whether host is on a no-proxy list, as curl reads one: entries separated
- * by commas (and blanks); "*" alone matches every host; a name matches
+ * by commas (and blanks); a "*" entry matches every host; a name matches
  * itself and its subdomains (a leading dot is ignored: ".example.com" and
  * "example.com" both match "www.example.com"); an address matches itself,
  * and ADDR/BITS a range of IPv4 or IPv6 addresses. Names compare
@@ -79,6 +79,10 @@ const char *evc__proxy_pick(const evc_crawl_opts_t *o, bool https, const char *h
  */
 void evc__proxy_env(const evc_crawl_opts_t *o, const char **http, const char **https,
 		    const char **noproxy);
+
+/** Whether the proxy URL (NULL: none) is one that looks names up itself
+ * (HTTP, socks5h): then no name needs looking up here. */
+bool evc__proxy_resolves(const char *url);
 
 /** Whether a connection for this URL scheme through p needs a handshake
  * with p first: every SOCKS5 one, and https through an HTTP proxy. */

@@ -95,7 +95,7 @@ NAME.proxy says (PROXY_FAULTS):
   garbage     non-HTTP bytes, closes                    non-SOCKS bytes, closes
   stall       never answers                             never answers
   close       closes without a byte                     closes without a byte
-  trickle     a head byte per second, never ending      a reply byte per second
+  trickle     a head byte every 0.25 s, never ending    a reply byte every 0.25 s
   huge        an endless head (64 KiB of header lines)  -
   early       200 with garbage right after its head     -
 
@@ -1897,9 +1897,11 @@ async def stall(conn):
 
 
 async def trickle(conn, data):
+    """data a byte every 0.25 s (each read is well within any I/O timeout),
+    then a stall."""
     for i in range(len(data)):
         await conn.send(data[i:i + 1])
-        await conn.sleep(1.0)
+        await conn.sleep(0.25)
     await stall(conn)
 
 
@@ -1976,7 +1978,7 @@ async def socks5(conn):
     elif fault in ("stall", "huge", "early", "auth"):
         await stall(conn)
     elif fault == "trickle":
-        await trickle(conn, ok[:3])
+        await trickle(conn, ok)
     await conn.flushed()
     return False
 

@@ -321,6 +321,16 @@ static void test_connect_tunnel(void **state)
 	assert_memory_equal(buf, "TLS", 3);
 	assert_false(r.tunnel->ops->pending(r.tunnel));
 	rig_close(&r);
+
+	/* An interim answer is skipped; a blank line of CR LF after a bare LF
+	 * ends the head. */
+	rig_open(&r, "http://p:1", "h.test", 443, NULL);
+	static const char req2[] = "CONNECT h.test:443 HTTP/1.1\r\nHost: h.test:443\r\n\r\n";
+	expect_sent(&r, req2, sizeof req2 - 1);
+	static const char ans2[] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nVia: x\n\r\n";
+	answer_bytewise(&r, ans2, sizeof ans2 - 1, 0);
+	assert_false(r.tunnel->ops->pending(r.tunnel));
+	rig_close(&r);
 }
 
 static void connect_fails(const char *proxy, const char *answer, const char *why, bool retryable)
@@ -359,6 +369,8 @@ static void test_connect_refusals(void **state)
 	connect_fails("http://p:1", "SSH-2.0-OpenSSH\r\n",
 		      "the HTTP proxy p:1 answered CONNECT with something that is not HTTP", false);
 	connect_fails("http://p:1", "HTTP/1.1 2xx Odd\r\n\r\n",
+		      "the HTTP proxy p:1 answered CONNECT with something that is not HTTP", false);
+	connect_fails("http://p:1", "HTTP/1.x 200 OK\r\n\r\n",
 		      "the HTTP proxy p:1 answered CONNECT with something that is not HTTP", false);
 	connect_fails("http://p:1", NULL,
 		      "the HTTP proxy p:1 closed the connection before it answered", true);
@@ -417,6 +429,24 @@ static void test_socks5(void **state)
 	assert_int_equal(evc__stream_handshake(r.tunnel), 0);
 	assert_int_equal(evc__stream_read(r.tunnel, buf, sizeof buf), 2);
 	assert_memory_equal(buf, "HI", 2);
+	rig_close(&r);
+
+	/* socks5h with an address for a host sends the address; credentials
+	 * with no user name are not offered (RFC 1929 wants 1 to 255 bytes). */
+	rig_open(&r, "socks5h://:pw@p:1080", "127.0.0.9", 80, NULL);
+	expect_sent(&r, "\x05\x01\x00", 3);
+	answer_bytewise(&r, "\x05\x00", 2, EVC__WANT_READ);
+	static const unsigned char reqa[] = {5, 1, 0, 1, 127, 0, 0, 9, 0, 80};
+	assert_int_equal(recv(r.peer, buf, sizeof buf, MSG_DONTWAIT), (ssize_t)sizeof reqa);
+	assert_memory_equal(buf, reqa, sizeof reqa);
+	rig_close(&r);
+	rig_open(&r, "socks5h://p:1080", "::1", 80, NULL);
+	assert_int_equal(evc__stream_handshake(r.tunnel), EVC__WANT_READ);
+	assert_int_equal(recv(r.peer, buf, sizeof buf, 0), 3);
+	answer_bytewise(&r, "\x05\x00", 2, EVC__WANT_READ);
+	assert_int_equal(recv(r.peer, buf, sizeof buf, MSG_DONTWAIT), 22);
+	assert_memory_equal(buf, "\x05\x01\x00\x04", 4);
+	assert_int_equal(buf[19], 1); /* ::1 */
 	rig_close(&r);
 }
 
