@@ -639,8 +639,15 @@ class Crawler:
         closed with the crawler. on_body(url, data): called with each piece
         of a URL's final body (decoded bytes) as it arrives; return True to
         stop that fetch (its record then says io)."""
+        # The options first: a misspelt one raises before anything exists
+        # that would need undoing.
+        opts = _make_opts(options)
         self._own_loop = loop is None
-        self.loop = Loop() if loop is None else loop
+        try:
+            self.loop = Loop() if loop is None else loop
+        except BaseException:
+            _lib.evc_crawl_opts_free(opts)
+            raise
         self._on_result = on_result
         self._on_body = on_body
         self._url_of: Dict[int, URL] = {}  # user id given to C -> URL, while on_body is set
@@ -651,7 +658,6 @@ class Crawler:
         self._buf = ctypes.create_string_buffer(4096)
         self._ptr: Optional[int] = None
         self._key = _register(self)
-        opts = _make_opts(options)
         try:
             ptr = c_void_p()
             _check(_lib.evc_crawler_new(byref(ptr), self.loop._live(), opts,

@@ -35,7 +35,8 @@ struct evc_cookie_jar {
 	pthread_mutex_t lock; /* threads mode: fetchers share one jar */
 	struct evc__table domains;
 	size_t count;
-	uint64_t seq; /* the next creation number */
+	size_t nsecure; /* of them Secure: only then can an http cookie shadow one */
+	uint64_t seq;	/* the next creation number */
 };
 
 /* ---- the rules ----------------------------------------------------------------- */
@@ -44,6 +45,28 @@ static bool is_ip(const char *host)
 {
 	unsigned char a[16];
 	return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
+}
+
+/* host without the one trailing dot a URL may end its host with
+ * ("example.com." is example.com): what the rules below compare. */
+static const char *bare_host(const char *host, char *buf, size_t cap)
+{
+	size_t n = strlen(host);
+	if (!n || host[n - 1] != '.' || n > cap)
+		return host;
+	memcpy(buf, host, n - 1);
+	buf[n - 1] = '\0';
+	return buf;
+}
+
+/* Whether one domain is the other or inside it, either way round. */
+static bool domains_overlap(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	const char *longer = la >= lb ? a : b, *shorter = la >= lb ? b : a;
+	size_t ll = la >= lb ? la : lb, ls = la >= lb ? lb : la;
+	return ll == ls ? !memcmp(a, b, la)
+			: longer[ll - ls - 1] == '.' && !memcmp(longer + ll - ls, shorter, ls);
 }
 
 bool evc__cookie_domain_match(const char *host, const char *domain)
@@ -246,6 +269,7 @@ static void unlink_cookie(evc_cookie_jar_t *jar, struct domain *d, struct cookie
 {
 	struct cookie *c = *link;
 	*link = c->next;
+	jar->nsecure -= c->secure;
 	free(c);
 	d->n--;
 	jar->count--;
@@ -327,6 +351,31 @@ struct parsed {
 };
 
 /*
+ * RFC 6265bis 5.7 step 16 ("leave secure cookies alone"): a cookie from an
+ * http response may not shadow a Secure one of the same name, whose domain
+ * overlaps its own and whose path its path is within: else a network
+ * attacker's cookie would be sent first. Called with the lock held.
+ */
+static bool shadows_secure(evc_cookie_jar_t *jar, const struct parsed *p, const char *dname)
+{
+	if (!jar->nsecure)
+		return false;
+	struct evc__tnode *n, *tmp;
+	EVC_TABLE_EACH(&jar->domains, n, tmp)
+	{
+		struct domain *d = EVC_TABLE_ENTRY(n, struct domain, node);
+		if (!domains_overlap(n->name, dname))
+			continue;
+		for (const struct cookie *c = d->list; c; c = c->next)
+			if (c->secure && c->name_len == p->name_len &&
+			    !memcmp(c->name, p->name, p->name_len) &&
+			    evc__cookie_path_match(p->path, p->path_len, c->path))
+				return true;
+	}
+	return false;
+}
+
+/*
  * Store p (already checked against its request): replace a cookie of the
  * same name, domain and path (keeping its creation order, RFC 6265 5.3
  * step 11), or add it, making room within the limits. A deletion only
@@ -342,6 +391,8 @@ static int put(evc_cookie_jar_t *jar, const struct parsed *p, bool from_http, in
 		dname[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
 	}
 	dname[p->domain_len] = '\0';
+	if (from_http && !p->secure && shadows_secure(jar, p, dname))
+		return EVC__COOKIE_SECURE;
 	struct evc__tnode *node = evc__table_find(&jar->domains, dname);
 	struct domain *d = node ? EVC_TABLE_ENTRY(node, struct domain, node) : NULL;
 	struct cookie **old = d ? find(d, p->name, p->name_len, p->path, p->path_len) : NULL;
@@ -401,6 +452,7 @@ static int put(evc_cookie_jar_t *jar, const struct parsed *p, bool from_http, in
 	d->list = c;
 	d->n++;
 	jar->count++;
+	jar->nsecure += c->secure;
 	return EVC__COOKIE_STORED;
 }
 
@@ -490,7 +542,7 @@ int evc__cookies_set(evc_cookie_jar_t *jar, const struct evc__url *u, const char
 
 	/* The attributes; the last of each name wins. */
 	int64_t expires = 0, maxage = 0;
-	bool has_domain = false;
+	bool has_domain = false, domain_attr = false, path_attr = false;
 	for (size_t at = nv; at < len;) {
 		at++; /* the ';' */
 		const char *a = s + at, *asemi = memchr(a, ';', len - at);
@@ -510,8 +562,11 @@ int evc__cookies_set(evc_cookie_jar_t *jar, const struct evc__url *u, const char
 			if (t > 0)
 				maxage = t;
 		} else if (attr_is(name, alen, "domain")) {
+			domain_attr = true;
 			if (vlen && v[0] == '.')
 				v++, vlen--;
+			if (vlen && v[vlen - 1] == '.') /* "co.uk." is co.uk */
+				vlen--;
 			if (vlen && cookie_bytes_ok(v, vlen)) { /* an empty Domain is ignored */
 				p.domain = v;
 				p.domain_len = vlen;
@@ -520,6 +575,7 @@ int evc__cookies_set(evc_cookie_jar_t *jar, const struct evc__url *u, const char
 		} else if (attr_is(name, alen, "path")) {
 			p.path = vlen && v[0] == '/' && cookie_bytes_ok(v, vlen) ? v : NULL;
 			p.path_len = p.path ? vlen : 0;
+			path_attr = p.path != NULL;
 		} else if (attr_is(name, alen, "secure")) {
 			p.secure = true;
 		} else if (attr_is(name, alen, "httponly")) {
@@ -531,7 +587,8 @@ int evc__cookies_set(evc_cookie_jar_t *jar, const struct evc__url *u, const char
 	/* The domain: host-only without a Domain attribute; with one, a
 	 * domain the host is in, never a public suffix unless it is the
 	 * host itself (then host-only, as browsers do). */
-	const char *host = u->host;
+	char bare[256];
+	const char *host = bare_host(u->host, bare, sizeof bare);
 	char dom[256];
 	if (has_domain) {
 		if (p.domain_len >= sizeof dom)
@@ -545,7 +602,10 @@ int evc__cookies_set(evc_cookie_jar_t *jar, const struct evc__url *u, const char
 			if (strcmp(dom, host) != 0)
 				return EVC__COOKIE_DOMAIN;
 			has_domain = false;
-		} else if (!evc__cookie_domain_match(host, dom)) {
+		} else if (is_ip(dom) ? strcmp(dom, host) != 0
+				      : !evc__cookie_domain_match(host, dom)) {
+			/* An address only for itself (x.1.2.3.4 may not set
+			 * Domain=1.2.3.4). */
 			return EVC__COOKIE_DOMAIN;
 		}
 	}
@@ -557,16 +617,18 @@ int evc__cookies_set(evc_cookie_jar_t *jar, const struct evc__url *u, const char
 	if (!p.path)
 		p.path_len = evc__cookie_default_path(u->target, defpath, sizeof defpath),
 		p.path = defpath;
+	if (p.path_len > EVC__COOKIE_ATTR_MAX) /* a cookie file could not hold it */
+		return EVC__COOKIE_TOO_BIG;
 
 	/* Secure: over https only (RFC 6265bis 5.7 step 8), and the name
 	 * prefixes that promise more. */
 	if (p.secure && !u->https)
 		return EVC__COOKIE_SECURE;
-	if (p.name_len >= 9 && !strncmp(p.name, "__Secure-", 9) && !p.secure)
+	if (p.name_len >= 9 && !strncasecmp(p.name, "__Secure-", 9) && !p.secure)
 		return EVC__COOKIE_SECURE;
-	if (p.name_len >= 7 && !strncmp(p.name, "__Host-", 7) &&
-	    (!p.secure || !p.host_only || p.path_len != 1 || p.path[0] != '/'))
-		return EVC__COOKIE_SECURE;
+	if (p.name_len >= 7 && !strncasecmp(p.name, "__Host-", 7) &&
+	    (!p.secure || domain_attr || !path_attr || p.path_len != 1 || p.path[0] != '/'))
+		return EVC__COOKIE_SECURE; /* no Domain at all, Path=/ said */
 
 	pthread_mutex_lock(&jar->lock);
 	int rc = put(jar, &p, !u->https, now);
@@ -604,7 +666,8 @@ size_t evc__cookies_header(evc_cookie_jar_t *jar, const struct evc__url *u, int6
 {
 	struct cookie *picked[EVC__COOKIES_PER_DOMAIN * 8];
 	size_t npicked = 0, plen = strcspn(u->target, "?#");
-	const char *host = u->host;
+	char bare[256];
+	const char *host = bare_host(u->host, bare, sizeof bare);
 	if (cap)
 		out[0] = '\0';
 	pthread_mutex_lock(&jar->lock);
@@ -695,6 +758,8 @@ static int load_line(evc_cookie_jar_t *jar, char *line, int64_t now)
 		return -1;
 	p.domain = f[0][0] == '.' ? f[0] + 1 : f[0];
 	p.domain_len = strlen(p.domain);
+	if (p.domain[0] == '.') /* "..x": saved back it would read another way */
+		return -1;
 	p.host_only = !subdomains;
 	p.path = f[2];
 	p.path_len = strlen(f[2]);

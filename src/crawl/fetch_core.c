@@ -562,7 +562,7 @@ static char *with_cookies(const struct evc__fetch *f, size_t cap, const char *fi
 		return NULL;
 	/* The request line, Host and Content-* take at most this beside the
 	 * fixed block and the body. */
-	size_t other = strlen(f->url.target) + strlen(f->url.host) + 400 +
+	size_t other = strlen(method(f)) + strlen(f->url.target) + strlen(f->url.host) + 400 +
 		       (o->data && !f->as_get ? o->data_len : 0);
 	size_t room =
 	    cap > fixed_len + other + lit_len + 12 ? cap - fixed_len - other - lit_len - 12 : 0;

@@ -716,7 +716,15 @@ int evc_crawl_opts_set(evc_crawl_opts_t *o, const char *name, const char *v)
 #undef IS
 	if (!field)
 		return -ENOENT;
+	char *joined = NULL;
+	if (field == &o->cookie && o->cookie && strchr(o->cookie, '=') && strchr(v, '=')) {
+		/* Literal cookies add up, as the command's repeated -b do. */
+		if (asprintf(&joined, "%s; %s", o->cookie, v) < 0)
+			return -ENOMEM;
+		v = joined;
+	}
 	const char *copy = own(h, v);
+	free(joined);
 	if (!copy)
 		return -ENOMEM;
 	*field = copy;

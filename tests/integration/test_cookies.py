@@ -220,13 +220,17 @@ print(recs[0]["headers"]["x-got-cookie"])
 recs = list(evcrawl.crawl([%r], cookie_jar=%r, record_header="X-Got-Cookie",
                           resolve=%r))
 print(recs[0]["headers"]["x-got-cookie"])
+recs = list(evcrawl.crawl([%r], cookie=["p=1", "q=2"], record_header="X-Got-Cookie",
+                          resolve=%r))
+print(recs[0]["headers"]["x-got-cookie"])
 """ % (cookie_url("h01.test", "py"), "h01.test:%d:127.0.0.1" % w.fault_port,
        cookie_url("h01.test", "py", "j=2", to="/cookie/py2"), pyjar,
-       "h01.test:%d:127.0.0.1" % w.fault_port)
+       "h01.test:%d:127.0.0.1" % w.fault_port,
+       cookie_url("h01.test", "py"), "h01.test:%d:127.0.0.1" % w.fault_port)
     p = run_python(code)
-    t.eq((p.returncode, p.stdout), (0, "p=1\nj=2\n"),
-         "python: cookie='p=1' is sent; cookie_jar= keeps cookies across a redirect",
-         p.stderr[-2000:])
+    t.eq((p.returncode, p.stdout), (0, "p=1\nj=2\np=1; q=2\n"),
+         "python: cookie='p=1' is sent; cookie_jar= keeps cookies across a redirect; "
+         "cookie=[...] literals add up as repeated -b do", p.stderr[-2000:])
     t.eq(jar_lines(pyjar) if os.path.exists(pyjar) else None,
          OUR_HEADER + line("h01.test", False, "/cookie", False, 0, "j", "2"),
          "python: cookie_jar= is written when the crawler is freed")

@@ -198,7 +198,11 @@ def error_of(fn):
         return None
     except Exception as e:
         return [type(e).__name__, getattr(e, "code", None), str(e)]
+handles = len(evcrawl._handles)
 out["bad_option"] = error_of(lambda: evcrawl.Crawler(loop, bogus="1"))
+for _ in range(3):
+    error_of(lambda: evcrawl.Crawler(bogus="1"))
+out["handles_after_bad"] = len(evcrawl._handles) - handles
 out["bad_value"] = error_of(lambda: evcrawl.Crawler(loop, retries="-1"))
 out["one_url"] = [r["url"] for r in evcrawl.crawl("http://127.0.0.1:1/one", retries=0)]
 out["comments"] = [r["url"] for r in evcrawl.crawl(["# a comment", "  ", "\n",
@@ -514,6 +518,7 @@ try:
     t.ok(res.get("bad_option", [None])[0] == "TypeError" and
          "unknown option 'bogus'" in res.get("bad_option")[2],
          "a misspelt option raises TypeError naming it", res.get("bad_option"))
+    t.eq(res.get("handles_after_bad"), 0, "... and leaves nothing behind (no callback handle)")
     t.eq(res.get("bad_value"), ["EvcrawlError", -22, "option retries='-1': Invalid argument"],
          "a bad value raises EvcrawlError with evc_strerror's message")
     t.eq((res.get("one_url"), res.get("comments")),

@@ -44,6 +44,7 @@ import json
 import os
 import re
 import shutil
+import select
 import signal
 import subprocess
 import sys
@@ -447,7 +448,10 @@ try:
         p = subprocess.Popen([sys.executable, "-c", SIGINT_CHILD, how, fast, stall, DNS],
                              cwd=elsewhere, env=checkout_env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-        first = p.stdout.readline()
+        # The child's first line says it is crawling; a child that never
+        # says so fails the check below instead of hanging the suite.
+        ready, _, _ = select.select([p.stdout], [], [], 20)
+        first = p.stdout.readline() if ready else ""
         time.sleep(0.3)
         sent = time.monotonic()
         p.send_signal(signal.SIGINT)

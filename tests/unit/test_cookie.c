@@ -246,6 +246,44 @@ static void test_ip_hosts(void **state)
 	assert_string_equal(header("http://127.0.0.1/"), "a=1; b=2");
 	assert_string_equal(header("http://[::1]/"), "d=4");
 	assert_string_equal(header("http://127.0.0.2/"), "");
+	/* A name under a numeric top label may not claim the address. */
+	assert_int_equal(set("http://x.1.2.3.4/", "e=5; Domain=1.2.3.4"), EVC__COOKIE_DOMAIN);
+}
+
+static void test_trailing_dot(void **state)
+{
+	/* "evil.co.uk." is evil.co.uk: co.uk. is still a public suffix. */
+	assert_int_equal(set("http://evil.co.uk./", "t=1; Domain=co.uk."), EVC__COOKIE_DOMAIN);
+	assert_int_equal(set("http://evil.co.uk./", "t=2; Domain=co.uk"), EVC__COOKIE_DOMAIN);
+	assert_string_equal(header("http://bank.co.uk./"), "");
+	assert_string_equal(header("http://bank.co.uk/"), "");
+	/* A host with its trailing dot is the host without it. */
+	assert_int_equal(set("http://www.example.com./", "u=3; Domain=example.com."),
+			 EVC__COOKIE_STORED);
+	assert_string_equal(header("http://example.com/"), "u=3");
+	assert_string_equal(header("http://a.example.com./"), "u=3");
+	/* A default path longer than a cookie file takes is refused (saved,
+	 * the jar could not be read back). */
+	char url[1600] = "http://h.example.com/";
+	memset(url + strlen(url), 'p', 1500);
+	strcpy(url + strlen(url) - 0, "/x");
+	assert_int_equal(set(url, "long=1"), EVC__COOKIE_TOO_BIG);
+}
+
+static void test_secure_shadowing(void **state)
+{
+	/* RFC 6265bis "leave secure cookies alone": from http, no cookie of a
+	 * Secure one's name on an overlapping domain and a path inside its. */
+	assert_int_equal(set("https://a.example.com/", "s=1; Secure; Path=/"), EVC__COOKIE_STORED);
+	assert_int_equal(set("http://a.example.com/", "s=evil; Path=/x"), EVC__COOKIE_SECURE);
+	assert_int_equal(set("http://a.example.com/", "s=evil2; Domain=example.com; Path=/"),
+			 EVC__COOKIE_SECURE);
+	assert_int_equal(set("http://b.a.example.com/", "s=evil3; Path=/"), EVC__COOKIE_SECURE);
+	/* Another name, an unrelated domain, or over https: fine. */
+	assert_int_equal(set("http://a.example.com/", "t=1; Path=/x"), EVC__COOKIE_STORED);
+	assert_int_equal(set("http://other.example.org/", "s=2"), EVC__COOKIE_STORED);
+	assert_int_equal(set("https://a.example.com/", "s=3; Path=/x"), EVC__COOKIE_STORED);
+	assert_string_equal(header("https://a.example.com/x/y"), "t=1; s=3; s=1");
 }
 
 static void test_secure(void **state)
@@ -268,6 +306,11 @@ static void test_secure(void **state)
 			 EVC__COOKIE_SECURE);
 	assert_int_equal(set("https://a.example.com/", "__Host-b=1; Secure; Path=/x"),
 			 EVC__COOKIE_SECURE);
+	assert_int_equal(set("https://a.example.com/x/", "__Host-b=1; Secure"),
+			 EVC__COOKIE_SECURE); /* Path=/ must be said */
+	assert_int_equal(set("https://localhost/", "__Host-b=1; Secure; Path=/; Domain=localhost"),
+			 EVC__COOKIE_SECURE); /* no Domain at all */
+	assert_int_equal(set("https://a.example.com/", "__secure-c=1"), EVC__COOKIE_SECURE);
 	assert_int_equal(set("https://a.example.com/", "__Host-b=1; Secure; Path=/"),
 			 EVC__COOKIE_STORED);
 	assert_string_equal(header("https://a.example.com/"), "s=1; p=2; __Secure-a=1; __Host-b=1");
@@ -484,12 +527,13 @@ static void test_file_round_trip(void **state)
 		 "www.example.com\tMAYBE\t/\tFALSE\t0\tbad\tflag\n"
 		 "www.example.com\tFALSE\t/\tFALSE\tsoon\tbad\texpiry\n"
 		 "www.example.com\tFALSE\tnoslash\tFALSE\t0\tbad\tpath\n"
+		 "..www.example.com\tFALSE\t/\tFALSE\t0\tbad\tdots\n"
 		 "\tFALSE\t/\tFALSE\t0\tbad\tdomain\n",
 		 future, future);
 	char *in = write_temp(text);
 	unsigned bad = 99;
 	assert_int_equal(evc_cookie_jar_load(jar, in, &bad), 0);
-	assert_int_equal(bad, 5);
+	assert_int_equal(bad, 6);
 	assert_int_equal(evc_cookie_jar_count(jar), 4);
 	int64_t now = (int64_t)time(NULL);
 	assert_string_equal(header_at("https://www.example.com/app/x", now),
@@ -549,6 +593,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_public_suffix, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ip_hosts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_secure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_trailing_dot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_secure_shadowing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deletion, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replace_and_order, setup, teardown),
