@@ -113,6 +113,8 @@ int evc__proxy_parse(const char *url, struct evc__proxy *p, const char **why)
 			*why = "bad proxy host (not an IPv6 address inside [ ])";
 			return -EINVAL;
 		}
+		for (char *c = p->host; *c; c++) /* "::1A" is "::1a" */
+			*c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
 		if (close + 1 < end && close[1] != ':') {
 			*why = "bad proxy host";
 			return -EINVAL;
