@@ -57,6 +57,7 @@ sys.path[:0] = [os.path.join(TESTS, "env"), os.path.join(TESTS, "lib")]
 
 from tap import Tap            # noqa: E402
 from world import World        # noqa: E402
+from stage import files_under  # noqa: E402
 
 t = Tap()
 BUILD = os.path.abspath(os.environ.get("EVC_BUILD") or os.path.join(ROOT, "build"))
@@ -89,15 +90,6 @@ def clean_env(**extra):
         env.update(LD_PRELOAD=os.path.realpath(asan), ASAN_OPTIONS="detect_leaks=0")
     env.update(extra)
     return env
-
-
-def files_under(d):
-    """Files and symlinks under d, as sorted relative paths."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(d):
-        for name in filenames + [n for n in dirnames if os.path.islink(os.path.join(dirpath, n))]:
-            out.append(os.path.relpath(os.path.join(dirpath, name), d))
-    return sorted(out)
 
 
 def json_lines(text):
